@@ -1,0 +1,88 @@
+import { EJSON } from 'bson';
+import { MongoBulkWriteError, type AnyBulkWriteOperation, type Collection } from 'mongodb';
+import { compareAndSetFilter, updateFor, type BackupEntry } from './document-state.ts';
+import { errorMessage } from './errors.ts';
+import type { ApplyCounts } from './run-record.ts';
+
+export interface ApplyOutcome {
+  counts: ApplyCounts;
+  /** Set when a write failed: the run stops there. */
+  failure?: string;
+  interrupted: boolean;
+}
+
+export interface WriteBatchesOptions {
+  batches: AsyncIterable<BackupEntry[]>;
+  planned: number;
+  signal: AbortSignal;
+  onBatch(counts: ApplyCounts): void;
+  /** Called before each batch; resolves when the next batch may go (rate limit, back-off). */
+  pace?: (size: number) => Promise<void>;
+  afterBatch?: (size: number, elapsedMs: number) => void;
+}
+
+/**
+ * Applies the backup's changes, one ordered `bulkWrite` per batch. Each write is
+ * conditional on the document still holding its backed-up state, so a document
+ * changed since the plan is skipped, not overwritten. Stops at the first failed
+ * write; what was not attempted is counted as remaining.
+ */
+export async function applyBackup(collection: Collection, options: WriteBatchesOptions): Promise<ApplyOutcome> {
+  const counts: ApplyCounts = { planned: options.planned, written: 0, skipped: 0, failed: 0, remaining: options.planned };
+  for await (const batch of options.batches) {
+    if (options.signal.aborted) return { counts, interrupted: true };
+    await options.pace?.(batch.length);
+    const started = performance.now();
+    const operations = batch.map(compareAndSetUpdate);
+    try {
+      const result = await collection.bulkWrite(operations, { ordered: true });
+      counts.written += result.matchedCount;
+      counts.skipped += batch.length - result.matchedCount;
+      counts.remaining -= batch.length;
+    } catch (error) {
+      const stoppedAt = failedIndex(error);
+      if (stoppedAt === undefined) {
+        return { counts, interrupted: false, failure: `batch write failed, its outcome is unknown (verify re-reads it): ${errorMessage(error)}` };
+      }
+      const bulkError = error as MongoBulkWriteError;
+      const matched = bulkError.result.matchedCount;
+      counts.written += matched;
+      counts.skipped += stoppedAt - matched;
+      counts.failed += 1;
+      counts.remaining -= stoppedAt + 1;
+      options.onBatch(counts);
+      const entry = batch[stoppedAt];
+      return {
+        counts,
+        interrupted: false,
+        failure: `write of document ${EJSON.stringify(entry?._id)} failed: ${firstWriteError(bulkError)}`,
+      };
+    }
+    options.afterBatch?.(batch.length, performance.now() - started);
+    options.onBatch(counts);
+  }
+  return { counts, interrupted: false };
+}
+
+function compareAndSetUpdate(entry: BackupEntry): AnyBulkWriteOperation {
+  return {
+    updateOne: {
+      filter: compareAndSetFilter(entry._id, entry.before, entry.absent),
+      update: updateFor(entry.set, entry.unset),
+    },
+  };
+}
+
+/** Where an ordered bulk write stopped, when the server said so. */
+function failedIndex(error: unknown): number | undefined {
+  if (!(error instanceof MongoBulkWriteError)) return undefined;
+  return writeErrorsOf(error)[0]?.index;
+}
+
+function firstWriteError(error: MongoBulkWriteError): string {
+  return writeErrorsOf(error)[0]?.errmsg ?? error.message;
+}
+
+function writeErrorsOf(error: MongoBulkWriteError) {
+  return Array.isArray(error.writeErrors) ? error.writeErrors : [error.writeErrors];
+}

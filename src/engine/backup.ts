@@ -1,0 +1,189 @@
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { mkdir, open, readFile, rename, access, constants } from 'node:fs/promises';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createGunzip, createGzip } from 'node:zlib';
+import { EJSON } from 'bson';
+import { type Document } from 'mongodb';
+import type { BackupEntry } from './document-state.ts';
+import { BackupError, UsageError } from './errors.ts';
+import type { TargetInfo } from './run-record.ts';
+
+export const BACKUP_FORMAT = 1;
+const DATA_FILE = 'documents.ejson.gz';
+const MANIFEST_FILE = 'manifest.json';
+
+export interface BackupManifest {
+  format: typeof BACKUP_FORMAT;
+  runId: string;
+  task: { id: string; version: number; checksum: string };
+  target: TargetInfo;
+  collection: string;
+  fields: readonly string[];
+  /** False until every document is on disk: an incomplete backup is never used. */
+  complete: boolean;
+  count: number;
+  bytes: number;
+  sha256: string;
+  createdAt: string;
+  completedAt?: string;
+}
+
+export type BackupHeader = Pick<BackupManifest, 'runId' | 'task' | 'target' | 'collection' | 'fields'>;
+
+export function backupPaths(backupDir: string, runId: string) {
+  const dir = join(backupDir, runId);
+  return { dir, data: join(dir, DATA_FILE), manifest: join(dir, MANIFEST_FILE) };
+}
+
+/** Fails early, before anything is written, when backups could not be kept. */
+export async function assertWritableDir(backupDir: string): Promise<void> {
+  try {
+    await mkdir(backupDir, { recursive: true, mode: 0o700 });
+    await access(backupDir, constants.W_OK);
+  } catch (error) {
+    throw new UsageError(`backup directory ${backupDir} is not writable (${(error as NodeJS.ErrnoException).code ?? error})`);
+  }
+}
+
+/**
+ * Streams entries to a gzip'd canonical-EJSON-lines file readable by its owner
+ * only, flushes it to disk, then writes the manifest with its sha256 atomically.
+ */
+export async function writeBackup(
+  backupDir: string,
+  header: BackupHeader,
+  entries: AsyncIterable<BackupEntry>,
+): Promise<BackupManifest> {
+  const paths = backupPaths(backupDir, header.runId);
+  await mkdir(paths.dir, { recursive: true, mode: 0o700 });
+  const manifest: BackupManifest = {
+    format: BACKUP_FORMAT,
+    ...header,
+    complete: false,
+    count: 0,
+    bytes: 0,
+    sha256: '',
+    createdAt: new Date().toISOString(),
+  };
+  await writeManifest(paths.manifest, manifest);
+
+  const hash = createHash('sha256');
+  const file = await open(paths.data, 'wx', 0o600);
+  try {
+    await pipeline(
+      Readable.from(serialize(entries, () => manifest.count++)),
+      createGzip({ level: 6 }),
+      async (source: AsyncIterable<Buffer>) => {
+        for await (const chunk of source) {
+          hash.update(chunk);
+          manifest.bytes += chunk.length;
+          await file.write(chunk);
+        }
+      },
+    );
+    await file.sync();
+  } finally {
+    await file.close();
+  }
+
+  manifest.sha256 = hash.digest('hex');
+  manifest.complete = true;
+  manifest.completedAt = new Date().toISOString();
+  await writeManifest(paths.manifest, manifest);
+  return manifest;
+}
+
+async function* serialize(entries: AsyncIterable<BackupEntry>, counted: () => void): AsyncGenerator<string> {
+  for await (const entry of entries) {
+    counted();
+    yield EJSON.stringify(entry, { relaxed: false }) + '\n';
+  }
+}
+
+async function writeManifest(path: string, manifest: BackupManifest): Promise<void> {
+  const temporary = `${path}.tmp`;
+  const file = await open(temporary, 'w', 0o600);
+  try {
+    await file.writeFile(JSON.stringify(manifest, null, 2) + '\n');
+    await file.sync();
+  } finally {
+    await file.close();
+  }
+  await rename(temporary, path);
+}
+
+/** Reads and checks a manifest: complete, and its data file's sha256 matches. */
+export async function openBackup(backupDir: string, runId: string): Promise<BackupManifest> {
+  const paths = backupPaths(backupDir, runId);
+  let manifest: BackupManifest;
+  try {
+    manifest = JSON.parse(await readFile(paths.manifest, 'utf8')) as BackupManifest;
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new BackupError(
+      code === 'ENOENT'
+        ? `no backup for run ${runId} in ${backupDir}`
+        : `backup manifest of run ${runId} is unreadable (${code ?? 'invalid JSON'})`,
+    );
+  }
+  if (manifest.format !== BACKUP_FORMAT || manifest.runId !== runId) {
+    throw new BackupError(`backup manifest of run ${runId} does not belong to that run`);
+  }
+  if (!manifest.complete) {
+    throw new BackupError(`backup of run ${runId} is incomplete (the run stopped while writing it); nothing was written from it`);
+  }
+  const actual = await sha256File(paths.data).catch(() => undefined);
+  if (actual !== manifest.sha256) {
+    throw new BackupError(`backup of run ${runId} is corrupt: its sha256 does not match the manifest`);
+  }
+  return manifest;
+}
+
+async function sha256File(path: string): Promise<string> {
+  const hash = createHash('sha256');
+  await pipeline(createReadStream(path), hash);
+  return hash.digest('hex');
+}
+
+/** Reads a verified backup back in batches; the manifest's count must match. */
+export async function* readBackupBatches(
+  backupDir: string,
+  manifest: BackupManifest,
+  batchSize: number,
+): AsyncGenerator<BackupEntry[]> {
+  const lines = createInterface({
+    input: createReadStream(backupPaths(backupDir, manifest.runId).data).pipe(createGunzip()),
+    crlfDelay: Infinity,
+  });
+  let batch: BackupEntry[] = [];
+  let lineNumber = 0;
+  for await (const line of lines) {
+    lineNumber++;
+    batch.push(parseEntry(line, manifest.runId, lineNumber));
+    if (batch.length === batchSize) {
+      yield batch;
+      batch = [];
+    }
+  }
+  if (batch.length > 0) yield batch;
+  if (lineNumber !== manifest.count) {
+    throw new BackupError(`backup of run ${manifest.runId} holds ${lineNumber} documents, its manifest says ${manifest.count}`);
+  }
+}
+
+function parseEntry(line: string, runId: string, lineNumber: number): BackupEntry {
+  let entry: Document;
+  try {
+    entry = EJSON.parse(line, { relaxed: false }) as Document;
+  } catch {
+    throw new BackupError(`backup of run ${runId} is corrupt at document ${lineNumber}`);
+  }
+  if (!('_id' in entry) || typeof entry.before !== 'object' || !Array.isArray(entry.absent)) {
+    throw new BackupError(`backup of run ${runId} is corrupt at document ${lineNumber}`);
+  }
+  return entry as BackupEntry;
+}

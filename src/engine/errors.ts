@@ -1,0 +1,72 @@
+/**
+ * One error base carrying the exit code DESIGN.md promises; only src/cli turns it
+ * into a process exit code. Messages name the task and the step where they can.
+ */
+export const ExitCode = {
+  success: 0,
+  failed: 1,
+  usage: 2,
+  database: 3,
+  refused: 4,
+} as const;
+export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
+
+export class MaintenanceError extends Error {
+  readonly exitCode: ExitCode;
+
+  constructor(message: string, exitCode: ExitCode, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+    this.exitCode = exitCode;
+  }
+}
+
+/** Bad arguments, parameters, files or configuration: nothing was written. */
+export class UsageError extends MaintenanceError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, ExitCode.usage, options);
+  }
+}
+
+/** The database cannot be reached or refuses our credentials. */
+export class DatabaseError extends MaintenanceError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, ExitCode.database, options);
+  }
+}
+
+/** A safety rule said no: lock held, no confirmation, outside a window. */
+export class RefusedError extends MaintenanceError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, ExitCode.refused, options);
+  }
+}
+
+export class LockHeldError extends RefusedError {
+  constructor(readonly holder: { owner: string; runId: string; expiresAt: Date }) {
+    super(
+      `another run holds the lock: run ${holder.runId} by ${holder.owner}, expires ${holder.expiresAt.toISOString()}`,
+    );
+  }
+}
+
+/** A backup file that is incomplete, corrupt or for another target. */
+export class BackupError extends UsageError {}
+
+export function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** The operator stopped the run (SIGINT, SIGTERM): it ends after the current batch. */
+export class InterruptedError extends MaintenanceError {
+  constructor(reason = 'interrupted by signal') {
+    super(reason, ExitCode.failed);
+  }
+}
+
+/** The lock expired under us (a stalled runner): writing on would risk two writers. */
+export class LockLostError extends MaintenanceError {
+  constructor(detail: string) {
+    super(`lost the lock: ${detail}; stopped writing`, ExitCode.failed);
+  }
+}

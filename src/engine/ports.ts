@@ -1,0 +1,42 @@
+import type { LockTakeover, RunRecord, RunStatus } from './run-record.ts';
+
+/** Where run records live (the audit). Implemented in src/db. */
+export interface RunStore {
+  /** Writes the record as it starts (status `running`). */
+  start(record: RunRecord): Promise<void>;
+  /** Records progress on a running record (lock held, plan, backup). */
+  update(runId: string, patch: Partial<RunRecord>): Promise<void>;
+  /** Writes the final state; refuses a transition the status table does not allow. */
+  complete(record: RunRecord): Promise<void>;
+  /**
+   * Marks `running` records whose runner is gone as `interrupted`: those that held the
+   * lock (the caller holds it now), and those that never got it and started before `startedBefore`.
+   */
+  closeStaleRuns(closedBy: string, startedBefore: Date): Promise<string[]>;
+  /** The latest completed record of a task version, to detect checksum drift. */
+  lastRun(taskId: string, version: number): Promise<RunRecord | undefined>;
+  get(runId: string): Promise<RunRecord | undefined>;
+  list(query: RunQuery): Promise<RunRecord[]>;
+}
+
+export interface RunQuery {
+  taskId?: string;
+  status?: RunStatus;
+  since?: Date;
+  limit: number;
+}
+
+export interface LockHolder {
+  runId: string;
+  owner: string;
+}
+
+/** One run at a time per target database. Implemented in src/db. */
+export interface RunLock {
+  /** Atomic; throws LockHeldError naming the holder. Reports an expired lock it took over. */
+  acquire(holder: LockHolder): Promise<{ takeover?: LockTakeover }>;
+  /** Extends the lock; false when it is no longer ours (expired and taken over). */
+  renew(holder: LockHolder): Promise<boolean>;
+  release(holder: LockHolder): Promise<void>;
+  readonly ttlMs: number;
+}

@@ -1,0 +1,67 @@
+import type { AnyBulkWriteOperation, Collection } from 'mongodb';
+import { afterImage, compareAndSetFilter, holdsState, updateFor, type BackupEntry } from './document-state.ts';
+import { errorMessage } from './errors.ts';
+import type { RestoreCounts } from './run-record.ts';
+import { currentDocuments, idKey } from './verify.ts';
+
+export interface RestoreOutcome {
+  counts: RestoreCounts;
+  failure?: string;
+  interrupted: boolean;
+}
+
+/**
+ * Puts pre-images back, the reverse compare-and-set of apply: only documents
+ * still in the state the run left them are restored. A document already back
+ * in its pre-image is counted, not rewritten, so restoring twice changes
+ * nothing. Anything else changed since the run: reported, or overwritten when forced.
+ */
+export async function restoreBackup(
+  collection: Collection,
+  fields: readonly string[],
+  planned: number,
+  batches: AsyncIterable<BackupEntry[]>,
+  options: { force: boolean; signal: AbortSignal; onBatch(counts: RestoreCounts): void },
+): Promise<RestoreOutcome> {
+  const counts: RestoreCounts = { planned, restored: 0, alreadyRestored: 0, conflicts: 0, forced: 0, remaining: planned };
+  for await (const batch of batches) {
+    if (options.signal.aborted) return { counts, interrupted: true };
+    const current = await currentDocuments(collection, fields, batch);
+    const guarded: AnyBulkWriteOperation[] = [];
+    const forced: AnyBulkWriteOperation[] = [];
+    for (const entry of batch) {
+      const document = current.get(idKey(entry._id));
+      const after = afterImage(entry);
+      if (document !== undefined && holdsState(document, entry.before, entry.absent)) counts.alreadyRestored++;
+      else if (document !== undefined && holdsState(document, after.values, after.absent)) {
+        guarded.push(putBack(entry, compareAndSetFilter(entry._id, after.values, after.absent)));
+      } else if (document !== undefined && options.force) forced.push(putBack(entry, { _id: entry._id }));
+      else counts.conflicts++;
+    }
+    try {
+      if (guarded.length > 0) {
+        const result = await collection.bulkWrite(guarded, { ordered: true });
+        counts.restored += result.matchedCount;
+        counts.conflicts += guarded.length - result.matchedCount;
+      }
+      if (forced.length > 0) {
+        const result = await collection.bulkWrite(forced, { ordered: true });
+        counts.forced += result.matchedCount;
+        counts.conflicts += forced.length - result.matchedCount;
+      }
+    } catch (error) {
+      return { counts, interrupted: false, failure: `restore write failed: ${errorMessage(error)}` };
+    }
+    counts.remaining -= batch.length;
+    options.onBatch(counts);
+  }
+  return { counts, interrupted: false };
+}
+
+/** Writes back the pre-image of the fields the run changed. */
+function putBack(entry: BackupEntry, filter: object): AnyBulkWriteOperation {
+  const changed = new Set([...Object.keys(entry.set), ...entry.unset]);
+  const set = Object.fromEntries(Object.entries(entry.before).filter(([field]) => changed.has(field)));
+  const unset = entry.absent.filter((field) => changed.has(field));
+  return { updateOne: { filter, update: updateFor(set, unset) } };
+}

@@ -1,0 +1,371 @@
+import type { Collection, Db } from 'mongodb';
+import { applyBackup } from './apply.ts';
+import { openBackup, readBackupBatches, writeBackup, type BackupManifest } from './backup.ts';
+import { BackupError } from './errors.ts';
+import { afterImage } from './document-state.ts';
+import { errorMessage, ExitCode, InterruptedError, LockLostError, MaintenanceError } from './errors.ts';
+import { holdLock, type HeldLock } from './lock-guard.ts';
+import type { RunObserver } from './observer.ts';
+import { planChanges, plannedEntries } from './plan.ts';
+import type { RunLock, RunStore } from './ports.ts';
+import { restoreBackup } from './restore.ts';
+import { RunKind, RunStatus, type RunRecord, type RunStep, type TargetInfo } from './run-record.ts';
+import { migrationName, TaskMode, type LoadedTask, type TaskContext, type TaskLogger } from './task.ts';
+import { verifyBackup } from './verify.ts';
+
+export const DEFAULT_BATCH_SIZE = 500;
+
+export interface RunnerDeps {
+  db: Db;
+  store: RunStore;
+  lock: RunLock;
+  observer: RunObserver;
+}
+
+export interface RunSettings {
+  runId: string;
+  operator: string;
+  target: TargetInfo;
+  dryRun: boolean;
+  backupDir: string;
+  batchSize: number;
+  /** The run's clock: fixed at start, handed to the task. */
+  now: Date;
+  /** Aborted by SIGINT/SIGTERM: the run stops after the current batch. */
+  signal: AbortSignal;
+  pace?: Pace;
+}
+
+/** Rate limit and back-off, consulted around every write batch. */
+export interface Pace {
+  beforeBatch(size: number): Promise<void>;
+  afterBatch(size: number, elapsedMs: number): void;
+  notices(): string[];
+}
+
+/** The error of a step, remembered with the step it came from. */
+class StepError extends Error {
+  constructor(
+    readonly step: RunStep,
+    readonly error: unknown,
+  ) {
+    super(errorMessage(error));
+  }
+}
+
+/**
+ * A run in progress: the record it fills as it goes, the steps' timings, and
+ * the lock it holds. Every run, of any task, takes the same path.
+ */
+class Run {
+  lock?: HeldLock;
+
+  constructor(
+    readonly deps: RunnerDeps,
+    readonly record: RunRecord,
+    readonly settings: RunSettings,
+  ) {}
+
+  get signal(): AbortSignal {
+    return this.lock?.signal ?? this.settings.signal;
+  }
+
+  async step<T>(step: RunStep, work: () => Promise<T>): Promise<T> {
+    this.deps.observer.stepStarted(step);
+    const started = performance.now();
+    try {
+      const result = await work();
+      this.record.stepMs[step] = Math.round(performance.now() - started);
+      this.deps.observer.stepFinished(step, this.record);
+      return result;
+    } catch (error) {
+      this.record.stepMs[step] = Math.round(performance.now() - started);
+      this.deps.observer.stepFailed(step, errorMessage(error));
+      throw new StepError(step, error);
+    }
+  }
+
+  skip(steps: RunStep[], reason: string): void {
+    for (const step of steps) this.deps.observer.stepSkipped(step, reason);
+  }
+
+  notice(message: string): void {
+    this.record.notices.push(message);
+    this.deps.observer.notice(message);
+  }
+
+  progress(step: RunStep, done: number, total: number): void {
+    this.deps.observer.stepProgress(step, done, total);
+  }
+
+  /** Lock, then report what a crashed runner left behind. */
+  async acquireLock(): Promise<void> {
+    await this.step('lock', async () => {
+      this.lock = await holdLock(this.deps.lock, { runId: this.record._id, owner: this.record.operator }, this.settings.signal);
+      this.record.lockHeld = true;
+      const takeover = this.lock.takeover;
+      if (takeover) {
+        this.record.lockTakeover = takeover;
+        this.notice(
+          `took over an expired lock held by run ${takeover.previousRunId} (${takeover.previousOwner}), expired ${takeover.expiredAt.toISOString()}`,
+        );
+      }
+      const startedBefore = new Date(Date.now() - this.deps.lock.ttlMs);
+      const stale = await this.deps.store.closeStaleRuns(this.record._id, startedBefore);
+      if (stale.length > 0) {
+        this.record.staleRunsClosed = stale;
+        this.notice(`run(s) ${stale.join(', ')} stopped without finishing (runner died); marked interrupted`);
+      }
+      await this.deps.store.update(this.record._id, {
+        lockHeld: true,
+        lockTakeover: this.record.lockTakeover,
+        staleRunsClosed: this.record.staleRunsClosed,
+      });
+    });
+  }
+
+  /** Ends the run: status from what happened, audit written, lock released. */
+  async finish(failure: unknown): Promise<RunRecord> {
+    const { record } = this;
+    if (failure !== undefined) {
+      const step = failure instanceof StepError ? failure.step : 'audit';
+      const cause = failure instanceof StepError ? failure.error : failure;
+      record.status = statusOf(cause, this.signal);
+      record.error = { step, message: messageOf(cause, this.signal), code: codeOf(cause) };
+    } else if (record.status === RunStatus.running) {
+      record.status = RunStatus.succeeded;
+    }
+    for (const notice of this.settings.pace?.notices() ?? []) this.notice(notice);
+    await this.lock?.release();
+    record.endedAt = new Date();
+    record.durationMs = record.endedAt.getTime() - record.startedAt.getTime();
+    await this.step('audit', () => this.deps.store.complete(record)).catch((error: unknown) => {
+      record.notices.push(`audit record not saved in the database (${errorMessage(error)}); the local audit file has it`);
+    });
+    return record;
+  }
+}
+
+function statusOf(error: unknown, signal: AbortSignal): RunStatus {
+  if (error instanceof LockLostError) return RunStatus.failed;
+  if (error instanceof InterruptedError || (signal.aborted && !(signal.reason instanceof LockLostError))) {
+    return RunStatus.interrupted;
+  }
+  if (error instanceof MaintenanceError && error.exitCode === ExitCode.refused) return RunStatus.refused;
+  return RunStatus.failed;
+}
+
+function messageOf(error: unknown, signal: AbortSignal): string {
+  if (signal.aborted && signal.reason instanceof Error && !(error instanceof MaintenanceError)) return signal.reason.message;
+  return errorMessage(error);
+}
+
+function codeOf(error: unknown): ExitCode {
+  return error instanceof MaintenanceError ? error.exitCode : ExitCode.failed;
+}
+
+function newRecord(kind: RunKind, task: RunRecord['task'], params: Record<string, unknown>, settings: RunSettings): RunRecord {
+  return {
+    _id: settings.runId,
+    kind,
+    migration: migrationName(task),
+    task,
+    params,
+    operator: settings.operator,
+    target: settings.target,
+    dryRun: settings.dryRun,
+    status: RunStatus.running,
+    startedAt: settings.now,
+    stepMs: {},
+    lockHeld: false,
+    notices: [],
+  };
+}
+
+function interruptedBy(signal: AbortSignal): Error {
+  return signal.reason instanceof LockLostError ? signal.reason : new InterruptedError();
+}
+
+function taskLogger(run: Run): TaskLogger {
+  return { info: (message) => run.deps.observer.notice(message), warn: (message) => run.notice(message) };
+}
+
+/**
+ * The run path, the same for every task:
+ * lock → plan → (dry-run stops) → backup → apply → verify → audit → unlock.
+ * Never throws once the run record exists: the returned record says what happened.
+ */
+export async function runTask(
+  deps: RunnerDeps,
+  loaded: LoadedTask,
+  params: Record<string, unknown>,
+  settings: RunSettings,
+): Promise<RunRecord> {
+  const { id, version, mode } = loaded.task;
+  const record = newRecord(RunKind.run, { id, version, mode, checksum: loaded.checksum }, params, settings);
+  await deps.store.start(record);
+  const run = new Run(deps, record, settings);
+  try {
+    await run.acquireLock();
+    await reportDrift(run, loaded);
+    const collection = await run.step('plan', async () => {
+      const context: TaskContext<unknown> = { db: deps.db, params, now: settings.now, log: taskLogger(run) };
+      const plan = await loaded.task.plan(context as never);
+      const report = await planChanges(loaded.task.id, deps.db.collection(plan.collection), plan);
+      const { sample: _sample, ...summary } = report;
+      record.plan = summary;
+      deps.observer.planned(report);
+      await deps.store.update(record._id, { plan: summary });
+      return { plan, handle: deps.db.collection(plan.collection) };
+    });
+    if (settings.dryRun) {
+      run.skip(['backup', 'apply', 'verify'], 'dry run');
+      return await run.finish(undefined);
+    }
+
+    const manifest = await run.step('backup', async () => {
+      const written = await writeBackup(
+        settings.backupDir,
+        { runId: record._id, task: record.task, target: settings.target, collection: collection.plan.collection, fields: collection.plan.fields },
+        plannedEntries(loaded.task.id, collection.handle, collection.plan, settings.batchSize, () => undefined, run.signal),
+      );
+      record.backup = { path: settings.backupDir + '/' + record._id, sha256: written.sha256, count: written.count, bytes: written.bytes };
+      await deps.store.update(record._id, { backup: record.backup });
+      return written;
+    });
+    if (manifest.count === 0) {
+      record.result = { planned: 0, written: 0, skipped: 0, failed: 0, remaining: 0 };
+      run.skip(['apply', 'verify'], 'nothing to change');
+      return await run.finish(undefined);
+    }
+    await applyAndVerify(run, collection.handle, manifest);
+    return await run.finish(undefined);
+  } catch (error) {
+    return await run.finish(error);
+  }
+}
+
+async function reportDrift(run: Run, loaded: LoadedTask): Promise<void> {
+  const last = await run.deps.store.lastRun(loaded.task.id, loaded.task.version);
+  if (last && last.task.checksum !== loaded.checksum) {
+    run.record.checksumDrift = { recordedChecksum: last.task.checksum, recordedRunId: last._id };
+    run.notice(
+      `task ${migrationName(loaded.task)} changed since run ${last._id} without a version bump (checksum drift): bump its version`,
+    );
+  }
+}
+
+async function applyAndVerify(run: Run, collection: Collection, manifest: BackupManifest): Promise<void> {
+  const { settings, record } = run;
+  // The backup is the work list: only what was saved (and still checks out) is written.
+  const verified = await openBackup(settings.backupDir, manifest.runId);
+  const outcome = await run.step('apply', async () => {
+    const result = await applyBackup(collection, {
+      batches: readBackupBatches(settings.backupDir, verified, settings.batchSize),
+      planned: verified.count,
+      signal: run.signal,
+      pace: settings.pace && ((size) => settings.pace!.beforeBatch(size)),
+      afterBatch: settings.pace && ((size, ms) => settings.pace!.afterBatch(size, ms)),
+      onBatch: (counts) => run.progress('apply', counts.planned - counts.remaining, counts.planned),
+    });
+    record.result = result.counts;
+    if (result.interrupted) throw interruptedBy(run.signal);
+    if (result.failure) throw new MaintenanceError(`task ${record.task.id}: ${result.failure}`, ExitCode.failed);
+    return result;
+  }).catch(async (error: unknown) => {
+    // Whatever stopped apply, verify still re-reads what the backup lists, when it can.
+    await verifyStep(run, collection, verified).catch(() => undefined);
+    throw error;
+  });
+  await verifyStep(run, collection, verified);
+  const verify = record.verify!;
+  if (verify.inTargetState < outcome.counts.written) {
+    throw new MaintenanceError(
+      `verify found ${verify.inTargetState} documents in the intended state, fewer than the ${outcome.counts.written} written`,
+      ExitCode.failed,
+    );
+  }
+}
+
+async function verifyStep(run: Run, collection: Collection, manifest: BackupManifest): Promise<void> {
+  const { settings, record } = run;
+  await run.step('verify', async () => {
+    // Verify is read-only and must run even after an interruption, so it ignores the run's signal.
+    record.verify = await verifyBackup(
+      collection,
+      manifest.fields,
+      readBackupBatches(settings.backupDir, manifest, settings.batchSize),
+      (entry) => afterImage(entry),
+      (counts) => run.progress('verify', counts.checked, manifest.count),
+    );
+  });
+}
+
+export interface RestoreSettings extends RunSettings {
+  restoreOf: string;
+  /** Overwrite documents changed since the run. */
+  force: boolean;
+}
+
+/**
+ * `restore <runId>`: the run path again, putting a backup's pre-images back.
+ * A backup that is incomplete, corrupt or of another database is refused
+ * before anything is written (BackupError).
+ */
+export async function restoreRun(deps: RunnerDeps, settings: RestoreSettings): Promise<RunRecord> {
+  const manifest = await openBackup(settings.backupDir, settings.restoreOf);
+  if (manifest.target.database !== settings.target.database) {
+    throw new BackupError(
+      `backup of run ${manifest.runId} is of database "${manifest.target.database}", not "${settings.target.database}"`,
+    );
+  }
+  const original = await deps.store.get(settings.restoreOf);
+  const task = { ...manifest.task, mode: original?.task.mode ?? TaskMode.repeatable };
+  const record = newRecord(RunKind.restore, task, { force: settings.force }, settings);
+  record.restoreOf = settings.restoreOf;
+  record.force = settings.force;
+  await deps.store.start(record);
+  const run = new Run(deps, record, settings);
+  const collection = deps.db.collection(manifest.collection);
+  const batches = () => readBackupBatches(settings.backupDir, manifest, settings.batchSize);
+  try {
+    await run.acquireLock();
+    await run.step('plan', async () => {
+      record.plan = {
+        collection: manifest.collection,
+        filter: `backup of run ${manifest.runId}`,
+        fields: manifest.fields,
+        count: manifest.count,
+        estimatedBackupBytes: 0,
+      };
+      await deps.store.update(record._id, { plan: record.plan });
+    });
+    if (settings.dryRun) {
+      run.skip(['backup', 'apply', 'verify'], 'dry run');
+      return await run.finish(undefined);
+    }
+    run.skip(['backup'], 'a restore writes from the backup of the run');
+    await run.step('apply', async () => {
+      const outcome = await restoreBackup(collection, manifest.fields, manifest.count, batches(), {
+        force: settings.force,
+        signal: run.signal,
+        onBatch: (counts) => run.progress('apply', counts.planned - counts.remaining, counts.planned),
+      });
+      record.restore = outcome.counts;
+      if (outcome.interrupted) throw interruptedBy(run.signal);
+      if (outcome.failure) throw new MaintenanceError(outcome.failure, ExitCode.failed);
+    });
+    await run.step('verify', async () => {
+      record.verify = await verifyBackup(
+        collection,
+        manifest.fields,
+        batches(),
+        (entry) => ({ values: entry.before, absent: entry.absent }),
+        (counts) => run.progress('verify', counts.checked, manifest.count),
+      );
+    });
+    return await run.finish(undefined);
+  } catch (error) {
+    return await run.finish(error);
+  }
+}

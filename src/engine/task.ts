@@ -1,0 +1,71 @@
+import type { Db, Document, Filter } from 'mongodb';
+import type { z } from 'zod';
+
+export const TaskMode = {
+  /** Pending until applied once, like a migration. */
+  once: 'once',
+  /** May run any number of times. */
+  repeatable: 'repeatable',
+} as const;
+export type TaskMode = (typeof TaskMode)[keyof typeof TaskMode];
+
+/** What a task wants done to one document. Keys are top-level field names. */
+export interface FieldChange {
+  set?: Record<string, unknown>;
+  unset?: string[];
+}
+
+/**
+ * A task's plan: which documents, and what to do with each. The runner streams
+ * `filter`, backs up `fields` of every match, and writes only where those
+ * fields still hold their backed-up values.
+ */
+export interface TaskPlan {
+  collection: string;
+  filter: Filter<Document>;
+  /** Every field the change reads or writes: backed up, and compared at write time. */
+  fields: readonly string[];
+  /** Pure: the same document always gives the same change. */
+  change(document: Document): FieldChange;
+  /** An index to use for the plan's reads (see DESIGN "Scale"). */
+  hint?: Document | string;
+}
+
+export interface TaskLogger {
+  info(message: string): void;
+  warn(message: string): void;
+}
+
+export interface TaskContext<Params> {
+  db: Db;
+  params: Params;
+  /** Fixed when the run starts; every time the task needs is derived from it. */
+  now: Date;
+  log: TaskLogger;
+}
+
+export interface MaintenanceTask<Schema extends z.ZodType = z.ZodType> {
+  id: string;
+  version: number;
+  description: string;
+  mode: TaskMode;
+  params: Schema;
+  plan(context: TaskContext<z.output<Schema>>): TaskPlan | Promise<TaskPlan>;
+}
+
+/** Identity with inference, so a task module reads like its description. */
+export function defineTask<Schema extends z.ZodType>(task: MaintenanceTask<Schema>): MaintenanceTask<Schema> {
+  return task;
+}
+
+/** A task as loaded from disk: the module plus what the runner records of it. */
+export interface LoadedTask {
+  task: MaintenanceTask;
+  /** sha256 of the task's source file: a change without a version bump is drift. */
+  checksum: string;
+  path: string;
+}
+
+export function migrationName(task: Pick<MaintenanceTask, 'id' | 'version'>): string {
+  return `${task.id}@${task.version}`;
+}

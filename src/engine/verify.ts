@@ -1,0 +1,55 @@
+import { EJSON } from 'bson';
+import { type Collection, type Document } from 'mongodb';
+import { holdsState, projectionOf, type BackupEntry } from './document-state.ts';
+import { exactReads } from './plan.ts';
+import type { VerifyCounts } from './run-record.ts';
+
+export type TargetState = (entry: BackupEntry) => { values: Document; absent: readonly string[] };
+
+/**
+ * Re-reads every backed-up document and counts those now in the target state
+ * (after the change for a run, the pre-image for a restore). Read-only, so it
+ * also runs after an interruption, to say where the data stands.
+ */
+export async function verifyBackup(
+  collection: Collection,
+  fields: readonly string[],
+  batches: AsyncIterable<BackupEntry[]>,
+  targetState: TargetState,
+  onBatch: (counts: VerifyCounts) => void,
+): Promise<VerifyCounts> {
+  const counts: VerifyCounts = { checked: 0, inTargetState: 0, notInTargetState: 0, missing: 0 };
+  for await (const batch of batches) {
+    const current = await currentDocuments(collection, fields, batch);
+    for (const entry of batch) {
+      const document = current.get(idKey(entry._id));
+      const after = targetState(entry);
+      counts.checked++;
+      if (document === undefined) counts.missing++;
+      else if (holdsState(document, after.values, after.absent)) counts.inTargetState++;
+      else counts.notInTargetState++;
+    }
+    onBatch(counts);
+  }
+  return counts;
+}
+
+/** The batch's documents as they are now, keyed by `_id`. */
+export async function currentDocuments(
+  collection: Collection,
+  fields: readonly string[],
+  batch: readonly BackupEntry[],
+): Promise<Map<string, Document>> {
+  const documents = await collection
+    .find({ _id: { $in: batch.map((entry) => entry._id) } } as Document, {
+      projection: projectionOf(fields),
+      batchSize: batch.length,
+      ...exactReads,
+    })
+    .toArray();
+  return new Map(documents.map((document) => [idKey(document._id), document]));
+}
+
+export function idKey(id: unknown): string {
+  return EJSON.stringify({ id }, { relaxed: false });
+}
