@@ -16,6 +16,10 @@ export interface RunStore {
   /** The latest completed record of a task version, to detect checksum drift. */
   lastRun(taskId: string, version: number): Promise<RunRecord | undefined>;
   get(runId: string): Promise<RunRecord | undefined>;
+  /** umzug's `executed()`: `task@version` of `once` runs that count as applied. */
+  appliedMigrations(): Promise<string[]>;
+  /** umzug's log and unlog: a run counts as applied, or (restored) no longer does. */
+  setApplied(runId: string, applied: boolean): Promise<void>;
   list(query: RunQuery): Promise<RunRecord[]>;
 }
 

@@ -1,0 +1,33 @@
+import { appendFile, mkdir, readFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import type { RunRecord } from '../engine/run-record.ts';
+
+export type AuditEvent = 'started' | 'completed' | 'marked-interrupted';
+
+export interface AuditLine {
+  event: AuditEvent;
+  at: string;
+  record: RunRecord;
+}
+
+/** The append-only local mirror of the audit, one JSON line per event, owner-readable only. */
+export class AuditFile {
+  constructor(readonly path: string) {}
+
+  async append(event: AuditEvent, record: RunRecord): Promise<void> {
+    await mkdir(dirname(this.path), { recursive: true, mode: 0o700 });
+    const line: AuditLine = { event, at: new Date().toISOString(), record };
+    await appendFile(this.path, JSON.stringify(line) + '\n', { mode: 0o600 });
+  }
+
+  async read(): Promise<AuditLine[]> {
+    const text = await readFile(this.path, 'utf8').catch((error: NodeJS.ErrnoException) => {
+      if (error.code === 'ENOENT') return '';
+      throw error;
+    });
+    return text
+      .split('\n')
+      .filter((line) => line.trim() !== '')
+      .map((line) => JSON.parse(line) as AuditLine);
+  }
+}

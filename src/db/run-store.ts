@@ -1,0 +1,112 @@
+import type { Collection, Db, Filter } from 'mongodb';
+import type { RunQuery, RunStore } from '../engine/ports.ts';
+import { allowedTransitions, RunStatus, type RunRecord } from '../engine/run-record.ts';
+import { TaskMode } from '../engine/task.ts';
+import type { AuditFile } from './audit-file.ts';
+
+export const RUNS_COLLECTION = 'maintenance_runs';
+
+/** Statuses a record may be in for `status` to follow (read off the transition table). */
+function predecessorsOf(status: RunStatus): RunStatus[] {
+  return (Object.keys(allowedTransitions) as RunStatus[]).filter((from) => allowedTransitions[from].includes(status));
+}
+
+/** Drops undefined values: `$set` would otherwise store them as null. */
+function defined<T extends object>(patch: T): Partial<T> {
+  return Object.fromEntries(Object.entries(patch).filter(([, value]) => value !== undefined)) as Partial<T>;
+}
+
+/**
+ * Run records in the target database (the audit, and umzug's storage), each
+ * start and completion mirrored first to the local append-only file, so a
+ * record survives a database that went away mid-run.
+ */
+export class MongoRunStore implements RunStore {
+  private readonly runs: Collection<RunRecord>;
+
+  constructor(
+    db: Db,
+    private readonly mirror: AuditFile,
+  ) {
+    this.runs = db.collection<RunRecord>(RUNS_COLLECTION);
+  }
+
+  async start(record: RunRecord): Promise<void> {
+    await this.mirror.append('started', record);
+    await this.runs.insertOne(record);
+  }
+
+  async update(runId: string, patch: Partial<RunRecord>): Promise<void> {
+    await this.runs.updateOne({ _id: runId, status: RunStatus.running }, { $set: defined(patch) });
+  }
+
+  async complete(record: RunRecord): Promise<void> {
+    await this.mirror.append('completed', record);
+    const { _id, ...fields } = record;
+    const result = await this.runs.updateOne(
+      { _id, status: { $in: predecessorsOf(record.status) } },
+      { $set: defined(fields) },
+    );
+    if (result.matchedCount === 0) {
+      const current = await this.runs.findOne({ _id }, { projection: { status: 1 } });
+      throw new Error(`run ${_id} cannot become ${record.status}: it is ${current?.status ?? 'missing'}`);
+    }
+  }
+
+  async closeStaleRuns(closedBy: string, startedBefore: Date): Promise<string[]> {
+    const stale: Filter<RunRecord> = {
+      _id: { $ne: closedBy },
+      status: RunStatus.running,
+      $or: [{ lockHeld: true }, { startedAt: { $lt: startedBefore } }],
+    };
+    const records = await this.runs.find(stale).toArray();
+    const closed: string[] = [];
+    for (const record of records) {
+      const endedAt = new Date();
+      const patch = {
+        status: RunStatus.interrupted,
+        endedAt,
+        error: {
+          step: 'audit' as const,
+          message: `the runner stopped without finishing (process killed or host lost); found by run ${closedBy}`,
+          code: 1 as const,
+        },
+      };
+      const result = await this.runs.updateOne({ _id: record._id, status: RunStatus.running }, { $set: patch });
+      if (result.modifiedCount === 1) {
+        await this.mirror.append('marked-interrupted', { ...record, ...patch });
+        closed.push(record._id);
+      }
+    }
+    return closed;
+  }
+
+  async lastRun(taskId: string, version: number): Promise<RunRecord | undefined> {
+    const record = await this.runs.findOne(
+      { 'task.id': taskId, 'task.version': version, kind: 'run', status: { $ne: RunStatus.running } },
+      { sort: { startedAt: -1 } },
+    );
+    return record ?? undefined;
+  }
+
+  async get(runId: string): Promise<RunRecord | undefined> {
+    return (await this.runs.findOne({ _id: runId })) ?? undefined;
+  }
+
+  async list(query: RunQuery): Promise<RunRecord[]> {
+    const filter: Filter<RunRecord> = {};
+    if (query.taskId) filter['task.id'] = query.taskId;
+    if (query.status) filter.status = query.status;
+    if (query.since) filter.startedAt = { $gte: query.since };
+    return this.runs.find(filter, { sort: { startedAt: -1 }, limit: query.limit }).toArray();
+  }
+
+  async appliedMigrations(): Promise<string[]> {
+    const names = await this.runs.distinct('migration', { applied: true, 'task.mode': TaskMode.once });
+    return names as string[];
+  }
+
+  async setApplied(runId: string, applied: boolean): Promise<void> {
+    await this.runs.updateOne({ _id: runId }, { $set: { applied } });
+  }
+}

@@ -1,0 +1,50 @@
+import { ConnectionString, redactConnectionString } from 'mongodb-connection-string-url';
+import { UsageError } from '../engine/errors.ts';
+import type { TargetInfo } from '../engine/run-record.ts';
+
+/** Local, never remote, never with a credential. */
+export const DEFAULT_URI = 'mongodb://127.0.0.1:27017/';
+
+export interface Target extends TargetInfo {
+  /** The URI as given, credentials included: only ever handed to the driver. */
+  connectionUri: string;
+}
+
+/**
+ * The target: `--uri`, else MONGODB_URI, else the local default. The database
+ * is the URI's path, unless `--db` names it.
+ */
+export function resolveTarget(options: { uri?: string; db?: string }, env: NodeJS.ProcessEnv): Target {
+  const given = options.uri ?? env.MONGODB_URI ?? DEFAULT_URI;
+  const source = options.uri !== undefined ? '--uri' : env.MONGODB_URI !== undefined ? 'MONGODB_URI' : 'the default URI';
+  let parsed: ConnectionString;
+  try {
+    parsed = new ConnectionString(given);
+  } catch (error) {
+    // The parser's message may quote the URI; say only what is wrong, never the value.
+    throw new UsageError(`malformed MongoDB URI in ${source}: ${reasonOf(error)}`);
+  }
+  const database = options.db ?? decodeURIComponent(parsed.pathname.replace(/^\//, ''));
+  if (database === '') {
+    throw new UsageError(`no database named: put it in the URI's path (mongodb://host/DATABASE) or pass --db`);
+  }
+  if (!/^[^/\\. "$*<>:|?]{1,63}$/.test(database)) {
+    throw new UsageError(`invalid database name "${database.slice(0, 64)}"`);
+  }
+  return { connectionUri: given, uri: redactUri(given), database };
+}
+
+export function redactUri(uri: string): string {
+  try {
+    return redactConnectionString(uri);
+  } catch {
+    return '<unparsable URI>';
+  }
+}
+
+function reasonOf(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  if (/scheme/i.test(message)) return 'it must start with mongodb:// or mongodb+srv://';
+  if (/host/i.test(message)) return 'no valid host';
+  return 'it cannot be parsed';
+}
