@@ -309,11 +309,10 @@ export interface RestoreSettings extends RunSettings {
 
 /**
  * `restore <runId>`: the run path again, putting a backup's pre-images back.
- * A backup that is incomplete, corrupt or of another database is refused
- * before anything is written (BackupError).
+ * The manifest comes from `openBackup`, which refuses an incomplete or corrupt
+ * backup; one of another database is refused here, before anything is written.
  */
-export async function restoreRun(deps: RunnerDeps, settings: RestoreSettings): Promise<RunRecord> {
-  const manifest = await openBackup(settings.backupDir, settings.restoreOf);
+export async function restoreRun(deps: RunnerDeps, manifest: BackupManifest, settings: RestoreSettings): Promise<RunRecord> {
   if (manifest.target.database !== settings.target.database) {
     throw new BackupError(
       `backup of run ${manifest.runId} is of database "${manifest.target.database}", not "${settings.target.database}"`,

@@ -1,0 +1,89 @@
+import { Command, CommanderError, Option } from 'commander';
+import { ExitCode } from '../engine/errors.ts';
+import { historyCommand, parseSince, parseStatus } from './commands/history.ts';
+import { restoreCommand } from './commands/restore.ts';
+import { runCommand } from './commands/run.ts';
+import { sandboxCommand } from './commands/sandbox.ts';
+import { tasksCommand } from './commands/tasks.ts';
+import { exitCodeOfError } from './exit-codes.ts';
+import { addTargetOptions, addWriteOptions, collectParam, integerIn } from './options.ts';
+
+const EXAMPLES = `
+Examples:
+  presence sandbox                                   start a throw-away database (prints its URI)
+  presence tasks --uri mongodb://127.0.0.1:27017/app
+  presence run normalize-emails --dry-run            plan only, nothing written
+  presence run normalize-emails --param collection=members
+  presence history --task normalize-emails --since 7d
+  presence restore 20261125T210612Z-3f9a1c           put a run's backed-up values back
+
+Exit codes: 0 success · 1 a task or check failed · 2 bad usage or input
+            3 database unreachable or unauthorised · 4 refused by a safety rule`;
+
+function buildProgram(setExitCode: (code: number) => void): Command {
+  const program = new Command('presence')
+    .description('Maintenance tasks for MongoDB, run like migrations: plan, backup, apply, verify, audit.')
+    .exitOverride()
+    .configureOutput({
+      outputError: (text, write) => write(`presence: ${text.replace(/^error: /, '').trim()}\n`),
+    })
+    .addHelpText('after', EXAMPLES)
+    .showSuggestionAfterError(true);
+
+  addTargetOptions(program.command('tasks').description('list tasks with their version, mode and state (pending, applied)'))
+    .option('--tasks-dir <dir>', 'where task modules live (default: the bundled tasks/)')
+    .action(async (options) => setExitCode(await tasksCommand(options)));
+
+  addWriteOptions(
+    addTargetOptions(
+      program
+        .command('run')
+        .description('run a task: plan, backup, apply, verify, audit')
+        .argument('<task>', 'task id (see `presence tasks`)')
+        .option('--param <key=value>', 'a task parameter (repeatable)', collectParam)
+        .option('--tasks-dir <dir>', 'where task modules live (default: the bundled tasks/)'),
+    ),
+  ).action(async (task: string, options) => setExitCode(await runCommand(task, options)));
+
+  addWriteOptions(
+    addTargetOptions(
+      program
+        .command('restore')
+        .description("put a run's backed-up values back (documents changed since are reported, not overwritten)")
+        .argument('<runId>', 'the run to undo (see `presence history`)')
+        .option('--force', 'also overwrite documents changed since the run')
+        .option('--tasks-dir <dir>', 'where task modules live (default: the bundled tasks/)'),
+    ),
+  ).action(async (runId: string, options) => setExitCode(await restoreCommand(runId, options)));
+
+  addTargetOptions(program.command('history').description('list recorded runs, newest first'))
+    .option('--task <id>', 'only runs of this task')
+    .option('--status <status>', 'only runs with this status', parseStatus)
+    .option('--since <when>', 'only runs started since a date (2026-11-01) or an age (30m, 12h, 7d)', parseSince)
+    .addOption(new Option('--limit <n>', 'at most this many runs').argParser(integerIn(1, 10_000, '--limit')).default(50))
+    .action(async (options) => setExitCode(await historyCommand(options)));
+
+  program
+    .command('sandbox')
+    .description('start an embedded FerretDB on 127.0.0.1 (prints its URI), until Ctrl-C')
+    .option('--data <dir>', 'keep the data in this directory (default: temporary)')
+    .action(async (options) => setExitCode(await sandboxCommand(options)));
+
+  return program;
+}
+
+/** Runs the CLI and returns the exit code; prints one line on any error, never a stack. */
+export async function main(argv: string[]): Promise<number> {
+  let exitCode: number = ExitCode.success;
+  const program = buildProgram((code) => (exitCode = code));
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return exitCode;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      return error.exitCode === 0 ? ExitCode.success : ExitCode.usage;
+    }
+    process.stderr.write(`presence: ${error instanceof Error ? error.message : String(error)}\n`);
+    return exitCodeOfError(error);
+  }
+}

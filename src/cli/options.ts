@@ -1,0 +1,40 @@
+import { InvalidArgumentError, Option, type Command } from 'commander';
+import { DEFAULT_BATCH_SIZE } from '../engine/runner.ts';
+
+/** Most servers refuse more than 100,000 writes in one batch (maxWriteBatchSize). */
+export const MAX_BATCH_SIZE = 100_000;
+
+export function integerIn(min: number, max: number, what: string) {
+  return (raw: string): number => {
+    if (!/^\d+$/.test(raw.trim())) throw new InvalidArgumentError(`${what} must be a whole number, got "${raw.slice(0, 40)}"`);
+    const value = Number(raw);
+    if (value < min || value > max) throw new InvalidArgumentError(`${what} must be between ${min} and ${max}, got ${raw}`);
+    return value;
+  };
+}
+
+/** `--param key=value`, repeatable. */
+export function collectParam(raw: string, previous: Record<string, string> = {}): Record<string, string> {
+  const at = raw.indexOf('=');
+  if (at <= 0) throw new InvalidArgumentError(`expected key=value, got "${raw.slice(0, 40)}"`);
+  return { ...previous, [raw.slice(0, at)]: raw.slice(at + 1) };
+}
+
+export function addTargetOptions(command: Command): Command {
+  return command
+    .option('--uri <uri>', 'MongoDB connection string (default: $MONGODB_URI, else mongodb://127.0.0.1:27017/)')
+    .option('--db <name>', 'database name (default: the URI path)')
+    .option('--json', 'print a machine-readable result on stdout')
+    .option('--state-dir <dir>', 'where backups and the local audit file live (default: $PRESENCE_STATE_DIR or ~/.presence-maint)')
+    .option('--backup-dir <dir>', 'backup directory (default: <state-dir>/backups)');
+}
+
+export function addWriteOptions(command: Command): Command {
+  return command
+    .option('--dry-run', 'plan only: report what would change, write nothing')
+    .addOption(
+      new Option('--batch-size <n>', 'documents per write batch')
+        .argParser(integerIn(1, MAX_BATCH_SIZE, '--batch-size'))
+        .default(DEFAULT_BATCH_SIZE),
+    );
+}

@@ -1,0 +1,109 @@
+import { EJSON } from 'bson';
+import type { PlanReport } from '../../engine/plan.ts';
+import type { RunRecord } from '../../engine/run-record.ts';
+
+const integer = new Intl.NumberFormat('en-US');
+
+export function count(value: number): string {
+  return integer.format(value);
+}
+
+export function bytes(value: number): string {
+  if (value < 1024) return `${value} B`;
+  const units = ['KB', 'MB', 'GB', 'TB'];
+  let scaled = value / 1024;
+  let unit = 0;
+  while (scaled >= 1024 && unit < units.length - 1) {
+    scaled /= 1024;
+    unit++;
+  }
+  return `${scaled.toFixed(scaled < 10 ? 1 : 0)} ${units[unit]}`;
+}
+
+export function duration(ms: number): string {
+  if (ms < 1000) return `${Math.round(ms)} ms`;
+  if (ms < 60_000) return `${(ms / 1000).toFixed(1)} s`;
+  return `${Math.floor(ms / 60_000)} min ${Math.round((ms % 60_000) / 1000)} s`;
+}
+
+export function progressBar(done: number, total: number, width = 24): string {
+  const ratio = total === 0 ? 1 : Math.min(1, done / total);
+  const filled = Math.round(ratio * width);
+  return `[${'█'.repeat(filled)}${'░'.repeat(width - filled)}] ${Math.floor(ratio * 100)}% ${count(done)}/${count(total)}`;
+}
+
+export function value(v: unknown): string {
+  return EJSON.stringify(v, { relaxed: true });
+}
+
+/** The plan as an operator reads it: what, how many, and a few before → after. */
+export function planLines(report: PlanReport): string[] {
+  const lines = [
+    `${report.collection} where ${report.filter}`,
+    `${count(report.count)} document(s) to change; backup about ${bytes(report.estimatedBackupBytes)} before compression`,
+  ];
+  for (const sample of report.sample) {
+    const changes = Object.keys({ ...sample.before, ...sample.after })
+      .filter((field) => value(sample.before[field]) !== value(sample.after[field]))
+      .map((field) => `${field}: ${show(sample.before, field)} → ${show(sample.after, field)}`);
+    lines.push(`  _id ${value(sample._id)}  ${changes.join(', ')}`);
+  }
+  return lines;
+}
+
+function show(image: Record<string, unknown>, field: string): string {
+  return field in image ? value(image[field]) : '(absent)';
+}
+
+/** One line per step, from the record as it stands when the step ends. */
+export function stepSummary(step: string, record: Readonly<RunRecord>): string {
+  switch (step) {
+    case 'lock':
+      return record.lockTakeover ? `held (taken over from run ${record.lockTakeover.previousRunId})` : 'held';
+    case 'plan':
+      return record.plan ? `${count(record.plan.count)} document(s) in ${record.plan.collection}` : 'done';
+    case 'backup':
+      return record.backup ? `${count(record.backup.count)} document(s), ${bytes(record.backup.bytes)}` : 'done';
+    case 'apply':
+      if (record.restore) {
+        const r = record.restore;
+        return `${count(r.restored)} restored, ${count(r.alreadyRestored)} already restored, ${count(r.conflicts)} changed since the run${r.forced ? `, ${count(r.forced)} forced` : ''}`;
+      }
+      return record.result ? applyCounts(record) : 'done';
+    case 'verify':
+      return record.verify
+        ? `${count(record.verify.inTargetState)} in the intended state, ${count(record.verify.notInTargetState)} not, ${count(record.verify.missing)} missing`
+        : 'done';
+    case 'audit':
+      return `run ${record._id} recorded as ${record.status}`;
+    default:
+      return 'done';
+  }
+}
+
+function applyCounts(record: Readonly<RunRecord>): string {
+  const r = record.result!;
+  const parts = [`${count(r.written)} written`, `${count(r.skipped)} skipped (changed since plan)`, `${count(r.failed)} failed`];
+  if (r.remaining > 0) parts.push(`${count(r.remaining)} not attempted`);
+  return parts.join(', ');
+}
+
+/** The closing lines after the steps: outcome, backup, how to undo. */
+export function outcomeLines(record: Readonly<RunRecord>): string[] {
+  const what = record.kind === 'restore' ? `restore of run ${record.restoreOf}` : `${record.migration}${record.dryRun ? ' (dry run)' : ''}`;
+  const lines = [`${what}: ${record.status} in ${duration(record.durationMs ?? 0)} · run ${record._id}`];
+  if (record.error) lines.push(`error at ${record.error.step}: ${record.error.message}`);
+  if (record.result && record.kind === 'run') lines.push(applyCounts(record));
+  if (record.backup) {
+    lines.push(`backup: ${record.backup.path} (${count(record.backup.count)} documents, sha256 ${record.backup.sha256.slice(0, 12)}…)`);
+    if (record.kind === 'run' && (record.result?.written ?? 0) > 0) lines.push(`undo with: presence restore ${record._id}`);
+  }
+  for (const notice of record.notices) lines.push(`note: ${notice}`);
+  return lines;
+}
+
+export function table(header: string[], rows: string[][]): string[] {
+  const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => (row[column] ?? '').length)));
+  const line = (cells: string[]) => cells.map((cell, column) => cell.padEnd(widths[column]!)).join('  ').trimEnd();
+  return [line(header), ...rows.map(line)];
+}

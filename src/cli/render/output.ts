@@ -1,0 +1,17 @@
+import { EJSON } from 'bson';
+
+export type OutputMode = 'tty' | 'plain' | 'json';
+
+export function outputMode(json: boolean | undefined, stream: NodeJS.WriteStream = process.stdout): OutputMode {
+  if (json) return 'json';
+  return stream.isTTY ? 'tty' : 'plain';
+}
+
+export function printLines(lines: string[]): void {
+  for (const line of lines) process.stdout.write(line + '\n');
+}
+
+/** Machine output: relaxed EJSON, so dates and ids stay readable and typed. */
+export function printJson(value: unknown): void {
+  process.stdout.write(EJSON.stringify(value, undefined, 2, { relaxed: true }) + '\n');
+}

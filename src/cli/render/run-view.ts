@@ -1,0 +1,166 @@
+import { Listr, type ListrDefaultRenderer, type ListrSimpleRenderer, type ListrTask, type ListrTaskWrapper } from 'listr2';
+import type { RunObserver } from '../../engine/observer.ts';
+import type { PlanReport } from '../../engine/plan.ts';
+import { silentObserver } from '../../engine/observer.ts';
+import type { RunRecord } from '../../engine/run-record.ts';
+import { planLines, progressBar, stepSummary } from './format.ts';
+import type { OutputMode } from './output.ts';
+
+export const RUN_STEPS = ['connect', 'lock', 'plan', 'backup', 'apply', 'verify', 'audit'] as const;
+
+type StepTask = ListrTaskWrapper<unknown, ListrDefaultRenderer, ListrSimpleRenderer>;
+
+type Outcome = { kind: 'done'; title: string } | { kind: 'skipped'; reason: string } | { kind: 'failed'; message: string };
+
+interface StepState {
+  outcome: Promise<Outcome>;
+  settle(outcome: Outcome): void;
+  settled: boolean;
+  task?: StepTask;
+  details: string[];
+  lastProgressAt: number;
+}
+
+/** A run as the operator watches it: a RunObserver that also shows the CLI's own steps. */
+export interface RunView extends RunObserver {
+  show<T>(work: () => Promise<T>): Promise<T>;
+  /** A step run by the CLI itself (connect), shown like the engine's. */
+  step<T>(step: string, work: () => Promise<T>, summary: (result: T) => string): Promise<T>;
+}
+
+export function createRunView(mode: OutputMode, steps: readonly string[] = RUN_STEPS): RunView {
+  return mode === 'json' ? new SilentRunView() : new ListrRunView(mode, steps);
+}
+
+class SilentRunView implements RunView {
+  stepStarted = silentObserver.stepStarted;
+  stepProgress = silentObserver.stepProgress;
+  stepFinished = silentObserver.stepFinished;
+  stepSkipped = silentObserver.stepSkipped;
+  stepFailed = silentObserver.stepFailed;
+  planned = silentObserver.planned;
+  notice = silentObserver.notice;
+  show<T>(work: () => Promise<T>): Promise<T> {
+    return work();
+  }
+  step<T>(_step: string, work: () => Promise<T>): Promise<T> {
+    return work();
+  }
+}
+
+/**
+ * Listr2 draws one line per step with its counts and a progress bar for the
+ * long ones; without a terminal it falls back to plain lines (the `simple`
+ * renderer), with progress lines throttled so logs stay readable.
+ */
+class ListrRunView implements RunView {
+  private readonly states = new Map<string, StepState>();
+  private readonly progressEveryMs: number;
+
+  constructor(
+    private readonly mode: Exclude<OutputMode, 'json'>,
+    private readonly steps: readonly string[],
+  ) {
+    this.progressEveryMs = mode === 'tty' ? 100 : 2000;
+  }
+
+  private state(step: string): StepState {
+    let state = this.states.get(step);
+    if (!state) {
+      let settle!: (outcome: Outcome) => void;
+      const outcome = new Promise<Outcome>((resolve) => (settle = resolve));
+      const created: StepState = {
+        outcome,
+        settled: false,
+        details: [],
+        lastProgressAt: 0,
+        settle: (value) => {
+          if (created.settled) return;
+          created.settled = true;
+          settle(value);
+        },
+      };
+      state = created;
+      this.states.set(step, state);
+    }
+    return state;
+  }
+
+  stepStarted(step: string): void {
+    this.state(step);
+  }
+
+  stepProgress(step: string, done: number, total: number): void {
+    const state = this.state(step);
+    const now = Date.now();
+    if (!state.task || (now - state.lastProgressAt < this.progressEveryMs && done < total)) return;
+    state.lastProgressAt = now;
+    state.task.output = progressBar(done, total);
+  }
+
+  stepFinished(step: string, record: Readonly<RunRecord>): void {
+    this.state(step).settle({ kind: 'done', title: stepSummary(step, record) });
+  }
+
+  stepSkipped(step: string, reason: string): void {
+    this.state(step).settle({ kind: 'skipped', reason });
+  }
+
+  stepFailed(step: string, message: string): void {
+    this.state(step).settle({ kind: 'failed', message });
+  }
+
+  planned(report: PlanReport): void {
+    this.state('plan').details.push(...planLines(report));
+  }
+
+  notice(message: string): void {
+    const current = this.steps.find((step) => !this.state(step).settled) ?? this.steps.at(-1)!;
+    this.state(current).details.push(`note: ${message}`);
+  }
+
+  async step<T>(step: string, work: () => Promise<T>, summary: (result: T) => string): Promise<T> {
+    const state = this.state(step);
+    try {
+      const result = await work();
+      state.settle({ kind: 'done', title: summary(result) });
+      return result;
+    } catch (error) {
+      state.settle({ kind: 'failed', message: error instanceof Error ? error.message : String(error) });
+      throw error;
+    }
+  }
+
+  async show<T>(work: () => Promise<T>): Promise<T> {
+    const tasks: ListrTask<unknown, ListrDefaultRenderer, ListrSimpleRenderer>[] = this.steps.map((step) => ({
+        title: step,
+        task: async (_context: unknown, task: StepTask) => {
+          const state = this.state(step);
+          state.task = task;
+          const outcome = await state.outcome;
+          if (state.details.length > 0) task.output = state.details.join('\n');
+          if (outcome.kind === 'skipped') return task.skip(outcome.reason);
+          if (outcome.kind === 'failed') throw new Error(`${step}: ${outcome.message}`);
+          task.title = `${step}: ${outcome.title}`;
+        },
+        rendererOptions: { persistentOutput: true, outputBar: Infinity },
+      }));
+    const listr = new Listr<unknown, 'default', 'simple'>(tasks, {
+      concurrent: false,
+      exitOnError: false,
+      // Ctrl-C is ours: the run stops after its current batch and is audited.
+      registerSignalListeners: false,
+      renderer: 'default',
+      fallbackRenderer: 'simple',
+      fallbackRendererCondition: this.mode !== 'tty',
+      rendererOptions: { collapseErrors: false },
+    });
+    const rendering = listr.run().catch(() => undefined);
+    try {
+      return await work();
+    } finally {
+      for (const step of this.steps) this.state(step).settle({ kind: 'skipped', reason: 'not reached' });
+      await rendering;
+    }
+  }
+}
