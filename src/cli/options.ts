@@ -36,5 +36,10 @@ export function addWriteOptions(command: Command): Command {
       new Option('--batch-size <n>', 'documents per write batch')
         .argParser(integerIn(1, MAX_BATCH_SIZE, '--batch-size'))
         .default(DEFAULT_BATCH_SIZE),
+    )
+    .addOption(
+      new Option('--rate <docs/s>', 'at most this many documents written per second (default: no limit)').argParser(
+        integerIn(1, 10_000_000, '--rate'),
+      ),
     );
 }

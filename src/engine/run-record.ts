@@ -116,6 +116,8 @@ export interface RunRecord {
   verify?: VerifyCounts;
   restore?: RestoreCounts;
   notices: string[];
+  /** Back-off events: when the runner slowed down for the database, and when it recovered. */
+  backoff?: string[];
   /** `code` is the exit code the failure maps to (DESIGN.md). */
   error?: { step: RunStep; message: string; code: ExitCode };
   /** Set by umzug's storage when a `once` task's run counts as applied. */

@@ -135,7 +135,8 @@ class Run {
     } else if (record.status === RunStatus.running) {
       record.status = RunStatus.succeeded;
     }
-    for (const notice of this.settings.pace?.notices() ?? []) this.notice(notice);
+    const paceNotices = this.settings.pace?.notices() ?? [];
+    if (paceNotices.length > 0) record.backoff = paceNotices;
     await this.lock?.release();
     record.endedAt = new Date();
     record.durationMs = record.endedAt.getTime() - record.startedAt.getTime();

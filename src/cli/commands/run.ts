@@ -1,5 +1,6 @@
 import { assertWritableDir } from '../../engine/backup.ts';
 import type { RunRecord } from '../../engine/run-record.ts';
+import { AdaptivePace } from '../../engine/pace.ts';
 import { runTask } from '../../engine/runner.ts';
 import { findTask, loadTasks, parseParams } from '../../engine/task-catalog.ts';
 import { migrationName, type LoadedTask } from '../../engine/task.ts';
@@ -14,6 +15,7 @@ import { abortOnSignals } from '../signals.ts';
 export interface RunOptions extends TargetOptions {
   dryRun?: boolean;
   batchSize: number;
+  rate?: number;
   param?: Record<string, string>;
 }
 
@@ -64,6 +66,7 @@ export async function runLoadedTask(
               batchSize: options.batchSize,
               now,
               signal: interrupt.signal,
+              pace: new AdaptivePace({ rate: options.rate, onNotice: (message) => view.notice(message) }),
             },
           ),
         );
