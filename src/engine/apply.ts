@@ -1,6 +1,7 @@
 import { EJSON } from 'bson';
 import { MongoBulkWriteError, type AnyBulkWriteOperation, type Collection } from 'mongodb';
-import { compareAndSetFilter, updateFor, type BackupEntry } from './document-state.ts';
+import { afterImage, compareAndSetFilter, holdsState, updateFor, type BackupEntry } from './document-state.ts';
+import { currentDocuments, idKey } from './verify.ts';
 import { errorMessage } from './errors.ts';
 import type { ApplyCounts } from './run-record.ts';
 
@@ -42,7 +43,14 @@ export async function applyBackup(collection: Collection, options: WriteBatchesO
     } catch (error) {
       const stoppedAt = failedIndex(error);
       if (stoppedAt === undefined) {
-        return { counts, interrupted: false, failure: `batch write failed, its outcome is unknown (verify re-reads it): ${errorMessage(error)}` };
+        // No per-write report (FerretDB answers a failed statement with a command
+        // error; a network error says nothing): settle the batch document by document.
+        const settled = await settleBatch(collection, batch, counts).catch((settleError: unknown) => ({
+          failure: `batch write failed and its outcome is unknown (verify re-reads it): ${cleanMessage(errorMessage(settleError))}`,
+        }));
+        options.onBatch(counts);
+        if (settled.failure) return { counts, interrupted: false, failure: settled.failure };
+        continue;
       }
       const bulkError = error as MongoBulkWriteError;
       const matched = bulkError.result.matchedCount;
@@ -64,6 +72,48 @@ export async function applyBackup(collection: Collection, options: WriteBatchesO
   return { counts, interrupted: false };
 }
 
+/**
+ * After a batch failed without saying where: a document already in its
+ * after-state was written by the batch, one still in its pre-image is retried
+ * alone (its own error is then known), anything else changed since the plan.
+ */
+async function settleBatch(collection: Collection, batch: BackupEntry[], counts: ApplyCounts): Promise<{ failure?: string }> {
+  const current = await currentDocuments(collection, uniqueFields(batch), batch);
+  for (const entry of batch) {
+    const document = current.get(idKey(entry._id));
+    const after = afterImage(entry);
+    counts.remaining--;
+    if (document !== undefined && holdsState(document, after.values, after.absent)) {
+      counts.written++;
+    } else if (document !== undefined && holdsState(document, entry.before, entry.absent)) {
+      try {
+        const result = await collection.bulkWrite([compareAndSetUpdate(entry)], { ordered: true });
+        counts.written += result.matchedCount;
+        counts.skipped += 1 - result.matchedCount;
+      } catch (error) {
+        counts.failed++;
+        return { failure: `write of document ${EJSON.stringify(entry._id)} failed: ${cleanMessage(errorMessage(error))}` };
+      }
+    } else {
+      counts.skipped++;
+    }
+  }
+  return {};
+}
+
+function uniqueFields(batch: BackupEntry[]): string[] {
+  const fields = new Set<string>();
+  for (const entry of batch) {
+    for (const field of [...Object.keys(entry.before), ...entry.absent, ...Object.keys(entry.set), ...entry.unset]) fields.add(field);
+  }
+  return [...fields];
+}
+
+/** FerretDB prefixes its messages with Go source locations: keep what an operator can read. */
+function cleanMessage(message: string): string {
+  return message.replace(/^(\[[^\]]*\]\s*)+/, '');
+}
+
 function compareAndSetUpdate(entry: BackupEntry): AnyBulkWriteOperation {
   return {
     updateOne: {
@@ -80,7 +130,7 @@ function failedIndex(error: unknown): number | undefined {
 }
 
 function firstWriteError(error: MongoBulkWriteError): string {
-  return writeErrorsOf(error)[0]?.errmsg ?? error.message;
+  return cleanMessage(writeErrorsOf(error)[0]?.errmsg ?? error.message);
 }
 
 function writeErrorsOf(error: MongoBulkWriteError) {
