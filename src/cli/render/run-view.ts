@@ -1,4 +1,4 @@
-import { Listr, type ListrDefaultRenderer, type ListrSimpleRenderer, type ListrTask, type ListrTaskWrapper } from 'listr2';
+import { Listr, ListrLogger, type ListrDefaultRenderer, type ListrSimpleRenderer, type ListrTask, type ListrTaskWrapper } from 'listr2';
 import type { RunObserver } from '../../engine/observer.ts';
 import type { PlanReport } from '../../engine/plan.ts';
 import { silentObserver } from '../../engine/observer.ts';
@@ -154,6 +154,8 @@ class ListrRunView implements RunView {
       fallbackRenderer: 'simple',
       fallbackRendererCondition: this.mode !== 'tty',
       rendererOptions: { collapseErrors: false },
+      // Steps are progress, on stdout; stderr keeps the one-line error the CLI prints.
+      fallbackRendererOptions: { logger: new ListrLogger({ toStderr: [] }) },
     });
     const rendering = listr.run().catch(() => undefined);
     try {
