@@ -11,6 +11,7 @@ import { type Document } from 'mongodb';
 import type { BackupEntry } from './document-state.ts';
 import { BackupError, UsageError } from './errors.ts';
 import type { TargetInfo } from './run-record.ts';
+import type { BackupKind } from './work.ts';
 
 export const BACKUP_FORMAT = 1;
 const DATA_FILE = 'documents.ejson.gz';
@@ -22,6 +23,8 @@ export interface BackupManifest {
   task: { id: string; version: number; checksum: string };
   target: TargetInfo;
   collection: string;
+  /** What the entries are: documents (pre-images of fields) or indexes. */
+  kind: BackupKind;
   fields: readonly string[];
   /** False until every document is on disk: an incomplete backup is never used. */
   complete: boolean;
@@ -32,7 +35,7 @@ export interface BackupManifest {
   completedAt?: string;
 }
 
-export type BackupHeader = Pick<BackupManifest, 'runId' | 'task' | 'target' | 'collection' | 'fields'>;
+export type BackupHeader = Pick<BackupManifest, 'runId' | 'task' | 'target' | 'collection' | 'kind' | 'fields'>;
 
 export function backupPaths(backupDir: string, runId: string) {
   const dir = join(backupDir, runId);

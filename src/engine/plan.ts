@@ -90,7 +90,6 @@ export async function* plannedEntries(
   collection: Collection,
   plan: TaskPlan,
   batchSize: number,
-  onEntry: () => void,
   signal: AbortSignal,
 ): AsyncGenerator<BackupEntry> {
   const cursor = collection.find(plan.filter, {
@@ -103,7 +102,6 @@ export async function* plannedEntries(
     for await (const document of cursor) {
       signal.throwIfAborted();
       yield toBackupEntry(document, plan.fields, changeOf(taskId, plan, document));
-      onEntry();
     }
   } finally {
     await cursor.close();

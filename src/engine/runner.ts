@@ -1,17 +1,14 @@
-import type { Collection, Db } from 'mongodb';
-import { applyBackup } from './apply.ts';
-import { openBackup, readBackupBatches, writeBackup, type BackupManifest } from './backup.ts';
-import { BackupError } from './errors.ts';
+import type { Db } from 'mongodb';
+import { backupPaths, openBackup, readBackupBatches, writeBackup, type BackupManifest } from './backup.ts';
 import { afterImage } from './document-state.ts';
-import { errorMessage, ExitCode, InterruptedError, LockLostError, MaintenanceError } from './errors.ts';
+import { BackupError, errorMessage, ExitCode, InterruptedError, LockLostError, MaintenanceError } from './errors.ts';
 import { holdLock, type HeldLock } from './lock-guard.ts';
 import type { RunObserver } from './observer.ts';
-import { planChanges, plannedEntries } from './plan.ts';
 import type { RunLock, RunStore } from './ports.ts';
-import { restoreBackup } from './restore.ts';
 import { RunKind, RunStatus, type RunRecord, type RunStep, type TargetInfo } from './run-record.ts';
 import { migrationName, TaskMode, type LoadedTask, type TaskContext, type TaskLogger } from './task.ts';
-import { verifyBackup } from './verify.ts';
+import type { TargetState } from './verify.ts';
+import { undoOf, workOf, type Work } from './work.ts';
 
 export const DEFAULT_BATCH_SIZE = 500;
 
@@ -209,15 +206,14 @@ export async function runTask(
   try {
     await run.acquireLock();
     await reportDrift(run, loaded);
-    const collection = await run.step('plan', async () => {
+    const work = await run.step('plan', async () => {
       const context: TaskContext<unknown> = { db: deps.db, params, now: settings.now, log: taskLogger(run) };
-      const plan = await loaded.task.plan(context as never);
-      const report = await planChanges(loaded.task.id, deps.db.collection(plan.collection), plan);
-      const { sample: _sample, ...summary } = report;
+      const planned = workOf(loaded.task.id, deps.db, await loaded.task.plan(context as never));
+      const { sample, ...summary } = await planned.plan();
       record.plan = summary;
-      deps.observer.planned(report);
+      deps.observer.planned({ ...summary, sample });
       await deps.store.update(record._id, { plan: summary });
-      return { plan, handle: deps.db.collection(plan.collection) };
+      return planned;
     });
     if (settings.dryRun) {
       run.skip(['backup', 'apply', 'verify'], 'dry run');
@@ -225,12 +221,9 @@ export async function runTask(
     }
 
     const manifest = await run.step('backup', async () => {
-      const written = await writeBackup(
-        settings.backupDir,
-        { runId: record._id, task: record.task, target: settings.target, collection: collection.plan.collection, fields: collection.plan.fields },
-        plannedEntries(loaded.task.id, collection.handle, collection.plan, settings.batchSize, () => undefined, run.signal),
-      );
-      record.backup = { path: settings.backupDir + '/' + record._id, sha256: written.sha256, count: written.count, bytes: written.bytes };
+      const header = { runId: record._id, task: record.task, target: settings.target, collection: work.collection, kind: work.kind, fields: work.fields };
+      const written = await writeBackup(settings.backupDir, header, work.entries(settings.batchSize, run.signal));
+      record.backup = { path: backupPaths(settings.backupDir, record._id).dir, sha256: written.sha256, count: written.count, bytes: written.bytes };
       await deps.store.update(record._id, { backup: record.backup });
       return written;
     });
@@ -239,7 +232,7 @@ export async function runTask(
       run.skip(['apply', 'verify'], 'nothing to change');
       return await run.finish(undefined);
     }
-    await applyAndVerify(run, collection.handle, manifest);
+    await applyAndVerify(run, work, manifest);
     return await run.finish(undefined);
   } catch (error) {
     return await run.finish(error);
@@ -256,12 +249,12 @@ async function reportDrift(run: Run, loaded: LoadedTask): Promise<void> {
   }
 }
 
-async function applyAndVerify(run: Run, collection: Collection, manifest: BackupManifest): Promise<void> {
+async function applyAndVerify(run: Run, work: Work, manifest: BackupManifest): Promise<void> {
   const { settings, record } = run;
   // The backup is the work list: only what was saved (and still checks out) is written.
   const verified = await openBackup(settings.backupDir, manifest.runId);
   const outcome = await run.step('apply', async () => {
-    const result = await applyBackup(collection, {
+    const result = await work.apply({
       batches: readBackupBatches(settings.backupDir, verified, settings.batchSize),
       planned: verified.count,
       signal: run.signal,
@@ -275,10 +268,10 @@ async function applyAndVerify(run: Run, collection: Collection, manifest: Backup
     return result;
   }).catch(async (error: unknown) => {
     // Whatever stopped apply, verify still re-reads what the backup lists, when it can.
-    await verifyStep(run, collection, verified).catch(() => undefined);
+    await verifyStep(run, verified, afterImage).catch(() => undefined);
     throw error;
   });
-  await verifyStep(run, collection, verified);
+  await verifyStep(run, verified, afterImage);
   const verify = record.verify!;
   if (verify.inTargetState < outcome.counts.written) {
     throw new MaintenanceError(
@@ -288,15 +281,13 @@ async function applyAndVerify(run: Run, collection: Collection, manifest: Backup
   }
 }
 
-async function verifyStep(run: Run, collection: Collection, manifest: BackupManifest): Promise<void> {
+async function verifyStep(run: Run, manifest: BackupManifest, target: TargetState): Promise<void> {
   const { settings, record } = run;
   await run.step('verify', async () => {
     // Verify is read-only and must run even after an interruption, so it ignores the run's signal.
-    record.verify = await verifyBackup(
-      collection,
-      manifest.fields,
+    record.verify = await undoOf(run.deps.db, manifest).verify(
       readBackupBatches(settings.backupDir, manifest, settings.batchSize),
-      (entry) => afterImage(entry),
+      target,
       (counts) => run.progress('verify', counts.checked, manifest.count),
     );
   });
@@ -326,7 +317,7 @@ export async function restoreRun(deps: RunnerDeps, manifest: BackupManifest, set
   record.force = settings.force;
   await deps.store.start(record);
   const run = new Run(deps, record, settings);
-  const collection = deps.db.collection(manifest.collection);
+  const undo = undoOf(deps.db, manifest);
   const batches = () => readBackupBatches(settings.backupDir, manifest, settings.batchSize);
   try {
     await run.acquireLock();
@@ -346,7 +337,7 @@ export async function restoreRun(deps: RunnerDeps, manifest: BackupManifest, set
     }
     run.skip(['backup'], 'a restore writes from the backup of the run');
     await run.step('apply', async () => {
-      const outcome = await restoreBackup(collection, manifest.fields, manifest.count, batches(), {
+      const outcome = await undo.restore(manifest.count, batches(), {
         force: settings.force,
         signal: run.signal,
         onBatch: (counts) => run.progress('apply', counts.planned - counts.remaining, counts.planned),
@@ -355,15 +346,7 @@ export async function restoreRun(deps: RunnerDeps, manifest: BackupManifest, set
       if (outcome.interrupted) throw interruptedBy(run.signal);
       if (outcome.failure) throw new MaintenanceError(outcome.failure, ExitCode.failed);
     });
-    await run.step('verify', async () => {
-      record.verify = await verifyBackup(
-        collection,
-        manifest.fields,
-        batches(),
-        (entry) => ({ values: entry.before, absent: entry.absent }),
-        (counts) => run.progress('verify', counts.checked, manifest.count),
-      );
-    });
+    await verifyStep(run, manifest, (entry) => ({ values: entry.before, absent: entry.absent }));
     return await run.finish(undefined);
   } catch (error) {
     return await run.finish(error);

@@ -31,6 +31,29 @@ export interface TaskPlan {
   hint?: Document | string;
 }
 
+/** An index a task wants on a collection. */
+export interface IndexSpec {
+  name: string;
+  key: Record<string, 1 | -1>;
+  unique?: boolean;
+}
+
+/**
+ * A plan that creates indexes instead of changing documents: the runner backs
+ * up which of them are missing, creates those, verifies them, and a restore
+ * drops what the run created.
+ */
+export interface IndexPlan {
+  collection: string;
+  indexes: readonly IndexSpec[];
+}
+
+export type AnyPlan = TaskPlan | IndexPlan;
+
+export function isIndexPlan(plan: AnyPlan): plan is IndexPlan {
+  return 'indexes' in plan;
+}
+
 export interface TaskLogger {
   info(message: string): void;
   warn(message: string): void;
@@ -50,7 +73,7 @@ export interface MaintenanceTask<Schema extends z.ZodType = z.ZodType> {
   description: string;
   mode: TaskMode;
   params: Schema;
-  plan(context: TaskContext<z.output<Schema>>): TaskPlan | Promise<TaskPlan>;
+  plan(context: TaskContext<z.output<Schema>>): AnyPlan | Promise<AnyPlan>;
 }
 
 /** Identity with inference, so a task module reads like its description. */

@@ -1,0 +1,68 @@
+import type { Db } from 'mongodb';
+import { applyBackup, type ApplyOutcome, type WriteBatchesOptions } from './apply.ts';
+import type { BackupManifest } from './backup.ts';
+import type { BackupEntry } from './document-state.ts';
+import { applyIndexes, INDEX_FIELD, indexEntries, planIndexes, restoreIndexes, verifyIndexes } from './indexes.ts';
+import { planChanges, plannedEntries, type PlanReport } from './plan.ts';
+import { restoreBackup, type RestoreOutcome } from './restore.ts';
+import type { VerifyCounts } from './run-record.ts';
+import { isIndexPlan, type AnyPlan } from './task.ts';
+import { verifyBackup, type TargetState } from './verify.ts';
+
+export type BackupKind = 'documents' | 'indexes';
+
+/** What the run path does at each step, for documents or for indexes. */
+export interface Work {
+  readonly kind: BackupKind;
+  readonly collection: string;
+  readonly fields: readonly string[];
+  plan(): Promise<PlanReport>;
+  entries(batchSize: number, signal: AbortSignal): AsyncIterable<BackupEntry>;
+  apply(options: WriteBatchesOptions): Promise<ApplyOutcome>;
+}
+
+/** What a restore and a verify need: only the backup, never the task. */
+export interface Undo {
+  verify(batches: AsyncIterable<BackupEntry[]>, target: TargetState, onBatch: (counts: VerifyCounts) => void): Promise<VerifyCounts>;
+  restore(
+    planned: number,
+    batches: AsyncIterable<BackupEntry[]>,
+    options: { force: boolean; signal: AbortSignal; onBatch(counts: RestoreOutcome['counts']): void },
+  ): Promise<RestoreOutcome>;
+}
+
+export function workOf(taskId: string, db: Db, plan: AnyPlan): Work {
+  const collection = db.collection(plan.collection);
+  if (isIndexPlan(plan)) {
+    return {
+      kind: 'indexes',
+      collection: plan.collection,
+      fields: [INDEX_FIELD],
+      plan: () => planIndexes(taskId, collection, plan),
+      entries: () => indexEntries(taskId, collection, plan),
+      apply: (options) => applyIndexes(collection, options.batches, options.planned),
+    };
+  }
+  return {
+    kind: 'documents',
+    collection: plan.collection,
+    fields: plan.fields,
+    plan: () => planChanges(taskId, collection, plan),
+    entries: (batchSize, signal) => plannedEntries(taskId, collection, plan, batchSize, signal),
+    apply: (options) => applyBackup(collection, options),
+  };
+}
+
+export function undoOf(db: Db, manifest: Pick<BackupManifest, 'kind' | 'collection' | 'fields'>): Undo {
+  const collection = db.collection(manifest.collection);
+  if (manifest.kind === 'indexes') {
+    return {
+      verify: (batches, target) => verifyIndexes(collection, batches, target),
+      restore: (planned, batches) => restoreIndexes(collection, batches, planned),
+    };
+  }
+  return {
+    verify: (batches, target, onBatch) => verifyBackup(collection, manifest.fields, batches, target, onBatch),
+    restore: (planned, batches, options) => restoreBackup(collection, manifest.fields, planned, batches, options),
+  };
+}
