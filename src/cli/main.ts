@@ -1,15 +1,29 @@
 import { Command, CommanderError, Option } from 'commander';
 import { ExitCode } from '../engine/errors.ts';
+import { cleanupCommand } from './commands/cleanup.ts';
+import { demoCommand } from './commands/demo.ts';
 import { historyCommand, parseSince, parseStatus } from './commands/history.ts';
 import { restoreCommand } from './commands/restore.ts';
 import { runCommand } from './commands/run.ts';
 import { sandboxCommand } from './commands/sandbox.ts';
+import { staleCommand } from './commands/stale.ts';
+import { statusCommand, StatusFormat } from './commands/status.ts';
+import { testCommand } from './commands/test.ts';
 import { tasksCommand } from './commands/tasks.ts';
 import { exitCodeOfError } from './exit-codes.ts';
 import { addTargetOptions, addWriteOptions, collectParam, integerIn } from './options.ts';
+import { addSafetyOptions } from './safety-options.ts';
+import { PresenceExamples } from './presence-help.ts';
+import { addPresenceOptions, minutesOption, parseInterval } from './presence-options.ts';
 
 const EXAMPLES = `
 Examples:
+  presence status                                    who is online, stale, malformed; index health; last runs
+  presence stale --minutes=60                        offline after an hour without activity (audited, undoable)
+  presence stale --scheduled --interval=15           the same every 15 minutes, until Ctrl-C
+  presence cleanup --dry-run                         who a cleanup would set offline
+  presence test                                      the daily health check (exit 1 on a failed check)
+  presence demo                                      the whole tool on a throw-away database
   presence sandbox                                   start a throw-away database (prints its URI)
   presence tasks --uri mongodb://127.0.0.1:27017/app
   presence run normalize-emails --dry-run            plan only, nothing written
@@ -30,11 +44,62 @@ function buildProgram(setExitCode: (code: number) => void): Command {
     .addHelpText('after', EXAMPLES)
     .showSuggestionAfterError(true);
 
+  addPresenceOptions(
+    addTargetOptions(
+      program
+        .command('status')
+        .description('users online, offline, stale and malformed; presence index health; the last runs (read-only)'),
+    ),
+  )
+    .addOption(minutesOption('stale threshold in minutes (default: 30; $PRESENCE_STALE_MINUTES)'))
+    .addOption(new Option('--format <format>', 'output format').choices(Object.values(StatusFormat)).default(StatusFormat.text))
+    .addHelpText('after', PresenceExamples.status)
+    .action(async (options) => setExitCode(await statusCommand(options)));
+
+  addPresenceOptions(
+    addWriteOptions(
+      addTargetOptions(program.command('cleanup').description('set every online user offline (ghost statuses after a restart)')),
+    ),
+  )
+    .addHelpText('after', PresenceExamples.cleanup)
+    .action(async (options) => setExitCode(await cleanupCommand(options)));
+
+  addPresenceOptions(
+    addWriteOptions(
+      addTargetOptions(
+        program.command('stale').description('set offline the online users inactive longer than --minutes, once or --scheduled'),
+      ),
+    ),
+  )
+    .addOption(minutesOption('inactive for more than this many minutes (default: 30; $PRESENCE_STALE_MINUTES)'))
+    .option('--scheduled', 'keep running: an audited run every --interval minutes, until Ctrl-C or SIGTERM')
+    .addOption(new Option('--interval <minutes>', 'minutes between scheduled runs, decimals allowed (default: 15)').argParser(parseInterval))
+    .addHelpText('after', PresenceExamples.stale)
+    .action(async (options) => setExitCode(await staleCommand(options)));
+
+  addPresenceOptions(
+    addTargetOptions(
+      program
+        .command('test')
+        .description('health check: connection, schema sample, presence operations on a scratch document, indexes, stale plan'),
+    ),
+  )
+    .addOption(minutesOption('stale threshold of the update simulation (default: 30; $PRESENCE_STALE_MINUTES)'))
+    .addHelpText('after', PresenceExamples.test)
+    .action(async (options) => setExitCode(await testCommand(options)));
+
+  program
+    .command('demo')
+    .description('start an embedded database, seed users, and walk through status, stale, cleanup and test')
+    .addOption(new Option('--users <n>', 'users to seed').argParser(integerIn(100, 20_000, '--users')).default(2000))
+    .addHelpText('after', PresenceExamples.demo)
+    .action(async (options) => setExitCode(await demoCommand(options)));
+
   addTargetOptions(program.command('tasks').description('list tasks with their version, mode and state (pending, applied)'))
     .option('--tasks-dir <dir>', 'where task modules live (default: the bundled tasks/)')
     .action(async (options) => setExitCode(await tasksCommand(options)));
 
-  addWriteOptions(
+  addSafetyOptions(addWriteOptions(
     addTargetOptions(
       program
         .command('run')
@@ -43,9 +108,9 @@ function buildProgram(setExitCode: (code: number) => void): Command {
         .option('--param <key=value>', 'a task parameter (repeatable)', collectParam)
         .option('--tasks-dir <dir>', 'where task modules live (default: the bundled tasks/)'),
     ),
-  ).action(async (task: string, options) => setExitCode(await runCommand(task, options)));
+  )).action(async (task: string, options) => setExitCode(await runCommand(task, options)));
 
-  addWriteOptions(
+  addSafetyOptions(addWriteOptions(
     addTargetOptions(
       program
         .command('restore')
@@ -54,7 +119,7 @@ function buildProgram(setExitCode: (code: number) => void): Command {
         .option('--force', 'also overwrite documents changed since the run')
         .option('--tasks-dir <dir>', 'where task modules live (default: the bundled tasks/)'),
     ),
-  ).action(async (runId: string, options) => setExitCode(await restoreCommand(runId, options)));
+  )).action(async (runId: string, options) => setExitCode(await restoreCommand(runId, options)));
 
   addTargetOptions(program.command('history').description('list recorded runs, newest first'))
     .option('--task <id>', 'only runs of this task')

@@ -8,7 +8,11 @@ export const DEFAULT_URI = 'mongodb://127.0.0.1:27017/';
 export interface Target extends TargetInfo {
   /** The URI as given, credentials included: only ever handed to the driver. */
   connectionUri: string;
+  /** Every host is this machine: a target that is never production by default. */
+  loopback: boolean;
 }
+
+const loopbackHost = /^(127\.\d+\.\d+\.\d+|localhost|\[::1\])(:\d+)?$/i;
 
 /**
  * The target: `--uri`, else MONGODB_URI, else the local default. The database
@@ -31,7 +35,8 @@ export function resolveTarget(options: { uri?: string; db?: string }, env: NodeJ
   if (!/^[^/\\. "$*<>:|?]{1,63}$/.test(database)) {
     throw new UsageError(`invalid database name "${database.slice(0, 64)}"`);
   }
-  return { connectionUri: given, uri: redactUri(given), database };
+  const loopback = !parsed.isSRV && parsed.hosts.every((host) => loopbackHost.test(host));
+  return { connectionUri: given, uri: redactUri(given), database, loopback };
 }
 
 export function redactUri(uri: string): string {

@@ -1,4 +1,5 @@
 import type { ExitCode } from './errors.ts';
+import type { Confirmation, TargetEnv, WindowState } from './safety.ts';
 import type { TaskMode } from './task.ts';
 
 export const RunStatus = {
@@ -25,6 +26,7 @@ export type RunKind = (typeof RunKind)[keyof typeof RunKind];
 export const RunStep = {
   lock: 'lock',
   plan: 'plan',
+  confirm: 'confirm',
   backup: 'backup',
   apply: 'apply',
   verify: 'verify',
@@ -98,6 +100,12 @@ export interface RunRecord {
   operator: string;
   target: TargetInfo;
   dryRun: boolean;
+  /** The target's classification, shown in every plan. */
+  env: TargetEnv;
+  /** Whether the run was inside a maintenance window, and the override reason if it was not. */
+  window?: WindowState;
+  /** How a write was confirmed (production needs it). */
+  confirmation?: Confirmation;
   status: RunStatus;
   startedAt: Date;
   endedAt?: Date;

@@ -7,6 +7,7 @@ import type { RunObserver } from './observer.ts';
 import type { RunLock, RunStore } from './ports.ts';
 import { RunKind, RunStatus, type RunRecord, type RunStep, type TargetInfo } from './run-record.ts';
 import { migrationName, TaskMode, type LoadedTask, type TaskContext, type TaskLogger } from './task.ts';
+import { checkWindow, confirmRun, type SafetyPolicy } from './safety.ts';
 import type { TargetState } from './verify.ts';
 import { undoOf, workOf, type Work } from './work.ts';
 
@@ -31,6 +32,8 @@ export interface RunSettings {
   /** Aborted by SIGINT/SIGTERM: the run stops after the current batch. */
   signal: AbortSignal;
   pace?: Pace;
+  /** Environment, maintenance windows and confirmation rules for this target. */
+  safety: SafetyPolicy;
 }
 
 /** Rate limit and back-off, consulted around every write batch. */
@@ -172,6 +175,7 @@ function newRecord(kind: RunKind, task: RunRecord['task'], params: Record<string
     operator: settings.operator,
     target: settings.target,
     dryRun: settings.dryRun,
+    env: settings.safety.env,
     status: RunStatus.running,
     startedAt: settings.now,
     stepMs: {},
@@ -215,6 +219,7 @@ export async function runTask(
       await deps.store.update(record._id, { plan: summary });
       return planned;
     });
+    await confirmStep(run, record.plan!.count);
     if (settings.dryRun) {
       run.skip(['backup', 'apply', 'verify'], 'dry run');
       return await run.finish(undefined);
@@ -237,6 +242,27 @@ export async function runTask(
   } catch (error) {
     return await run.finish(error);
   }
+}
+
+/**
+ * The safety gate between plan and the first write: the maintenance window,
+ * `--expect`, and the operator's confirmation on production. A dry run only
+ * records whether a real run would be inside the window.
+ */
+async function confirmStep(run: Run, planned: number): Promise<void> {
+  const { record, settings } = run;
+  await run.step('confirm', async () => {
+    record.window = checkWindow(settings.safety, new Date(), settings.dryRun);
+    if (record.window.overrideReason) {
+      run.notice(`running outside the maintenance window (${record.window.windows.join(', ')}): ${record.window.overrideReason}`);
+    }
+    if (settings.dryRun) {
+      if (!record.window.inside) run.notice('outside the maintenance window: a real run now would be refused');
+      return;
+    }
+    record.confirmation = await confirmRun(settings.safety, settings.target.database, planned);
+    await run.deps.store.update(record._id, { window: record.window, confirmation: record.confirmation });
+  });
 }
 
 async function reportDrift(run: Run, loaded: LoadedTask): Promise<void> {
@@ -331,6 +357,7 @@ export async function restoreRun(deps: RunnerDeps, manifest: BackupManifest, set
       };
       await deps.store.update(record._id, { plan: record.plan });
     });
+    await confirmStep(run, manifest.count);
     if (settings.dryRun) {
       run.skip(['backup', 'apply', 'verify'], 'dry run');
       return await run.finish(undefined);

@@ -47,6 +47,7 @@ describe('compare-and-set apply', () => {
         batchSize: 5,
         now: new Date(),
         signal: new AbortController().signal,
+        safety: { env: 'development', windows: [], yes: false },
         pace: { beforeBatch: async () => void (await otherWriter), afterBatch: () => undefined, notices: () => [] },
       },
     );

@@ -1,18 +1,20 @@
 import { assertWritableDir } from '../../engine/backup.ts';
-import type { RunRecord } from '../../engine/run-record.ts';
+import { TaskMigrator } from '../../engine/migrator.ts';
 import { AdaptivePace } from '../../engine/pace.ts';
-import { runTask } from '../../engine/runner.ts';
+import type { RunRecord } from '../../engine/run-record.ts';
+import { runTask, type RunnerDeps, type RunSettings } from '../../engine/runner.ts';
 import { findTask, loadTasks, parseParams } from '../../engine/task-catalog.ts';
 import { migrationName, type LoadedTask } from '../../engine/task.ts';
-import { TaskMigrator } from '../../engine/migrator.ts';
 import { exitCodeOfRecord } from '../exit-codes.ts';
 import { outcomeLines } from '../render/format.ts';
-import { outputMode, printJson, printLines } from '../render/output.ts';
+import { outputMode, printJson, printLines, type OutputMode } from '../render/output.ts';
 import { createRunView } from '../render/run-view.ts';
-import { localPaths, newRunId, openSession, operator, targetOf, type TargetOptions } from '../session.ts';
+import { safetyPolicy, type SafetyOptions } from '../safety-options.ts';
+import { localPaths, newRunId, openSession, operator, targetOf, type Session, type TargetOptions } from '../session.ts';
 import { abortOnSignals } from '../signals.ts';
 
-export interface RunOptions extends TargetOptions {
+/** Options of every command that writes: target, pace and safety. */
+export interface RunOptions extends TargetOptions, SafetyOptions {
   dryRun?: boolean;
   batchSize: number;
   rate?: number;
@@ -29,59 +31,77 @@ export async function runCommand(taskId: string, options: RunOptions): Promise<n
   return record === undefined ? 0 : exitCodeOfRecord(record);
 }
 
+export interface WriteContext {
+  session: Session;
+  tasks: readonly LoadedTask[];
+  deps: RunnerDeps;
+  settings: RunSettings;
+}
+
 /**
- * Validates everything it can before connecting (nothing is written on bad
- * input), then runs the task through umzug. Shared by every command that runs
- * a task (run, and the presence commands).
+ * What every writing command shares: everything that can be checked is
+ * checked before connecting (nothing is written on bad input), then the run is
+ * shown step by step, Ctrl-C stops it after the current batch, and the
+ * outcome is printed.
  */
+export async function withWriteContext(
+  tasks: readonly LoadedTask[],
+  options: RunOptions,
+  perform: (context: WriteContext) => Promise<RunRecord | undefined>,
+): Promise<RunRecord | undefined> {
+  const paths = localPaths(options);
+  const target = targetOf(options);
+  const mode = outputMode(options.json);
+  const view = createRunView(mode);
+  const safety = safetyPolicy(options, target, view.ask);
+  if (!options.dryRun) await assertWritableDir(paths.backupDir);
+  const interrupt = abortOnSignals();
+  try {
+    return await view.show(async () => {
+      const session = await openSession(target, options, view);
+      try {
+        const now = new Date();
+        return await perform({
+          session,
+          tasks,
+          deps: { db: session.connection.db, store: session.store, lock: session.lock, observer: view },
+          settings: {
+            runId: newRunId(now),
+            operator: operator(),
+            target: { uri: target.uri, database: target.database },
+            dryRun: options.dryRun === true,
+            backupDir: paths.backupDir,
+            batchSize: options.batchSize,
+            now,
+            signal: interrupt.signal,
+            pace: new AdaptivePace({ rate: options.rate, onNotice: (message) => view.notice(message) }),
+            safety,
+          },
+        });
+      } finally {
+        await session.close();
+      }
+    });
+  } finally {
+    interrupt.dispose();
+  }
+}
+
+/** Runs a task through umzug; shared by `run` and the presence commands. */
 export async function runLoadedTask(
   tasks: readonly LoadedTask[],
   loaded: LoadedTask,
   params: Record<string, unknown>,
   options: RunOptions,
 ): Promise<RunRecord | undefined> {
-  const paths = localPaths(options);
-  const target = targetOf(options);
-  if (!options.dryRun) await assertWritableDir(paths.backupDir);
-  const mode = outputMode(options.json);
-  const view = createRunView(mode);
-  const interrupt = abortOnSignals();
-  try {
-    const record = await view.show(async () => {
-      const session = await openSession(target, options, view);
-      try {
-        const now = new Date();
-        const migrator = new TaskMigrator(tasks, session.store);
-        return await migrator.up(loaded, () =>
-          runTask(
-            { db: session.connection.db, store: session.store, lock: session.lock, observer: view },
-            loaded,
-            params,
-            {
-              runId: newRunId(now),
-              operator: operator(),
-              target: { uri: target.uri, database: target.database },
-              dryRun: options.dryRun === true,
-              backupDir: paths.backupDir,
-              batchSize: options.batchSize,
-              now,
-              signal: interrupt.signal,
-              pace: new AdaptivePace({ rate: options.rate, onNotice: (message) => view.notice(message) }),
-            },
-          ),
-        );
-      } finally {
-        await session.close();
-      }
-    });
-    report(record, loaded, mode);
-    return record;
-  } finally {
-    interrupt.dispose();
-  }
+  const record = await withWriteContext(tasks, options, ({ session, deps, settings }) =>
+    new TaskMigrator(tasks, session.store).up(loaded, () => runTask(deps, loaded, params, settings)),
+  );
+  report(record, loaded, outputMode(options.json));
+  return record;
 }
 
-function report(record: RunRecord | undefined, loaded: LoadedTask, mode: ReturnType<typeof outputMode>): void {
+function report(record: RunRecord | undefined, loaded: LoadedTask, mode: OutputMode): void {
   if (record === undefined) {
     const message = `${migrationName(loaded.task)} is a once task and is already applied: nothing to do`;
     if (mode === 'json') printJson({ status: 'already-applied', migration: migrationName(loaded.task), message });

@@ -62,6 +62,8 @@ export function stepSummary(step: string, record: Readonly<RunRecord>): string {
       return record.lockTakeover ? `held (taken over from run ${record.lockTakeover.previousRunId})` : 'held';
     case 'plan':
       return record.plan ? `${count(record.plan.count)} document(s) in ${record.plan.collection}` : 'done';
+    case 'confirm':
+      return confirmSummary(record);
     case 'backup':
       return record.backup ? `${count(record.backup.count)} document(s), ${bytes(record.backup.bytes)}` : 'done';
     case 'apply':
@@ -79,6 +81,24 @@ export function stepSummary(step: string, record: Readonly<RunRecord>): string {
     default:
       return 'done';
   }
+}
+
+function confirmSummary(record: Readonly<RunRecord>): string {
+  const window = !record.window?.windows.length
+    ? 'no maintenance window set'
+    : record.window.inside
+      ? 'inside the maintenance window'
+      : record.window.overrideReason
+        ? `outside the window, overridden: ${record.window.overrideReason}`
+        : 'outside the maintenance window';
+  const confirmed = record.dryRun
+    ? 'dry run'
+    : record.confirmation?.by === 'typed-database-name'
+      ? 'confirmed by typing the database name'
+      : record.confirmation?.by === 'expected-count'
+        ? `count matches --expect ${record.confirmation.expected}`
+        : 'no confirmation needed';
+  return `${record.env} · ${window} · ${confirmed}`;
 }
 
 function applyCounts(record: Readonly<RunRecord>): string {

@@ -1,3 +1,4 @@
+import { ListrEnquirerPromptAdapter } from '@listr2/prompt-adapter-enquirer';
 import { Listr, ListrLogger, type ListrDefaultRenderer, type ListrSimpleRenderer, type ListrTask, type ListrTaskWrapper } from 'listr2';
 import type { RunObserver } from '../../engine/observer.ts';
 import type { PlanReport } from '../../engine/plan.ts';
@@ -6,7 +7,7 @@ import type { RunRecord } from '../../engine/run-record.ts';
 import { planLines, progressBar, stepSummary } from './format.ts';
 import type { OutputMode } from './output.ts';
 
-export const RUN_STEPS = ['connect', 'lock', 'plan', 'backup', 'apply', 'verify', 'audit'] as const;
+export const RUN_STEPS = ['connect', 'lock', 'plan', 'confirm', 'backup', 'apply', 'verify', 'audit'] as const;
 
 type StepTask = ListrTaskWrapper<unknown, ListrDefaultRenderer, ListrSimpleRenderer>;
 
@@ -19,6 +20,9 @@ interface StepState {
   task?: StepTask;
   details: string[];
   lastProgressAt: number;
+  /** A question for the operator, asked from inside the step's Listr task. */
+  question?: { text: string; answer(text: string): void };
+  onQuestion?: () => void;
 }
 
 /** A run as the operator watches it: a RunObserver that also shows the CLI's own steps. */
@@ -26,10 +30,12 @@ export interface RunView extends RunObserver {
   show<T>(work: () => Promise<T>): Promise<T>;
   /** A step run by the CLI itself (connect), shown like the engine's. */
   step<T>(step: string, work: () => Promise<T>, summary: (result: T) => string): Promise<T>;
+  /** Asks the operator (confirmation on production); undefined where nobody can answer. */
+  readonly ask?: (question: string) => Promise<string>;
 }
 
 export function createRunView(mode: OutputMode, steps: readonly string[] = RUN_STEPS): RunView {
-  return mode === 'json' ? new SilentRunView() : new ListrRunView(mode, steps);
+  return mode === 'json' ? new SilentRunView() : new ListrRunView(mode, steps, mode === 'tty' && process.stdin.isTTY === true);
 }
 
 class SilentRunView implements RunView {
@@ -57,11 +63,42 @@ class ListrRunView implements RunView {
   private readonly states = new Map<string, StepState>();
   private readonly progressEveryMs: number;
 
+  readonly ask?: (question: string) => Promise<string>;
+
   constructor(
     private readonly mode: Exclude<OutputMode, 'json'>,
     private readonly steps: readonly string[],
+    interactive: boolean,
   ) {
     this.progressEveryMs = mode === 'tty' ? 100 : 2000;
+    if (interactive) this.ask = (question) => this.askIn('confirm', question);
+  }
+
+  private askIn(step: string, text: string): Promise<string> {
+    const state = this.state(step);
+    return new Promise((answer) => {
+      state.question = { text, answer };
+      state.onQuestion?.();
+    });
+  }
+
+  /** Waits for the step to end, answering any question asked meanwhile with a prompt. */
+  private async outcomeOf(state: StepState, task: StepTask): Promise<Outcome> {
+    for (;;) {
+      const next = await new Promise<'question' | 'outcome'>((resolve) => {
+        state.onQuestion = () => resolve('question');
+        if (state.question) resolve('question');
+        void state.outcome.then(() => resolve('outcome'));
+      });
+      if (next === 'outcome') return state.outcome;
+      const question = state.question!;
+      state.question = undefined;
+      const answer = await task
+        .prompt(ListrEnquirerPromptAdapter)
+        .run<string>({ type: 'input', message: question.text })
+        .catch(() => '');
+      question.answer(answer);
+    }
   }
 
   private state(step: string): StepState {
@@ -137,7 +174,7 @@ class ListrRunView implements RunView {
         task: async (_context: unknown, task: StepTask) => {
           const state = this.state(step);
           state.task = task;
-          const outcome = await state.outcome;
+          const outcome = await this.outcomeOf(state, task);
           if (state.details.length > 0) task.output = state.details.join('\n');
           if (outcome.kind === 'skipped') return task.skip(outcome.reason);
           if (outcome.kind === 'failed') throw new Error(`${step}: ${outcome.message}`);

@@ -1,0 +1,125 @@
+import { RunStatus, type RunRecord } from '../../engine/run-record.ts';
+import type { PresenceFigures } from '../../presence/figures.ts';
+import { indexKeyText } from '../../presence/indexes.ts';
+
+type Labels = Record<string, string>;
+
+interface Metric {
+  name: string;
+  help: string;
+  samples: { labels?: Labels; value: number }[];
+}
+
+function escapeLabel(value: string): string {
+  return value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
+}
+
+function sampleLine(name: string, labels: Labels | undefined, value: number): string {
+  const entries = Object.entries(labels ?? {});
+  const text = entries.length === 0 ? '' : `{${entries.map(([key, v]) => `${key}="${escapeLabel(v)}"`).join(',')}}`;
+  return `${name}${text} ${Number.isFinite(value) ? value : 'NaN'}`;
+}
+
+/**
+ * The Prometheus text exposition (format 0.0.4) of `status`, for a
+ * textfile collector or a scrape wrapper: every figure a gauge.
+ */
+export function prometheusText(figures: PresenceFigures, lastRuns: ReadonlyMap<string, RunRecord>): string {
+  const collection = { collection: figures.collection };
+  const metrics: Metric[] = [
+    {
+      name: 'presence_users',
+      help: 'Users by presence state (online, offline, without a presence field, malformed).',
+      samples: [
+        { labels: { ...collection, state: 'online' }, value: figures.online },
+        { labels: { ...collection, state: 'offline' }, value: figures.offline },
+        { labels: { ...collection, state: 'without_presence' }, value: figures.withoutPresence },
+        { labels: { ...collection, state: 'malformed' }, value: figures.malformed },
+      ],
+    },
+    { name: 'presence_documents', help: 'Documents in the presence collection.', samples: [{ labels: collection, value: figures.total }] },
+    { name: 'presence_online_users', help: 'Users online.', samples: [{ labels: collection, value: figures.online }] },
+    {
+      name: 'presence_stale_users',
+      help: 'Users online and inactive longer than the stale threshold.',
+      samples: [{ labels: { ...collection, threshold_minutes: String(figures.staleMinutes) }, value: figures.stale }],
+    },
+    {
+      name: 'presence_online_without_activity_users',
+      help: 'Users online with no last-activity time.',
+      samples: [{ labels: collection, value: figures.onlineWithoutActivity }],
+    },
+    {
+      name: 'presence_oldest_online_activity_age_seconds',
+      help: 'Age of the oldest last activity among online users (0 when none).',
+      samples: [
+        {
+          labels: collection,
+          value: figures.oldestOnlineActivity ? Math.max(0, (figures.measuredAt.getTime() - figures.oldestOnlineActivity.getTime()) / 1000) : 0,
+        },
+      ],
+    },
+    {
+      name: 'presence_index_missing',
+      help: '1 when a recommended presence index is missing.',
+      samples: figures.indexes.indexes.map(({ spec, servedBy }) => ({
+        labels: { ...collection, index: indexKeyText(spec) },
+        value: servedBy ? 0 : 1,
+      })),
+    },
+    {
+      name: 'presence_operation_latency_seconds',
+      help: 'How long each presence query of this status took.',
+      samples: Object.entries(figures.latencyMs).map(([operation, ms]) => ({ labels: { operation }, value: ms / 1000 })),
+    },
+    ...runMetrics(lastRuns),
+  ];
+  const lines: string[] = [];
+  for (const metric of metrics) {
+    lines.push(`# HELP ${metric.name} ${metric.help}`, `# TYPE ${metric.name} gauge`);
+    for (const sample of metric.samples) lines.push(sampleLine(metric.name, sample.labels, sample.value));
+  }
+  return lines.join('\n') + '\n';
+}
+
+function runMetrics(lastRuns: ReadonlyMap<string, RunRecord>): Metric[] {
+  const runs = [...lastRuns];
+  const perTask = (value: (run: RunRecord) => number) => runs.map(([task, run]) => ({ labels: { task }, value: value(run) }));
+  return [
+    {
+      name: 'presence_last_run_success',
+      help: '1 when the last (non-dry) run of the task succeeded.',
+      samples: perTask((run) => (run.status === RunStatus.succeeded ? 1 : 0)),
+    },
+    {
+      name: 'presence_last_run_status',
+      help: 'The status of the last (non-dry) run of the task, as a label.',
+      samples: runs.map(([task, run]) => ({ labels: { task, status: run.status }, value: 1 })),
+    },
+    {
+      name: 'presence_last_run_timestamp_seconds',
+      help: 'When the last (non-dry) run of the task started, Unix time.',
+      samples: perTask((run) => run.startedAt.getTime() / 1000),
+    },
+    {
+      name: 'presence_last_run_duration_seconds',
+      help: 'How long the last (non-dry) run of the task took.',
+      samples: perTask((run) => (run.durationMs ?? 0) / 1000),
+    },
+    {
+      name: 'presence_last_run_written_documents',
+      help: 'Users the last run set offline.',
+      samples: perTask((run) => run.result?.written ?? 0),
+    },
+    {
+      name: 'presence_last_run_skipped_documents',
+      help: 'Users the last run left alone because they changed since its plan.',
+      samples: perTask((run) => run.result?.skipped ?? 0),
+    },
+    {
+      name: 'presence_last_run_update_errors',
+      help: 'Failed writes of the last run, plus 1 when the run itself failed.',
+      samples: perTask((run) => (run.result?.failed ?? 0) + (run.status === RunStatus.failed ? 1 : 0)),
+    },
+  ];
+}

@@ -1,0 +1,130 @@
+import { RefusedError, UsageError } from './errors.ts';
+
+export const TargetEnv = {
+  development: 'development',
+  staging: 'staging',
+  production: 'production',
+} as const;
+export type TargetEnv = (typeof TargetEnv)[keyof typeof TargetEnv];
+
+export function parseTargetEnv(raw: string, source: string): TargetEnv {
+  if (!Object.values(TargetEnv).includes(raw as TargetEnv)) {
+    throw new UsageError(`${source} must be one of ${Object.values(TargetEnv).join(', ')}, got "${raw.slice(0, 40)}"`);
+  }
+  return raw as TargetEnv;
+}
+
+/** `02:00-05:00 Europe/Paris`: a daily window in a time zone; it may cross midnight. */
+export interface MaintenanceWindow {
+  spec: string;
+  startMinute: number;
+  endMinute: number;
+  timeZone: string;
+}
+
+const windowSpec = /^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-3]|24):([0-5]\d)(?:\s+(\S+))?$/;
+
+export function parseWindow(raw: string): MaintenanceWindow {
+  const spec = raw.trim();
+  const match = windowSpec.exec(spec);
+  if (!match) throw new UsageError(`maintenance window "${spec.slice(0, 60)}" is not like "02:00-05:00 Europe/Paris"`);
+  const [, h1, m1, h2, m2, zone = 'UTC'] = match;
+  try {
+    new Intl.DateTimeFormat('en-GB', { timeZone: zone });
+  } catch {
+    throw new UsageError(`maintenance window "${spec}": unknown time zone "${zone}"`);
+  }
+  const startMinute = Number(h1) * 60 + Number(m1);
+  const endMinute = Number(h2) * 60 + Number(m2);
+  if (startMinute === endMinute) throw new UsageError(`maintenance window "${spec}" is empty`);
+  return { spec, startMinute, endMinute, timeZone: zone };
+}
+
+/** Several windows, separated by commas or semicolons. */
+export function parseWindows(raw: string): MaintenanceWindow[] {
+  return raw
+    .split(/[;,]/)
+    .filter((part) => part.trim() !== '')
+    .map(parseWindow);
+}
+
+function minuteOfDay(now: Date, timeZone: string): number {
+  const parts = new Intl.DateTimeFormat('en-GB', { timeZone, hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).formatToParts(now);
+  const part = (type: string) => Number(parts.find((p) => p.type === type)?.value ?? 0);
+  return part('hour') * 60 + part('minute');
+}
+
+export function insideWindow(window: MaintenanceWindow, now: Date): boolean {
+  const minute = minuteOfDay(now, window.timeZone);
+  return window.startMinute < window.endMinute
+    ? minute >= window.startMinute && minute < window.endMinute
+    : minute >= window.startMinute || minute < window.endMinute;
+}
+
+export interface SafetyPolicy {
+  env: TargetEnv;
+  /** None configured: any time is allowed. */
+  windows: readonly MaintenanceWindow[];
+  /** `--outside-window "<reason>"`: run outside the windows anyway; audited. */
+  outsideWindowReason?: string;
+  /** `--expect <count>`: the plan's count must match, within `tolerance`. */
+  expect?: { count: number; tolerance: number };
+  /** `--yes`: no interactive question (production still needs --expect). */
+  yes: boolean;
+  /** Asks the operator in a terminal; absent without one. */
+  ask?: (question: string) => Promise<string>;
+}
+
+export interface WindowState {
+  inside: boolean;
+  windows: string[];
+  overrideReason?: string;
+}
+
+/** Outside every configured window a non-dry run is refused, unless overridden with a reason. */
+export function checkWindow(policy: SafetyPolicy, now: Date, dryRun: boolean): WindowState {
+  const windows = policy.windows.map((window) => window.spec);
+  const inside = policy.windows.length === 0 || policy.windows.some((window) => insideWindow(window, now));
+  if (inside || dryRun) return { inside, windows };
+  const reason = policy.outsideWindowReason?.trim();
+  if (!reason) {
+    throw new RefusedError(
+      `outside the maintenance window (${windows.join(', ')}): rerun inside it, or pass --outside-window "<reason>"`,
+    );
+  }
+  return { inside, windows, overrideReason: reason };
+}
+
+export interface Confirmation {
+  by: 'expected-count' | 'typed-database-name' | 'not-required';
+  expected?: number;
+  tolerance?: number;
+}
+
+/**
+ * `--expect` must match the plan on any target. A non-dry run on production
+ * also needs the operator's word: the database name typed in a terminal, or,
+ * without one, `--yes` together with `--expect`.
+ */
+export async function confirmRun(policy: SafetyPolicy, database: string, planned: number): Promise<Confirmation> {
+  if (policy.expect) {
+    const { count, tolerance } = policy.expect;
+    if (Math.abs(planned - count) > tolerance) {
+      throw new RefusedError(
+        `the plan counts ${planned} document(s), --expect said ${count}${tolerance ? ` ± ${tolerance}` : ''}: nothing written`,
+      );
+    }
+  }
+  if (policy.env !== TargetEnv.production) {
+    return policy.expect ? { by: 'expected-count', expected: policy.expect.count, tolerance: policy.expect.tolerance } : { by: 'not-required' };
+  }
+  if (policy.yes && policy.expect) {
+    return { by: 'expected-count', expected: policy.expect.count, tolerance: policy.expect.tolerance };
+  }
+  if (!policy.ask) {
+    throw new RefusedError('production needs confirmation: without a terminal pass --yes and --expect <count> (from a dry run)');
+  }
+  const answer = await policy.ask(`This changes ${planned} document(s) in PRODUCTION. Type the database name (${database}) to go on:`);
+  if (answer.trim() !== database) throw new RefusedError('confirmation did not match the database name: nothing written');
+  return { by: 'typed-database-name' };
+}

@@ -1,0 +1,58 @@
+import { describe, expect, it } from 'vitest';
+import { checkWindow, confirmRun, insideWindow, parseWindow, parseWindows } from '../../src/engine/safety.ts';
+
+const at = (iso: string) => new Date(iso);
+
+describe('maintenance windows', () => {
+  it('reads the window in its own time zone', () => {
+    const paris = parseWindow('02:00-05:00 Europe/Paris');
+    expect(insideWindow(paris, at('2026-11-25T01:30:00Z'))).toBe(true); // 02:30 in Paris (UTC+1)
+    expect(insideWindow(paris, at('2026-11-25T04:00:00Z'))).toBe(false); // 05:00 in Paris: the end is excluded
+    expect(insideWindow(paris, at('2026-07-01T00:30:00Z'))).toBe(true); // 02:30 in Paris in summer (UTC+2)
+  });
+
+  it('crosses midnight', () => {
+    const night = parseWindow('23:00-01:30 UTC');
+    expect(insideWindow(night, at('2026-11-25T23:10:00Z'))).toBe(true);
+    expect(insideWindow(night, at('2026-11-26T01:00:00Z'))).toBe(true);
+    expect(insideWindow(night, at('2026-11-26T01:30:00Z'))).toBe(false);
+    expect(insideWindow(night, at('2026-11-25T12:00:00Z'))).toBe(false);
+  });
+
+  it('takes several windows and refuses malformed ones in one line', () => {
+    expect(parseWindows('02:00-05:00 Europe/Paris; 13:00-14:00').map((w) => w.spec)).toEqual(['02:00-05:00 Europe/Paris', '13:00-14:00']);
+    expect(() => parseWindow('2-5')).toThrow(/is not like "02:00-05:00 Europe\/Paris"/);
+    expect(() => parseWindow('02:00-05:00 Mars/Olympus')).toThrow(/unknown time zone "Mars\/Olympus"/);
+    expect(() => parseWindow('25:00-26:00')).toThrow(/is not like/);
+  });
+
+  it('refuses a write outside every window unless a reason is given; a dry run always passes', () => {
+    const policy = { env: 'production' as const, windows: [parseWindow('02:00-03:00 UTC')], yes: false };
+    const noon = at('2026-11-25T12:00:00Z');
+    expect(() => checkWindow(policy, noon, false)).toThrow(/outside the maintenance window \(02:00-03:00 UTC\)/);
+    expect(checkWindow(policy, noon, true)).toEqual({ inside: false, windows: ['02:00-03:00 UTC'] });
+    expect(checkWindow({ ...policy, outsideWindowReason: 'incident 42' }, noon, false)).toMatchObject({ inside: false, overrideReason: 'incident 42' });
+    expect(checkWindow({ ...policy, windows: [] }, noon, false).inside).toBe(true);
+  });
+});
+
+describe('confirmation', () => {
+  it('needs --yes with --expect on production without a terminal', async () => {
+    const base = { env: 'production' as const, windows: [], yes: true };
+    await expect(confirmRun(base, 'app', 10)).rejects.toThrow(/--yes and --expect/);
+    await expect(confirmRun({ ...base, expect: { count: 10, tolerance: 0 } }, 'app', 10)).resolves.toMatchObject({ by: 'expected-count' });
+    await expect(confirmRun({ ...base, expect: { count: 12, tolerance: 1 } }, 'app', 10)).rejects.toThrow(/the plan counts 10 document\(s\), --expect said 12 ± 1/);
+    await expect(confirmRun({ ...base, expect: { count: 12, tolerance: 2 } }, 'app', 10)).resolves.toMatchObject({ by: 'expected-count' });
+  });
+
+  it('asks for the database name in a terminal', async () => {
+    const policy = { env: 'production' as const, windows: [], yes: false };
+    await expect(confirmRun({ ...policy, ask: async () => 'app' }, 'app', 3)).resolves.toEqual({ by: 'typed-database-name' });
+    await expect(confirmRun({ ...policy, ask: async () => 'yes' }, 'app', 3)).rejects.toThrow(/did not match the database name/);
+  });
+
+  it('asks nothing elsewhere, but still holds --expect', async () => {
+    await expect(confirmRun({ env: 'staging', windows: [], yes: false }, 'app', 3)).resolves.toEqual({ by: 'not-required' });
+    await expect(confirmRun({ env: 'development', windows: [], yes: false, expect: { count: 4, tolerance: 0 } }, 'app', 3)).rejects.toThrow(/--expect said 4/);
+  });
+});
