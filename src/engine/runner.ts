@@ -227,7 +227,11 @@ export async function runTask(
 
     const manifest = await run.step('backup', async () => {
       const header = { runId: record._id, task: record.task, target: settings.target, collection: work.collection, kind: work.kind, fields: work.fields };
-      const written = await writeBackup(settings.backupDir, header, work.entries(settings.batchSize, run.signal));
+      const planned = record.plan!.count;
+      const entries = counted(work.entries(settings.batchSize, run.signal), settings.batchSize, (done) =>
+        run.progress('backup', done, Math.max(done, planned)),
+      );
+      const written = await writeBackup(settings.backupDir, header, entries);
       record.backup = { path: backupPaths(settings.backupDir, record._id).dir, sha256: written.sha256, count: written.count, bytes: written.bytes };
       await deps.store.update(record._id, { backup: record.backup });
       return written;
@@ -242,6 +246,16 @@ export async function runTask(
   } catch (error) {
     return await run.finish(error);
   }
+}
+
+/** Passes entries through, reporting progress once per batch. */
+async function* counted<T>(entries: AsyncIterable<T>, every: number, report: (done: number) => void): AsyncGenerator<T> {
+  let done = 0;
+  for await (const entry of entries) {
+    yield entry;
+    if (++done % every === 0) report(done);
+  }
+  report(done);
 }
 
 /**

@@ -180,7 +180,8 @@ class ListrRunView implements RunView {
           if (outcome.kind === 'failed') throw new Error(`${step}: ${outcome.message}`);
           task.title = `${step}: ${outcome.title}`;
         },
-        rendererOptions: { persistentOutput: true, outputBar: Infinity },
+        // One entry at a time: the latest progress bar, or at the end the step's details.
+        rendererOptions: { persistentOutput: true, outputBar: 1 },
       }));
     const listr = new Listr<unknown, 'default', 'simple'>(tasks, {
       concurrent: false,
