@@ -2,7 +2,8 @@ import { Command, CommanderError, Option } from 'commander';
 import { ExitCode } from '../engine/errors.ts';
 import { cleanupCommand } from './commands/cleanup.ts';
 import { demoCommand } from './commands/demo.ts';
-import { historyCommand, parseSince, parseStatus } from './commands/history.ts';
+import { listBackupsCommand, pruneBackupsCommand } from './commands/backups.ts';
+import { historyCommand, parseAge, parseSince, parseStatus } from './commands/history.ts';
 import { restoreCommand } from './commands/restore.ts';
 import { runCommand } from './commands/run.ts';
 import { sandboxCommand } from './commands/sandbox.ts';
@@ -124,9 +125,28 @@ function buildProgram(setExitCode: (code: number) => void): Command {
   addTargetOptions(program.command('history').description('list recorded runs, newest first'))
     .option('--task <id>', 'only runs of this task')
     .option('--status <status>', 'only runs with this status', parseStatus)
+    .option('--env <env>', 'only runs against targets of this environment')
     .option('--since <when>', 'only runs started since a date (2026-11-01) or an age (30m, 12h, 7d)', parseSince)
     .addOption(new Option('--limit <n>', 'at most this many runs').argParser(integerIn(1, 10_000, '--limit')).default(50))
     .action(async (options) => setExitCode(await historyCommand(options)));
+
+  const backups = program.command('backups').description('list or prune the backups kept on this host');
+  backups
+    .command('list')
+    .description('list backups, newest first')
+    .option('--json', 'print a machine-readable result on stdout')
+    .option('--state-dir <dir>', 'where backups and the local audit file live')
+    .option('--backup-dir <dir>', 'backup directory (default: <state-dir>/backups)')
+    .action(async (options) => setExitCode(await listBackupsCommand(options)));
+  backups
+    .command('prune')
+    .description("delete backups older than an age, never the latest backup of a task")
+    .requiredOption('--older-than <age>', 'an age: 30d, 12h, 90m', parseAge)
+    .option('--dry-run', 'only say what would be deleted')
+    .option('--json', 'print a machine-readable result on stdout')
+    .option('--state-dir <dir>', 'where backups and the local audit file live')
+    .option('--backup-dir <dir>', 'backup directory (default: <state-dir>/backups)')
+    .action(async (options) => setExitCode(await pruneBackupsCommand(options)));
 
   program
     .command('sandbox')

@@ -97,6 +97,7 @@ export class MongoRunStore implements RunStore {
     const filter: Filter<RunRecord> = {};
     if (query.taskId) filter['task.id'] = query.taskId;
     if (query.status) filter.status = query.status;
+    if (query.env) filter.env = query.env;
     if (query.since) filter.startedAt = { $gte: query.since };
     return this.runs.find(filter, { sort: { startedAt: -1 }, limit: query.limit }).toArray();
   }

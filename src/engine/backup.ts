@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, open, readFile, rename, access, constants } from 'node:fs/promises';
+import { access, constants, mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { Readable } from 'node:stream';
@@ -189,4 +189,52 @@ function parseEntry(line: string, runId: string, lineNumber: number): BackupEntr
     throw new BackupError(`backup of run ${runId} is corrupt at document ${lineNumber}`);
   }
   return entry as BackupEntry;
+}
+
+export interface BackupListing {
+  runId: string;
+  dir: string;
+  /** Undefined when the manifest is missing or unreadable. */
+  manifest?: BackupManifest;
+  createdAt: Date;
+}
+
+/** Every backup in the directory, newest first, readable or not. */
+export async function listBackups(backupDir: string): Promise<BackupListing[]> {
+  const names = await readdir(backupDir).catch((error: NodeJS.ErrnoException) => {
+    if (error.code === 'ENOENT') return [] as string[];
+    throw new UsageError(`cannot read the backup directory ${backupDir} (${error.code})`);
+  });
+  const listings: BackupListing[] = [];
+  for (const runId of names) {
+    const paths = backupPaths(backupDir, runId);
+    const info = await stat(paths.dir).catch(() => undefined);
+    if (!info?.isDirectory()) continue;
+    const manifest = await readFile(paths.manifest, 'utf8')
+      .then((text) => JSON.parse(text) as BackupManifest)
+      .catch(() => undefined);
+    listings.push({ runId, dir: paths.dir, manifest, createdAt: manifest ? new Date(manifest.createdAt) : info.mtime });
+  }
+  return listings.sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime());
+}
+
+/**
+ * Backups older than the cut-off, except the newest backup of each task: the
+ * latest run of a task can always be restored.
+ */
+export function prunableBackups(listings: readonly BackupListing[], olderThan: Date): BackupListing[] {
+  const newestOfTask = new Set<string>();
+  const kept = new Set<BackupListing>();
+  for (const listing of listings) {
+    const task = listing.manifest?.task.id;
+    if (task !== undefined && !newestOfTask.has(task)) {
+      newestOfTask.add(task);
+      kept.add(listing);
+    }
+  }
+  return listings.filter((listing) => !kept.has(listing) && listing.createdAt < olderThan);
+}
+
+export async function removeBackup(listing: BackupListing): Promise<void> {
+  await rm(listing.dir, { recursive: true, force: true });
 }

@@ -1,4 +1,5 @@
 import type { LockTakeover, RunRecord, RunStatus } from './run-record.ts';
+import type { TargetEnv } from './safety.ts';
 
 /** Where run records live (the audit). Implemented in src/db. */
 export interface RunStore {
@@ -26,6 +27,7 @@ export interface RunStore {
 export interface RunQuery {
   taskId?: string;
   status?: RunStatus;
+  env?: TargetEnv;
   since?: Date;
   limit: number;
 }

@@ -1,5 +1,6 @@
 import { InvalidArgumentError } from 'commander';
 import { RunStatus, type RunRecord } from '../../engine/run-record.ts';
+import { parseTargetEnv } from '../../engine/safety.ts';
 import { count, duration, table } from '../render/format.ts';
 import { outputMode, printJson, printLines } from '../render/output.ts';
 import { openSession, targetOf, type TargetOptions } from '../session.ts';
@@ -7,6 +8,7 @@ import { openSession, targetOf, type TargetOptions } from '../session.ts';
 export interface HistoryOptions extends TargetOptions {
   task?: string;
   status?: RunStatus;
+  env?: string;
   since?: Date;
   limit: number;
 }
@@ -18,12 +20,18 @@ export function parseStatus(raw: string): RunStatus {
   return raw as RunStatus;
 }
 
+const ageFormat = /^(\d{1,6})([mhd])$/;
+
+/** `30d`, `12h`, `90m`: the moment that long ago. */
+export function parseAge(raw: string): Date {
+  const relative = ageFormat.exec(raw.trim());
+  if (!relative) throw new InvalidArgumentError(`expected an age like 30d, 12h or 90m, got "${raw.slice(0, 40)}"`);
+  const unit = { m: 60_000, h: 3_600_000, d: 86_400_000 }[relative[2] as 'm' | 'h' | 'd'];
+  return new Date(Date.now() - Number(relative[1]) * unit);
+}
+
 export function parseSince(raw: string): Date {
-  const relative = /^(\d+)([mhd])$/.exec(raw);
-  if (relative) {
-    const unit = { m: 60_000, h: 3_600_000, d: 86_400_000 }[relative[2] as 'm' | 'h' | 'd'];
-    return new Date(Date.now() - Number(relative[1]) * unit);
-  }
+  if (ageFormat.test(raw.trim())) return parseAge(raw);
   const date = new Date(raw);
   if (Number.isNaN(date.getTime())) throw new InvalidArgumentError(`expected a date (2026-11-01) or an age (30m, 12h, 7d)`);
   return date;
@@ -36,6 +44,7 @@ export async function historyCommand(options: HistoryOptions): Promise<number> {
     const records = await session.store.list({
       taskId: options.task,
       status: options.status,
+      env: options.env === undefined ? undefined : parseTargetEnv(options.env, '--env'),
       since: options.since,
       limit: options.limit,
     });
@@ -49,14 +58,16 @@ export async function historyCommand(options: HistoryOptions): Promise<number> {
     }
     printLines(
       table(
-        ['STARTED', 'RUN', 'TASK', 'KIND', 'STATUS', 'RESULT', 'DURATION', 'OPERATOR'],
+        ['STARTED', 'RUN', 'TASK', 'KIND', 'ENV', 'STATUS', 'RESULT', 'WINDOW', 'DURATION', 'OPERATOR'],
         records.map((record) => [
           record.startedAt.toISOString(),
           record._id,
           record.migration,
           record.kind + (record.dryRun ? ' (dry run)' : ''),
+          record.env ?? '-',
           record.status,
           resultOf(record),
+          windowOf(record),
           record.durationMs === undefined ? '-' : duration(record.durationMs),
           record.operator,
         ]),
@@ -66,6 +77,12 @@ export async function historyCommand(options: HistoryOptions): Promise<number> {
   } finally {
     await session.close();
   }
+}
+
+function windowOf(record: RunRecord): string {
+  if (!record.window || record.window.windows.length === 0) return '-';
+  if (record.window.inside) return 'inside';
+  return record.window.overrideReason ? `outside, override: ${record.window.overrideReason}` : 'outside';
 }
 
 function resultOf(record: RunRecord): string {
