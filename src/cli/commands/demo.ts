@@ -1,0 +1,97 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { MongoClient } from 'mongodb';
+import { startSandbox } from '../../db/sandbox.ts';
+import { DEFAULT_BATCH_SIZE } from '../../engine/runner.ts';
+import { ExitCode } from '../../engine/errors.ts';
+import { demoPopulation } from '../../presence/demo-population.ts';
+import { PRESENCE_CONFIG_ENV, PRESENCE_ENV } from '../../presence/config.ts';
+import { printLines } from '../render/output.ts';
+import { cleanupCommand } from './cleanup.ts';
+import { staleCommand } from './stale.ts';
+import { statusCommand } from './status.ts';
+import { testCommand } from './test.ts';
+
+const DEMO_DATABASE = 'presence_demo';
+const DEMO_SETTINGS = { collection: 'users', offlineSet: { socketId: null, currentRoom: null }, staleMinutes: 30 };
+
+interface DemoStep {
+  command: string;
+  run(): Promise<number>;
+  /** Exit codes that mean the step showed what it should. */
+  expected: readonly number[];
+  note?: string;
+}
+
+/**
+ * `presence demo`: an embedded FerretDB, a seeded coworking population, then
+ * status → stale dry-run → stale → cleanup dry-run → test → status, each
+ * through the same function its command runs.
+ */
+export async function demoCommand(options: { users: number }): Promise<number> {
+  const say = (line: string) => process.stdout.write(line + '\n');
+  say('starting the embedded database (FerretDB on SQLite, in a temporary directory)…');
+  const sandbox = await startSandbox({ log: say });
+  const stateDir = await mkdtemp(join(tmpdir(), 'presence-demo-'));
+  try {
+    const uri = `${sandbox.uri.replace(/\/$/, '')}/${DEMO_DATABASE}`;
+    const config = join(stateDir, 'presence.json');
+    await writeFile(config, JSON.stringify(DEMO_SETTINGS, null, 2) + '\n');
+    const kinds = await seed(uri, options.users);
+    say(`seeded ${options.users} users in ${DEMO_DATABASE}.users: ${Object.entries(kinds).map(([kind, n]) => `${n} ${kind}`).join(', ')}`);
+    say(`presence settings (${config}): ${JSON.stringify(DEMO_SETTINGS)}`);
+
+    // The demo's own settings and paths, whatever the operator's environment says.
+    const env = withoutPresenceSettings(process.env);
+    const target = { uri, config, stateDir, backupDir: join(stateDir, 'backups') };
+    const writes = { ...target, batchSize: DEFAULT_BATCH_SIZE };
+    const steps: DemoStep[] = [
+      { command: 'presence status', run: () => statusCommand(target, env), expected: [0] },
+      { command: 'presence stale --dry-run', run: () => staleCommand({ ...writes, dryRun: true }, env), expected: [0] },
+      { command: 'presence stale', run: () => staleCommand(writes, env), expected: [0] },
+      { command: 'presence cleanup --dry-run', run: () => cleanupCommand({ ...writes, dryRun: true }, env), expected: [0] },
+      {
+        command: 'presence test',
+        run: () => testCommand(target, env),
+        expected: [ExitCode.success, ExitCode.failed],
+        note: 'the seeded malformed documents fail the schema check, and no presence index exists yet: both on purpose',
+      },
+      { command: 'presence status', run: () => statusCommand(target, env), expected: [0] },
+    ];
+    const surprises: string[] = [];
+    for (const [index, step] of steps.entries()) {
+      printLines(['', `── ${index + 1}/${steps.length}  $ ${step.command}`, '']);
+      const exitCode = await step.run();
+      if (step.note) say(`(exit ${exitCode}: ${step.note})`);
+      if (!step.expected.includes(exitCode)) surprises.push(`${step.command} exited ${exitCode}`);
+    }
+    say('');
+    if (surprises.length > 0) {
+      say(`the demo did not go as expected: ${surprises.join('; ')}`);
+      return ExitCode.failed;
+    }
+    say('demo done: the stale run is in the audit (presence history) and undoable (presence restore <runId>) while the');
+    say('database runs. Against your own database: presence status --uri mongodb://HOST/DB (see docs/presence.md).');
+    return ExitCode.success;
+  } finally {
+    await sandbox.stop();
+    await rm(stateDir, { recursive: true, force: true });
+  }
+}
+
+async function seed(uri: string, size: number) {
+  const client = await MongoClient.connect(uri);
+  try {
+    const { users, kinds } = demoPopulation(size, new Date());
+    await client.db().collection(DEMO_SETTINGS.collection).insertMany(users, { ordered: false });
+    return kinds;
+  } finally {
+    await client.close();
+  }
+}
+
+function withoutPresenceSettings(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const names = new Set<string>([...Object.values(PRESENCE_ENV), PRESENCE_CONFIG_ENV]);
+  return Object.fromEntries(Object.entries(env).filter(([name]) => !names.has(name)));
+}

@@ -1,0 +1,68 @@
+import { errorMessage, ExitCode, MaintenanceError, UsageError } from '../../engine/errors.ts';
+import { RunStatus } from '../../engine/run-record.ts';
+import { presenceParamsOf } from '../../presence/model.ts';
+import { PresenceTaskId } from '../../presence/task-ids.ts';
+import { exitCodeOfRecord } from '../exit-codes.ts';
+import { presenceModelFromOptions, type PresenceOptions } from '../presence-options.ts';
+import { preparePresenceTask, runPresenceTask, type PresenceTaskRun } from '../presence-run.ts';
+import { runEvery, type Iteration } from '../schedule.ts';
+import type { RunOptions } from './run.ts';
+
+export const DEFAULT_INTERVAL_MINUTES = 15;
+
+export interface StaleOptions extends RunOptions, PresenceOptions {
+  scheduled?: boolean;
+  /** Minutes between scheduled runs; decimals allowed. */
+  interval?: number;
+}
+
+/** `presence stale`: online users inactive longer than --minutes set offline, once or on a schedule. */
+export async function staleCommand(options: StaleOptions, env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  if (options.interval !== undefined && !options.scheduled) {
+    throw new UsageError('--interval only applies with --scheduled (e.g. --scheduled --interval=15)');
+  }
+  const model = await presenceModelFromOptions(options, env);
+  const prepared = await preparePresenceTask(
+    PresenceTaskId.stale,
+    { ...presenceParamsOf(model), minutes: model.staleMinutes },
+    options,
+  );
+  if (!options.scheduled) {
+    const record = await runPresenceTask(prepared, options);
+    return record === undefined ? 0 : exitCodeOfRecord(record);
+  }
+  return scheduleStale(prepared, options, options.interval ?? DEFAULT_INTERVAL_MINUTES);
+}
+
+/**
+ * An audited run every interval. The lock keeps schedulers on several hosts
+ * to one run at a time; a lost database is logged and retried on the next
+ * beat. Only a usage error (the configuration will not fix itself) stops it.
+ */
+function scheduleStale(prepared: PresenceTaskRun, options: StaleOptions, intervalMinutes: number): Promise<number> {
+  // With --json, stdout carries only the runs' records.
+  const log = (line: string) => (options.json ? process.stderr : process.stdout).write(`[schedule] ${line}\n`);
+  log(`stale every ${intervalMinutes} min (users inactive > ${prepared.params.minutes} min); Ctrl-C or SIGTERM stops`);
+  return runEvery({ intervalMs: intervalMinutes * 60_000, log }, async (n): Promise<Iteration> => {
+    log(`run ${n} starting at ${new Date().toISOString()}`);
+    try {
+      const record = await runPresenceTask(prepared, options);
+      if (record === undefined) return { next: 'continue' };
+      const exitCode = exitCodeOfRecord(record);
+      if (exitCode === ExitCode.usage) {
+        log(`stopping: ${record.error?.message ?? 'bad input'}`);
+        return { next: 'stop', exitCode };
+      }
+      if (record.status === RunStatus.refused) log(`run ${n} refused (${record.error?.message}): another runner has this interval`);
+      else if (exitCode !== ExitCode.success) log(`run ${n} ${record.status}: ${record.error?.message ?? 'see above'}`);
+      return { next: 'continue' };
+    } catch (error) {
+      if (error instanceof MaintenanceError && error.exitCode === ExitCode.usage) {
+        log(`stopping: ${error.message}`);
+        return { next: 'stop', exitCode: ExitCode.usage };
+      }
+      log(`run ${n} could not run: ${errorMessage(error)}; retrying at the next interval`);
+      return { next: 'continue' };
+    }
+  });
+}

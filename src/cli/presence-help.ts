@@ -1,0 +1,31 @@
+/** The examples each presence command's --help ends with. */
+export const PresenceExamples = {
+  status: `
+Examples:
+  presence status --uri mongodb://127.0.0.1:27017/app
+  presence status --minutes 60 --json
+  presence status --format prometheus > /var/lib/node_exporter/presence.prom
+  presence status --online-field status --offline-value offline --online-values online,away`,
+  cleanup: `
+Examples:
+  presence cleanup --dry-run                          who would be set offline, nothing written
+  presence cleanup                                    everyone offline (after a crash or restart)
+  presence cleanup --batch-size 200 --rate 1000       gentler on a busy server
+  presence restore <runId>                            undo it (printed at the end of the run)`,
+  stale: `
+Examples:
+  presence stale --dry-run                            who is inactive > 30 min, nothing written
+  presence stale --minutes=60                         offline after an hour without activity
+  presence stale --scheduled --interval=15            a run every 15 minutes until Ctrl-C/SIGTERM
+  node scripts/cleanup-stale-sessions.js --minutes=60 --scheduled --interval=15   (old script) is now:
+  presence stale --minutes=60 --scheduled --interval=15`,
+  test: `
+Examples:
+  presence test                                       the health check, as a table
+  presence test --json                                for a cron job or a monitor
+  0 3 * * * presence test --uri "$MONGODB_URI" || mail -s "presence health" ops@example.com`,
+  demo: `
+Examples:
+  presence demo                                       everything, on a throw-away embedded database
+  npm run demo`,
+} as const;

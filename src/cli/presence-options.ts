@@ -1,0 +1,64 @@
+import { InvalidArgumentError, Option, type Command } from 'commander';
+import { loadPresenceModel } from '../presence/config.ts';
+import type { PresenceModel } from '../presence/model.ts';
+import { MAX_MINUTES } from '../presence/settings.ts';
+import { integerIn } from './options.ts';
+
+/** Presence settings as flags; each overrides its env var and the config file. */
+export interface PresenceOptions {
+  config?: string;
+  collection?: string;
+  onlineField?: string;
+  offlineValue?: string;
+  onlineValues?: string;
+  lastSeenField?: string;
+  offlineSet?: string;
+  minutes?: number;
+}
+
+export function addPresenceOptions(command: Command): Command {
+  return command
+    .option('--config <file>', 'presence settings as JSON (default: $PRESENCE_CONFIG)')
+    .option('--collection <name>', 'the users collection (default: users; $PRESENCE_COLLECTION)')
+    .option('--online-field <field>', 'where online is stored (default: isOnline; $PRESENCE_ONLINE_FIELD)')
+    .option('--offline-value <value>', 'online is a status field, offline when it holds this value ($PRESENCE_OFFLINE_VALUE)')
+    .option('--online-values <list>', 'status values that mean online, comma-separated (default: online; $PRESENCE_ONLINE_VALUES)')
+    .option('--last-seen-field <field>', 'the last-activity date field (default: lastSeen; $PRESENCE_LAST_SEEN_FIELD)')
+    .option('--offline-set <json>', 'companion fields going offline also sets, e.g. \'{"socketId":null}\' ($PRESENCE_OFFLINE_SET)');
+}
+
+export function minutesOption(description: string): Option {
+  return new Option('--minutes <n>', description).argParser(integerIn(1, MAX_MINUTES, '--minutes'));
+}
+
+export const MAX_INTERVAL_MINUTES = 1440;
+const MIN_INTERVAL_MINUTES = 0.01;
+
+/** Minutes, decimals allowed (0.5 is thirty seconds), from 0.01 to a day. */
+export function parseInterval(raw: string): number {
+  if (!/^\d+(\.\d+)?$/.test(raw.trim())) {
+    throw new InvalidArgumentError(`--interval must be a number of minutes, got "${raw.slice(0, 40)}"`);
+  }
+  const minutes = Number(raw);
+  if (minutes < MIN_INTERVAL_MINUTES || minutes > MAX_INTERVAL_MINUTES) {
+    throw new InvalidArgumentError(`--interval must be between ${MIN_INTERVAL_MINUTES} and ${MAX_INTERVAL_MINUTES} minutes, got ${raw}`);
+  }
+  return minutes;
+}
+
+/** The model from these flags, the env and the config file; a bad setting is a usage error naming it. */
+export function presenceModelFromOptions(options: PresenceOptions, env: NodeJS.ProcessEnv): Promise<PresenceModel> {
+  return loadPresenceModel({
+    configPath: options.config,
+    env,
+    flags: {
+      collection: options.collection,
+      onlineField: options.onlineField,
+      offlineValue: options.offlineValue,
+      onlineValues: options.onlineValues,
+      lastSeenField: options.lastSeenField,
+      offlineSet: options.offlineSet,
+      staleMinutes: options.minutes,
+    },
+  });
+}

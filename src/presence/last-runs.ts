@@ -1,0 +1,25 @@
+import type { RunStore } from '../engine/ports.ts';
+import { RunStatus, type RunRecord } from '../engine/run-record.ts';
+import { PresenceTaskId } from './task-ids.ts';
+
+const LOOKBACK = 20;
+
+/** The latest presence runs of every kind, dry runs included, newest first. */
+export async function recentPresenceRuns(store: RunStore, limit: number): Promise<RunRecord[]> {
+  const perTask = await Promise.all(Object.values(PresenceTaskId).map((taskId) => store.list({ taskId, limit })));
+  return perTask
+    .flat()
+    .sort((a, b) => b.startedAt.getTime() - a.startedAt.getTime())
+    .slice(0, limit);
+}
+
+/** Per task, the last run that was meant to write (not a dry run) and has finished: what monitoring alerts on. */
+export async function lastCompletedRuns(store: RunStore): Promise<Map<PresenceTaskId, RunRecord>> {
+  const found = new Map<PresenceTaskId, RunRecord>();
+  for (const taskId of Object.values(PresenceTaskId)) {
+    const runs = await store.list({ taskId, limit: LOOKBACK });
+    const last = runs.find((run) => !run.dryRun && run.status !== RunStatus.running);
+    if (last) found.set(taskId, last);
+  }
+  return found;
+}

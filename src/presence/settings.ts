@@ -1,0 +1,112 @@
+import { z } from 'zod';
+
+/** A year: a stale threshold beyond it is a typo, not a policy. */
+export const MAX_MINUTES = 525_600;
+export const DEFAULT_STALE_MINUTES = 30;
+
+const TOP_LEVEL_FIELD = /^[^.$][^.]*$/;
+
+function fieldNameProblem(name: string): string | undefined {
+  if (!TOP_LEVEL_FIELD.test(name)) return 'must be a top-level field name (no "." and no leading "$")';
+  if (name === '_id') return 'cannot be _id';
+  return undefined;
+}
+
+const fieldName = z.string({ error: 'must be a field name' }).superRefine((name, context) => {
+  const problem = fieldNameProblem(name);
+  if (problem) context.addIssue({ code: 'custom', message: problem });
+});
+
+const collectionName = z
+  .string({ error: 'must be a collection name' })
+  .min(1, 'must not be empty')
+  .max(120, 'must be at most 120 characters')
+  .regex(/^[^$\0]+$/, 'must not contain "$"')
+  .refine((name) => !name.startsWith('system.'), 'must not be a system collection');
+
+/** Flags and env vars are text: "60" means 60; anything else is left for the schema to refuse. */
+function numberFromText(value: unknown): unknown {
+  return typeof value === 'string' && /^\s*-?\d+(\.\d+)?\s*$/.test(value) ? Number(value) : value;
+}
+
+function listFromText(value: unknown): unknown {
+  return typeof value === 'string' ? value.split(',').map((item) => item.trim()) : value;
+}
+
+/** An env var or flag carries a JSON object; a file carries it already parsed. */
+function objectFromJson(value: unknown): unknown {
+  if (typeof value !== 'string') return value;
+  try {
+    return JSON.parse(value) as unknown;
+  } catch {
+    return value;
+  }
+}
+
+/** Whole minutes, from a flag, an env var or JSON alike. */
+export const minutesSchema = z.preprocess(
+  numberFromText,
+  z
+    .number({ error: 'must be a whole number of minutes' })
+    .int('must be a whole number of minutes')
+    .min(1, 'must be at least 1 minute')
+    .max(MAX_MINUTES, `must be at most ${MAX_MINUTES} minutes (a year)`),
+);
+
+const companionValue = z.union([z.null(), z.string(), z.number(), z.boolean()], {
+  error: 'values must be null, text, a number or true/false',
+});
+
+const offlineSet = z.preprocess(
+  objectFromJson,
+  z
+    .record(z.string(), companionValue, { error: 'must be a JSON object of field: value, e.g. {"socketId": null}' })
+    .superRefine((fields, context) => {
+      for (const name of Object.keys(fields)) {
+        const problem = fieldNameProblem(name);
+        if (problem) context.addIssue({ code: 'custom', message: `field "${name}" ${problem}` });
+      }
+    }),
+);
+
+/**
+ * How presence is stored, key by key. The same schemas read a config file,
+ * env vars, flags and task parameters, so every source is held to one rule.
+ */
+export const presenceSettingsShape = {
+  collection: collectionName.default('users'),
+  onlineField: fieldName.default('isOnline'),
+  /** Given: presence is a status field with this offline value; absent: a boolean field. */
+  offlineValue: z.string({ error: 'must be text' }).min(1, 'must not be empty').optional(),
+  onlineValues: z
+    .preprocess(
+      listFromText,
+      z
+        .array(z.string({ error: 'must be a list of text values' }).min(1, 'must not contain an empty value'), {
+          error: 'must be a list of text values',
+        })
+        .min(1, 'must name at least one value'),
+    )
+    .default(['online']),
+  lastSeenField: fieldName.default('lastSeen'),
+  /** Companion fields the offline write also sets, e.g. {"socketId": null}. */
+  offlineSet: offlineSet.default({}),
+  staleMinutes: minutesSchema.default(DEFAULT_STALE_MINUTES),
+};
+
+export type PresenceSettingKey = keyof typeof presenceSettingsShape;
+export const PRESENCE_SETTING_KEYS = Object.keys(presenceSettingsShape) as PresenceSettingKey[];
+
+export const presenceSettingsSchema = z.object(presenceSettingsShape);
+export type PresenceSettings = z.output<typeof presenceSettingsSchema>;
+export type CompanionValue = z.output<typeof companionValue>;
+
+/** One line naming what is wrong, for a usage error. */
+export function issueText(error: z.ZodError): string {
+  const issue = error.issues[0];
+  return issue?.message ?? 'is invalid';
+}
+
+const { staleMinutes: _staleMinutes, ...modelParams } = presenceSettingsShape;
+/** Task parameters describing the model; a task takes its threshold as its own parameter. */
+export const presenceModelParams = modelParams;

@@ -1,0 +1,6 @@
+/** The presence tasks in tasks/, by id: the commands run them and `status` reads their audit. */
+export const PresenceTaskId = {
+  stale: 'presence-stale',
+  cleanup: 'presence-cleanup',
+} as const;
+export type PresenceTaskId = (typeof PresenceTaskId)[keyof typeof PresenceTaskId];

@@ -1,0 +1,21 @@
+import { z } from 'zod';
+import { defineTask } from '../src/engine/task.ts';
+import { reportMalformed } from '../src/presence/malformed-notice.ts';
+import { presenceModelOf } from '../src/presence/model.ts';
+import { planEveryoneOffline } from '../src/presence/plans.ts';
+import { DEFAULT_STALE_MINUTES, presenceModelParams } from '../src/presence/settings.ts';
+import { checkPresenceTarget } from '../src/presence/target.ts';
+
+/** Everyone online set offline: the fix for ghost statuses after a crash or restart. */
+export default defineTask({
+  id: 'presence-cleanup',
+  version: 1,
+  description: 'Set every online user offline (ghost statuses after a restart)',
+  mode: 'repeatable',
+  params: z.object(presenceModelParams),
+  async plan({ db, params, log }) {
+    const model = presenceModelOf({ ...params, staleMinutes: DEFAULT_STALE_MINUTES });
+    reportMalformed(await checkPresenceTarget(db, model, [model.online.field]), log);
+    return planEveryoneOffline(model);
+  },
+});
