@@ -1,4 +1,4 @@
-import { ExitCode, MaintenanceError } from '../engine/errors.ts';
+import { ExitCode, exitCodeOf } from '../engine/errors.ts';
 import { RunStatus, type RunRecord } from '../engine/run-record.ts';
 
 /** The only place a result becomes an exit code (DESIGN.md). */
@@ -13,6 +13,4 @@ export function exitCodeOfRecord(record: RunRecord): ExitCode {
   }
 }
 
-export function exitCodeOfError(error: unknown): ExitCode {
-  return error instanceof MaintenanceError ? error.exitCode : ExitCode.failed;
-}
+export { exitCodeOf as exitCodeOfError };

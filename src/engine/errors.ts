@@ -1,3 +1,5 @@
+import { MongoNetworkError, MongoServerSelectionError } from 'mongodb';
+
 /**
  * One error base carrying the exit code DESIGN.md promises; only src/cli turns it
  * into a process exit code. Messages name the task and the step where they can.
@@ -52,6 +54,17 @@ export class LockHeldError extends RefusedError {
 
 /** A backup file that is incomplete, corrupt or for another target. */
 export class BackupError extends UsageError {}
+
+/** A network or server-selection failure: the database went away, whatever step we were at. */
+export function isConnectionLoss(error: unknown): boolean {
+  return error instanceof MongoNetworkError || error instanceof MongoServerSelectionError;
+}
+
+/** The exit code DESIGN.md gives a failure. */
+export function exitCodeOf(error: unknown): ExitCode {
+  if (error instanceof MaintenanceError) return error.exitCode;
+  return isConnectionLoss(error) ? ExitCode.database : ExitCode.failed;
+}
 
 export function errorMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error);

@@ -1,7 +1,7 @@
 import type { Db } from 'mongodb';
 import { backupPaths, openBackup, readBackupBatches, writeBackup, type BackupManifest } from './backup.ts';
 import { afterImage } from './document-state.ts';
-import { BackupError, errorMessage, ExitCode, InterruptedError, LockLostError, MaintenanceError } from './errors.ts';
+import { BackupError, errorMessage, ExitCode, exitCodeOf, InterruptedError, LockLostError, MaintenanceError } from './errors.ts';
 import { holdLock, type HeldLock } from './lock-guard.ts';
 import type { RunObserver } from './observer.ts';
 import type { RunLock, RunStore } from './ports.ts';
@@ -131,7 +131,7 @@ class Run {
       const step = failure instanceof StepError ? failure.step : 'audit';
       const cause = failure instanceof StepError ? failure.error : failure;
       record.status = statusOf(cause, this.signal);
-      record.error = { step, message: messageOf(cause, this.signal), code: codeOf(cause) };
+      record.error = { step, message: messageOf(cause, this.signal), code: exitCodeOf(cause) };
     } else if (record.status === RunStatus.running) {
       record.status = RunStatus.succeeded;
     }
@@ -159,10 +159,6 @@ function statusOf(error: unknown, signal: AbortSignal): RunStatus {
 function messageOf(error: unknown, signal: AbortSignal): string {
   if (signal.aborted && signal.reason instanceof Error && !(error instanceof MaintenanceError)) return signal.reason.message;
   return errorMessage(error);
-}
-
-function codeOf(error: unknown): ExitCode {
-  return error instanceof MaintenanceError ? error.exitCode : ExitCode.failed;
 }
 
 function newRecord(kind: RunKind, task: RunRecord['task'], params: Record<string, unknown>, settings: RunSettings): RunRecord {
