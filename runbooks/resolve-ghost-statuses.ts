@@ -7,7 +7,7 @@
 import type { RunRecord } from '../src/engine/run-record.ts';
 import { presenceJson, presenceStep, stopOnSignals } from './lib/cli.ts';
 import { confirmWrite } from './lib/confirm.ts';
-import { parseRunbookArgs, targetUri, toleranceArgs, writeArgs, writeOptions, WRITE_OPTIONS_HELP } from './lib/options.ts';
+import { parseRunbookArgs, targetUri, toleranceArgs, writeArgs, writeOptions, WRITE_OPTIONS_HELP, YES_HELP } from './lib/options.ts';
 import { presenceTaskArgs } from './lib/presence-tasks.ts';
 import { assertInsideWindow, failedChecks, resultLine, statusLine, undoHint, windowLine, type HealthOutput, type StatusOutput } from './lib/report.ts';
 import { Journal, RunbookError, runbook } from './lib/runbook.ts';
@@ -20,7 +20,7 @@ status → cleanup dry run → confirmation → cleanup → health check → sta
 stopping at the first failure. In a terminal you confirm by typing the
 database name; in a script, --yes passes the dry run's count as --expect.
 
-  --uri <uri>                 the target (default: $MONGODB_URI; one is required)${WRITE_OPTIONS_HELP}
+  --uri <uri>                 the target (default: $MONGODB_URI; one is required)${YES_HELP}${WRITE_OPTIONS_HELP}
 
 Exit codes: 0 done · 1 a step failed · 2 bad usage · 3 database unreachable
             4 refused (no confirmation, outside the window, count changed since the dry run)`;

@@ -16,9 +16,12 @@ export const writeOptions = {
   rate: { type: 'string' },
 } as const satisfies Record<string, OptionSpec>;
 
+export const YES_HELP = `
+  --yes                       no question: the dry run's count is passed as --expect`;
+
+/** The help of every write option but --yes. */
 export const WRITE_OPTIONS_HELP = `
   --env <env>                 development, staging or production (default: $PRESENCE_ENV, else the CLI's guess)
-  --yes                       no question: the dry run's count is passed as --expect
   --window <spec>             maintenance window, e.g. "02:00-05:00 Europe/Paris" (repeatable;
                               default: $PRESENCE_MAINTENANCE_WINDOWS)
   --outside-window <reason>   run outside the windows anyway; the reason is audited

@@ -55,5 +55,6 @@ export function windowLine(record: RunRecord, overrideReason: string | undefined
   const window = record.window;
   if (!window || window.windows.length === 0) return 'no maintenance window set';
   if (window.inside) return `inside the maintenance window (${window.windows.join(', ')})`;
-  return `outside the maintenance window (${window.windows.join(', ')}), override: ${overrideReason ?? window.overrideReason}`;
+  const reason = window.overrideReason ?? overrideReason?.trim();
+  return `outside the maintenance window (${window.windows.join(', ')})${reason ? `, override: ${reason}` : ''}`;
 }
