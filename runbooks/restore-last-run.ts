@@ -71,10 +71,9 @@ await runbook('restore-last-run', async () => {
   journal.ok('confirm', `${by}; the restore must plan ${planned} (--expect)`);
   const restored = await presenceStep<RunRecord>('restore', [...restore, ...tolerance, '--yes', '--expect', String(planned)]);
   const counts = restored.restore;
-  journal.ok(
-    'restore',
-    `${counts?.restored ?? 0} restored, ${counts?.alreadyRestored ?? 0} already as backed up, ${counts?.conflicts ?? 0} changed since the run` +
-      `${values.force ? ` (${counts?.forced ?? 0} overwritten)` : ' (left alone; --force overwrites them)'} · ${windowLine(restored, values['outside-window'])}`,
-  );
-  journal.summary(`run ${last._id} of ${taskId} restored in ${where}: ${counts?.restored ?? 0} document(s) put back, ${counts?.conflicts ?? 0} conflict(s) · restore run ${restored._id}`);
+  const changed = values.force
+    ? `${counts?.forced ?? 0} changed since the run, overwritten (--force)`
+    : `${counts?.conflicts ?? 0} changed since the run, left alone (--force overwrites them)`;
+  journal.ok('restore', `${counts?.restored ?? 0} restored, ${counts?.alreadyRestored ?? 0} already as backed up, ${changed} · ${windowLine(restored, values['outside-window'])}`);
+  journal.summary(`run ${last._id} of ${taskId} restored in ${where}: ${counts?.restored ?? 0} document(s) put back, ${changed} · restore run ${restored._id}`);
 });
