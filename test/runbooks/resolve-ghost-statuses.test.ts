@@ -104,6 +104,25 @@ describe('resolve-ghost-statuses', () => {
     expect(await writingRuns(database.db())).toEqual([]);
   });
 
+  it('presence settings from the environment apply to every step: status, the cleanup and the health check see one collection', async () => {
+    const members = database.db().collection('members');
+    await members.insertMany([
+      { name: 'ada', isOnline: true, lastSeen: new Date() },
+      { name: 'grace', isOnline: true, lastSeen: new Date() },
+      { name: 'alan', isOnline: false, lastSeen: new Date() },
+    ]);
+    await members.createIndex({ isOnline: 1, lastSeen: 1 }, { name: 'presence_isOnline_lastSeen' });
+    env.PRESENCE_COLLECTION = 'members';
+    const users = await collectionChecksum(database.db(), 'users');
+    const result = await resolveGhosts(['--yes']);
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toContain(`ok    status: 2 online of 3 user(s) in ${database.name}.members`);
+    expect(await members.countDocuments({ isOnline: true })).toBe(0);
+    expect(await collectionChecksum(database.db(), 'users')).toBe(users);
+    const [cleanup] = await writingRuns(database.db());
+    expect(cleanup).toMatchObject({ params: { collection: 'members' }, plan: { collection: 'members', count: 2 } });
+  });
+
   it('bad input is one line and exit 2, before anything runs', async () => {
     const noTarget = await runRunbook('resolve-ghost-statuses', ['--yes'], { env });
     expect(noTarget).toMatchObject({ code: 2, stdout: '', stderr: 'resolve-ghost-statuses: no target: pass --uri <uri> or set MONGODB_URI\n' });
