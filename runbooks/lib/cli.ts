@@ -25,7 +25,11 @@ export function stopOnSignals(): void {
   process.on('SIGINT', () => (interruptedBy ??= 'SIGINT'));
   process.on('SIGTERM', () => {
     interruptedBy ??= 'SIGTERM';
-    void current?.kill('SIGTERM').catch(() => undefined);
+    try {
+      current?.kill('SIGTERM').catch(() => undefined);
+    } catch {
+      // Settled in the meantime: nothing left to stop.
+    }
   });
 }
 

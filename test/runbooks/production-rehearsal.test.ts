@@ -1,3 +1,4 @@
+import type { ChildProcess } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { beforeEach, describe, expect, it } from 'vitest';
 import type { RunRecord } from '../../src/engine/run-record.ts';
@@ -9,11 +10,11 @@ const production = useTestDatabase('rb_production');
 const staging = useTestDatabase('rb_staging');
 let env: NodeJS.ProcessEnv;
 
-function rehearse(args: string[], extraEnv: NodeJS.ProcessEnv = {}) {
+function rehearse(args: string[], extraEnv: NodeJS.ProcessEnv = {}, onSpawn?: (child: ChildProcess) => void) {
   return runRunbook(
     'production-rehearsal',
     ['--staging-uri', staging.uri(), '--task', 'presence-stale', '--param', 'minutes=60', ...args],
-    { env: { ...env, PRODUCTION_MONGODB_URI: production.uri(), ...extraEnv } },
+    { env: { ...env, PRODUCTION_MONGODB_URI: production.uri(), ...extraEnv }, onSpawn },
   );
 }
 
@@ -107,6 +108,30 @@ describe('production-rehearsal', () => {
     expect(none).toEqual([]);
     expect(refused).toMatchObject({ status: 'refused', plan: { count: 9 }, error: { step: 'confirm' } });
     expect(refused?.result).toBeUndefined();
+  });
+
+  it('SIGTERM during the staging run: staging stops after its batch (audited as interrupted), production is not touched', async () => {
+    let signalled = false;
+    const result = await rehearse(['--window', windowFromNow(-30), '--yes', '--batch-size', '1', '--rate', '2'], {}, (child) => {
+      void (async () => {
+        for (let tries = 0; tries < 300 && !signalled; tries++) {
+          if ((await writingRuns(staging.db())).length > 0) {
+            child.kill('SIGTERM');
+            signalled = true;
+          }
+          await sleep(50);
+        }
+      })();
+    });
+    expect(signalled).toBe(true);
+    expect(result.code).not.toBe(0);
+    expect(result.stderr).toMatch(/stopped at staging run \(exit \d+\)/);
+    expect(result.stdout).not.toMatch(/production run/);
+    const [interrupted] = await writingRuns(staging.db());
+    expect(interrupted).toMatchObject({ status: 'interrupted' });
+    expect(await onlineCount(staging.db())).toBeGreaterThan(2);
+    expect(await writingRuns(production.db())).toEqual([]);
+    expect(await onlineCount(production.db())).toBe(10);
   });
 
   it('refuses (exit 4) when staging and production counts differ by more than --max-drift; production untouched', async () => {

@@ -1,4 +1,4 @@
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import type { Db } from 'mongodb';
 import { quote } from 'zx';
@@ -31,6 +31,8 @@ export interface RunbookRun {
   env?: NodeJS.ProcessEnv;
   /** Called with the output so far, e.g. to change the database while the runbook is at a given step. */
   onStdout?: (stdout: string) => void;
+  /** Called once the process runs, e.g. to send it a signal. */
+  onSpawn?: (child: ChildProcess) => void;
 }
 
 /** Runs a runbook as a real process without a terminal (stdin is not a TTY). */
@@ -69,7 +71,8 @@ export function runRunbookInTerminal(
   });
 }
 
-function collect(child: ReturnType<typeof spawn>, options: RunbookRun): Promise<CliResult> {
+function collect(child: ChildProcess, options: RunbookRun): Promise<CliResult> {
+  options.onSpawn?.(child);
   return new Promise((done, fail) => {
     let stdout = '';
     let stderr = '';
