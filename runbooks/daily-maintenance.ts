@@ -7,7 +7,7 @@
  */
 import type { RunRecord } from '../src/engine/run-record.ts';
 import { presenceJson, presenceStep, stopOnSignals } from './lib/cli.ts';
-import { parseRunbookArgs, targetUri, toleranceArgs, wholeNumber, writeArgs, writeOptions, WRITE_OPTIONS_HELP, type WriteValues } from './lib/options.ts';
+import { confirmedWriteArgs, parseRunbookArgs, targetUri, wholeNumber, writeArgs, writeOptions, WRITE_OPTIONS_HELP } from './lib/options.ts';
 import { presenceTaskArgs } from './lib/presence-tasks.ts';
 import { assertInsideWindow, failedChecks, resultLine, undoHint, type HealthOutput } from './lib/report.ts';
 import { Journal, RunbookError, RunbookExit, runbook } from './lib/runbook.ts';
@@ -43,7 +43,8 @@ await runbook('daily-maintenance', async () => {
   const target = ['--uri', targetUri(values.uri, '--uri', 'MONGODB_URI')];
   const minutes = wholeNumber(values.minutes, '--minutes') ?? DEFAULT_MINUTES;
   const max = wholeNumber(values.max, '--max');
-  const write = [...writeArgs(values), ...toleranceArgs(values)];
+  const write = writeArgs(values);
+  const confirmed = confirmedWriteArgs(values);
   const stale = await presenceTaskArgs('presence-stale', { minutes: String(minutes) });
   stopOnSignals();
   const journal = new Journal(values.verbose === true);
@@ -59,7 +60,7 @@ await runbook('daily-maintenance', async () => {
     }
   };
 
-  await attempt('stale', () => staleUsersOffline(journal, [...stale, ...target, ...write], minutes, max, values));
+  await attempt('stale', () => staleUsersOffline(journal, [...stale, ...target, ...write], { minutes, max, confirmed, overrideReason: values['outside-window'] }));
   await attempt('test', async () => {
     const health = await presenceJson<HealthOutput>('test', ['test', ...target]);
     if (health.exitCode === 0) return journal.ok('test', 'every health check passed');
@@ -75,7 +76,14 @@ await runbook('daily-maintenance', async () => {
   throw new RunbookError(`FAILED: ${problems.map((problem) => `${problem.step}: ${problem.message}`).join(' · ')}`, problems[0]!.exitCode);
 });
 
-async function staleUsersOffline(journal: Journal, args: string[], minutes: number, max: number | undefined, values: WriteValues) {
+interface StaleRun {
+  minutes: number;
+  max: number | undefined;
+  confirmed: (planned: number) => string[];
+  overrideReason: string | undefined;
+}
+
+async function staleUsersOffline(journal: Journal, args: string[], { minutes, max, confirmed, overrideReason }: StaleRun) {
   const dryRun = await presenceStep<RunRecord>('stale dry run', [...args, '--dry-run']);
   const planned = dryRun.plan?.count ?? 0;
   const where = `${dryRun.target.database} (${dryRun.env})`;
@@ -88,8 +96,8 @@ async function staleUsersOffline(journal: Journal, args: string[], minutes: numb
       'stale',
     );
   }
-  assertInsideWindow(dryRun, values['outside-window'], 'stale');
-  const run = await presenceStep<RunRecord>('stale', [...args, '--yes', '--expect', String(planned)]);
+  assertInsideWindow(dryRun, overrideReason, 'stale');
+  const run = await presenceStep<RunRecord>('stale', [...args, ...confirmed(planned)]);
   journal.ok('stale', `${resultLine(run)} in ${where}`);
   journal.note(undoHint(run));
 }

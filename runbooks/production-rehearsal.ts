@@ -9,7 +9,7 @@
 import type { RunRecord } from '../src/engine/run-record.ts';
 import { presenceStep, stopOnSignals } from './lib/cli.ts';
 import { confirmWrite } from './lib/confirm.ts';
-import { parseRunbookArgs, required, targetUri, toleranceArgs, writeArgs, writeOptions, YES_HELP } from './lib/options.ts';
+import { confirmedWriteArgs, parseRunbookArgs, required, targetUri, writeArgs, writeOptions, YES_HELP } from './lib/options.ts';
 import { assertInsideWindow, resultLine, undoHint, windowLine } from './lib/report.ts';
 import { Journal, RunbookError, RunbookExit, RunbookUsageError, runbook } from './lib/runbook.ts';
 
@@ -65,6 +65,7 @@ await runbook('production-rehearsal', async () => {
   const { window: _production, 'outside-window': _overrideIsProductions, ...pace } = values;
   const onProduction = [...task, '--uri', production, '--env', 'production', ...writeArgs(values)];
   const onStaging = [...task, '--uri', staging, '--env', 'staging', ...writeArgs(pace)];
+  const confirmed = confirmedWriteArgs(values);
   const stagingEnv = { ...process.env, PRESENCE_MAINTENANCE_WINDOWS: undefined };
   stopOnSignals();
   const journal = new Journal();
@@ -99,7 +100,7 @@ await runbook('production-rehearsal', async () => {
     database: dryRun.target.database,
   });
   journal.ok('confirm', `${by}; production must plan ${planned} (--expect)`);
-  const run = await presenceStep<RunRecord>('production run', [...onProduction, ...toleranceArgs(values), '--yes', '--expect', String(planned)]);
+  const run = await presenceStep<RunRecord>('production run', [...onProduction, ...confirmed(planned)]);
   journal.ok('production run', `${resultLine(run)} · ${windowLine(run, values['outside-window'])}`);
   journal.note(undoHint(run));
   journal.summary(

@@ -7,7 +7,7 @@
 import type { RunRecord } from '../src/engine/run-record.ts';
 import { presenceJson, presenceStep, stopOnSignals } from './lib/cli.ts';
 import { confirmWrite } from './lib/confirm.ts';
-import { parseRunbookArgs, targetUri, toleranceArgs, writeArgs, writeOptions, WRITE_OPTIONS_HELP, YES_HELP } from './lib/options.ts';
+import { confirmedWriteArgs, parseRunbookArgs, targetUri, writeArgs, writeOptions, WRITE_OPTIONS_HELP, YES_HELP } from './lib/options.ts';
 import { presenceTaskArgs } from './lib/presence-tasks.ts';
 import { assertInsideWindow, failedChecks, resultLine, statusLine, undoHint, windowLine, type HealthOutput, type StatusOutput } from './lib/report.ts';
 import { Journal, RunbookError, runbook } from './lib/runbook.ts';
@@ -29,7 +29,8 @@ await runbook('resolve-ghost-statuses', async () => {
   const values = parseRunbookArgs(process.argv.slice(2), { uri: { type: 'string' }, ...writeOptions }, USAGE);
   if (!values) return;
   const target = ['--uri', targetUri(values.uri, '--uri', 'MONGODB_URI')];
-  const write = [...writeArgs(values), ...toleranceArgs(values)];
+  const write = writeArgs(values);
+  const confirmed = confirmedWriteArgs(values);
   const cleanup = await presenceTaskArgs('presence-cleanup');
   stopOnSignals();
   const journal = new Journal();
@@ -48,7 +49,7 @@ await runbook('resolve-ghost-statuses', async () => {
     assertInsideWindow(dryRun, values['outside-window'], 'window');
     const by = await confirmWrite({ yes: values.yes === true, what: `This sets ${planned} user(s) offline in ${where}.`, database: dryRun.target.database });
     journal.ok('confirm', `${by}; the cleanup must plan ${planned} (--expect)`);
-    cleanupRun = await presenceStep<RunRecord>('cleanup', [...cleanup, ...target, ...write, '--yes', '--expect', String(planned)]);
+    cleanupRun = await presenceStep<RunRecord>('cleanup', [...cleanup, ...target, ...write, ...confirmed(planned)]);
     journal.ok('cleanup', `${resultLine(cleanupRun)} · ${windowLine(cleanupRun, values['outside-window'])}`);
     journal.note(undoHint(cleanupRun));
   }

@@ -9,7 +9,7 @@ import type { RunRecord } from '../src/engine/run-record.ts';
 import { presenceStep, stopOnSignals } from './lib/cli.ts';
 import { confirmWrite } from './lib/confirm.ts';
 import { backupSample } from './lib/backup-sample.ts';
-import { parseRunbookArgs, required, targetUri, toleranceArgs, writeArgs, writeOptions, WRITE_OPTIONS_HELP, YES_HELP } from './lib/options.ts';
+import { confirmedWriteArgs, parseRunbookArgs, required, targetUri, writeArgs, writeOptions, WRITE_OPTIONS_HELP, YES_HELP } from './lib/options.ts';
 import { assertInsideWindow, resultLine, windowLine } from './lib/report.ts';
 import { Journal, RunbookError, RunbookExit, runbook } from './lib/runbook.ts';
 
@@ -38,7 +38,7 @@ await runbook('restore-last-run', async () => {
   if (!values) return;
   const target = ['--uri', targetUri(values.uri, '--uri', 'MONGODB_URI')];
   const taskId = required(values.task, '--task');
-  const tolerance = toleranceArgs(values);
+  const confirmed = confirmedWriteArgs(values);
   writeArgs(values); // bad flags stop the runbook before its first step
   stopOnSignals();
   const journal = new Journal();
@@ -69,7 +69,7 @@ await runbook('restore-last-run', async () => {
 
   const by = await confirmWrite({ yes: values.yes === true, what: `This restores ${planned} document(s) of run ${last._id} in ${where}.`, database: dryRun.target.database });
   journal.ok('confirm', `${by}; the restore must plan ${planned} (--expect)`);
-  const restored = await presenceStep<RunRecord>('restore', [...restore, ...tolerance, '--yes', '--expect', String(planned)]);
+  const restored = await presenceStep<RunRecord>('restore', [...restore, ...confirmed(planned)]);
   const counts = restored.restore;
   const changed = values.force
     ? `${counts?.forced ?? 0} changed since the run, overwritten (--force)`

@@ -92,13 +92,17 @@ export function writeArgs(values: WriteValues, env: NodeJS.ProcessEnv = process.
   return args;
 }
 
-/** `--tolerance`, checked; it goes with the `--expect` a runbook sets. */
-export function toleranceArgs(values: WriteValues): string[] {
-  if (values.tolerance === undefined) return [];
-  if (!/^\d+(\.\d+)?%?$/.test(values.tolerance.trim())) {
-    throw new RunbookUsageError(`--tolerance must be a count or a percentage (10 or 5%), got "${values.tolerance.slice(0, 40)}"`);
+/**
+ * The flags of a confirmed write: `--yes --expect <the dry run's count>` and
+ * the `--tolerance` given, checked now so a bad one stops the runbook before
+ * its first step.
+ */
+export function confirmedWriteArgs(values: WriteValues): (planned: number) => string[] {
+  const tolerance = values.tolerance?.trim();
+  if (tolerance !== undefined && !/^\d+(\.\d+)?%?$/.test(tolerance)) {
+    throw new RunbookUsageError(`--tolerance must be a count or a percentage (10 or 5%), got "${tolerance.slice(0, 40)}"`);
   }
-  return ['--tolerance', values.tolerance.trim()];
+  return (planned) => ['--yes', '--expect', String(planned), ...(tolerance === undefined ? [] : ['--tolerance', tolerance])];
 }
 
 function checked<T>(parse: () => T): T {

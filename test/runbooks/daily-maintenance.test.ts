@@ -69,12 +69,13 @@ describe('daily-maintenance', () => {
     expect(await writingRuns(database.db())).toEqual([]);
   });
 
-  it('inside the window runs and records it', async () => {
+  it('inside the window runs and records it, with the --tolerance given', async () => {
     const open = windowFromNow(-30);
-    const result = await daily(['--window', open]);
+    const result = await daily(['--window', open, '--tolerance', '2']);
     expect(result.code, result.stderr).toBe(0);
     const [stale] = await writingRuns(database.db());
     expect(stale?.window).toEqual({ inside: true, windows: [open] });
+    expect(stale?.confirmation).toEqual({ by: 'expected-count', expected: 7, tolerance: 2 });
   });
 
   it('refuses (exit 4) when the dry run plans more than --max, with nothing written', async () => {
