@@ -58,17 +58,21 @@ function buildProgram(setExitCode: (code: number) => void): Command {
     .action(async (options) => setExitCode(await statusCommand(options)));
 
   addPresenceOptions(
-    addWriteOptions(
-      addTargetOptions(program.command('cleanup').description('set every online user offline (ghost statuses after a restart)')),
+    addSafetyOptions(
+      addWriteOptions(
+        addTargetOptions(program.command('cleanup').description('set every online user offline (ghost statuses after a restart)')),
+      ),
     ),
   )
     .addHelpText('after', PresenceExamples.cleanup)
     .action(async (options) => setExitCode(await cleanupCommand(options)));
 
   addPresenceOptions(
-    addWriteOptions(
-      addTargetOptions(
-        program.command('stale').description('set offline the online users inactive longer than --minutes, once or --scheduled'),
+    addSafetyOptions(
+      addWriteOptions(
+        addTargetOptions(
+          program.command('stale').description('set offline the online users inactive longer than --minutes, once or --scheduled'),
+        ),
       ),
     ),
   )

@@ -3,7 +3,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MongoClient } from 'mongodb';
 import { startSandbox } from '../../db/sandbox.ts';
-import { DEFAULT_BATCH_SIZE } from '../../engine/runner.ts';
 import { ExitCode } from '../../engine/errors.ts';
 import { demoPopulation } from '../../presence/demo-population.ts';
 import { PRESENCE_CONFIG_ENV, PRESENCE_ENV } from '../../presence/config.ts';
@@ -14,6 +13,7 @@ import { statusCommand } from './status.ts';
 import { testCommand } from './test.ts';
 
 const DEMO_DATABASE = 'presence_demo';
+const FERRETDB_BATCH_SIZE = 50;
 const DEMO_SETTINGS = { collection: 'users', offlineSet: { socketId: null, currentRoom: null }, staleMinutes: 30 };
 
 interface DemoStep {
@@ -45,7 +45,9 @@ export async function demoCommand(options: { users: number }): Promise<number> {
     // The demo's own settings and paths, whatever the operator's environment says.
     const env = withoutPresenceSettings(process.env);
     const target = { uri, config, stateDir, backupDir: join(stateDir, 'backups') };
-    const writes = { ...target, batchSize: DEFAULT_BATCH_SIZE };
+    // The sandbox is a development target by definition. FerretDB 1.x stalls on an `update` of 100 or more
+    // statements, so the demo's write batches stay below that.
+    const writes = { ...target, env: 'development', batchSize: FERRETDB_BATCH_SIZE };
     const steps: DemoStep[] = [
       { command: 'presence status', run: () => statusCommand(target, env), expected: [0] },
       { command: 'presence stale --dry-run', run: () => staleCommand({ ...writes, dryRun: true }, env), expected: [0] },

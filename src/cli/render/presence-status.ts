@@ -4,8 +4,13 @@ import { indexKeyText } from '../../presence/indexes.ts';
 import { describeOnline, type PresenceModel } from '../../presence/model.ts';
 import { count, duration, table } from './format.ts';
 
+/** "3 d 4 h ago", "12 min ago": the age of an activity, to the unit an operator cares about. */
 function age(since: Date, now: Date): string {
-  return `${duration(Math.max(0, now.getTime() - since.getTime()))} ago`;
+  const minutes = Math.max(0, Math.floor((now.getTime() - since.getTime()) / 60_000));
+  if (minutes < 60) return `${minutes} min ago`;
+  const hours = Math.floor(minutes / 60);
+  if (hours < 48) return `${hours} h ${minutes % 60} min ago`;
+  return `${Math.floor(hours / 24)} d ${hours % 24} h ago`;
 }
 
 /** `presence status` as an operator reads it: counts first, then what needs attention, then the audit. */
@@ -20,8 +25,8 @@ export function presenceStatusLines(model: PresenceModel, figures: PresenceFigur
     ['malformed presence', count(figures.malformed), figures.malformed > 0 ? 'wrong types: left alone by every write (presence test shows which)' : ''],
     [
       'oldest online activity',
-      figures.oldestOnlineActivity ? figures.oldestOnlineActivity.toISOString() : '-',
-      figures.oldestOnlineActivity ? age(figures.oldestOnlineActivity, figures.measuredAt) : '',
+      figures.oldestOnlineActivity ? age(figures.oldestOnlineActivity, figures.measuredAt) : '-',
+      figures.oldestOnlineActivity ? `at ${figures.oldestOnlineActivity.toISOString()}` : 'no online user has an activity time',
     ],
   ];
   for (const { spec, servedBy } of figures.indexes.indexes) {
