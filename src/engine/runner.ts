@@ -18,6 +18,14 @@ export interface RunnerDeps {
   store: RunStore;
   lock: RunLock;
   observer: RunObserver;
+  /** What the server cannot take; undefined for a MongoDB that takes any batch. */
+  limits?: ServerLimits;
+}
+
+export interface ServerLimits {
+  /** The most statements one write command may carry on this server. */
+  maxStatementsPerWrite: number;
+  why: string;
 }
 
 export interface RunSettings {
@@ -32,14 +40,18 @@ export interface RunSettings {
   /** Aborted by SIGINT/SIGTERM: the run stops after the current batch. */
   signal: AbortSignal;
   pace?: Pace;
+  /** Said before the run starts (e.g. the batch size capped for the engine): shown and kept in the audit. */
+  notices?: readonly string[];
   /** Environment, maintenance windows and confirmation rules for this target. */
   safety: SafetyPolicy;
 }
 
 /** Rate limit and back-off, consulted around every write batch. */
 export interface Pace {
-  beforeBatch(size: number): Promise<void>;
-  afterBatch(size: number, elapsedMs: number): void;
+  /** Resolves when the next batch may go, or early once the signal aborts. */
+  beforeBatch(size: number, signal?: AbortSignal): Promise<void>;
+  /** `error` is set when the batch's write command failed. */
+  afterBatch(size: number, elapsedMs: number, error?: unknown): void;
   notices(): string[];
 }
 
@@ -64,7 +76,9 @@ class Run {
     readonly deps: RunnerDeps,
     readonly record: RunRecord,
     readonly settings: RunSettings,
-  ) {}
+  ) {
+    for (const message of settings.notices ?? []) this.notice(message);
+  }
 
   get signal(): AbortSignal {
     return this.lock?.signal ?? this.settings.signal;
@@ -294,8 +308,8 @@ async function applyAndVerify(run: Run, work: Work, manifest: BackupManifest): P
       batches: readBackupBatches(settings.backupDir, verified, settings.batchSize),
       planned: verified.count,
       signal: run.signal,
-      pace: settings.pace && ((size) => settings.pace!.beforeBatch(size)),
-      afterBatch: settings.pace && ((size, ms) => settings.pace!.afterBatch(size, ms)),
+      pace: settings.pace && ((size) => settings.pace!.beforeBatch(size, run.signal)),
+      afterBatch: settings.pace && ((size, ms, error) => settings.pace!.afterBatch(size, ms, error)),
       onBatch: (counts) => run.progress('apply', counts.planned - counts.remaining, counts.planned),
     });
     record.result = result.counts;
@@ -377,6 +391,8 @@ export async function restoreRun(deps: RunnerDeps, manifest: BackupManifest, set
       const outcome = await undo.restore(manifest.count, batches(), {
         force: settings.force,
         signal: run.signal,
+        pace: settings.pace && ((size) => settings.pace!.beforeBatch(size, run.signal)),
+        afterBatch: settings.pace && ((size, ms, error) => settings.pace!.afterBatch(size, ms, error)),
         onBatch: (counts) => run.progress('apply', counts.planned - counts.remaining, counts.planned),
       });
       record.restore = outcome.counts;

@@ -1,12 +1,13 @@
+import { serverLimits } from '../../db/server.ts';
 import { assertWritableDir } from '../../engine/backup.ts';
 import { TaskMigrator } from '../../engine/migrator.ts';
-import { AdaptivePace } from '../../engine/pace.ts';
 import type { RunRecord } from '../../engine/run-record.ts';
 import { runTask, type RunnerDeps, type RunSettings } from '../../engine/runner.ts';
 import { findTask, loadTasks, parseParams } from '../../engine/task-catalog.ts';
 import { migrationName, type LoadedTask } from '../../engine/task.ts';
 import { exitCodeOfRecord } from '../exit-codes.ts';
 import { outcomeLines } from '../render/format.ts';
+import { paceFor, type PaceFlags } from '../pace.ts';
 import { outputMode, printJson, printLines, type OutputMode } from '../render/output.ts';
 import { createRunView } from '../render/run-view.ts';
 import { safetyPolicy, type SafetyOptions } from '../safety-options.ts';
@@ -14,10 +15,8 @@ import { localPaths, newRunId, openSession, operator, targetOf, type Session, ty
 import { abortOnSignals } from '../signals.ts';
 
 /** Options of every command that writes: target, pace and safety. */
-export interface RunOptions extends TargetOptions, SafetyOptions {
+export interface RunOptions extends TargetOptions, SafetyOptions, PaceFlags {
   dryRun?: boolean;
-  batchSize: number;
-  rate?: number;
   param?: Record<string, string>;
 }
 
@@ -60,21 +59,29 @@ export async function withWriteContext(
     return await view.show(async () => {
       const session = await openSession(target, options, view);
       try {
+        const paced = await paceFor(session.connection.db, options, (message) => view.notice(message));
         const now = new Date();
         return await perform({
           session,
           tasks,
-          deps: { db: session.connection.db, store: session.store, lock: session.lock, observer: view },
+          deps: {
+            db: session.connection.db,
+            store: session.store,
+            lock: session.lock,
+            observer: view,
+            limits: await serverLimits(session.connection.db),
+          },
           settings: {
             runId: newRunId(now),
             operator: operator(),
             target: { uri: target.uri, database: target.database },
             dryRun: options.dryRun === true,
             backupDir: paths.backupDir,
-            batchSize: options.batchSize,
+            batchSize: paced.batchSize,
             now,
             signal: interrupt.signal,
-            pace: new AdaptivePace({ rate: options.rate, onNotice: (message) => view.notice(message) }),
+            pace: paced.pace,
+            notices: paced.notices,
             safety,
           },
         });

@@ -1,0 +1,19 @@
+import type { Db } from 'mongodb';
+import type { ServerLimits } from '../engine/runner.ts';
+
+/**
+ * FerretDB 1.24 (SQLite) keeps one SQLite connection per statement of an
+ * `update` command until the command ends, from a pool of 100: a bulk write of
+ * about 100 statements or more waits on itself for ever. Below that, it works.
+ */
+const FERRETDB_STATEMENTS_PER_WRITE = 50;
+
+/** What the connected server is, as far as the runner must adapt to it. */
+export async function serverLimits(db: Db): Promise<ServerLimits | undefined> {
+  const info = await db.admin().command({ buildInfo: 1 });
+  if (typeof info.ferretdbVersion !== 'string') return undefined;
+  return {
+    maxStatementsPerWrite: FERRETDB_STATEMENTS_PER_WRITE,
+    why: `FerretDB ${info.ferretdbVersion} stalls on write commands of ~100 statements or more`,
+  };
+}
