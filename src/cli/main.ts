@@ -163,6 +163,11 @@ function buildProgram(setExitCode: (code: number) => void): Command {
 
 /** Runs the CLI and returns the exit code; prints one line on any error, never a stack. */
 export async function main(argv: string[]): Promise<number> {
+  // `presence status | head`: a reader that goes away is not an error.
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw error;
+  });
   let exitCode: number = ExitCode.success;
   const program = buildProgram((code) => (exitCode = code));
   try {

@@ -24,9 +24,12 @@ export async function connect(target: Target, options: { timeoutMs?: number; app
   const timeoutMs = options.timeoutMs ?? CONNECT_TIMEOUT_MS;
   let client: MongoClient;
   try {
+    // Timeouts the URI sets are the operator's; ours only fill in what it leaves out.
+    const given = new URLSearchParams(target.connectionUri.split('?')[1] ?? '');
+    const unlessGiven = (name: string, value: number) => (given.has(name) ? {} : { [name]: value });
     client = new MongoClient(target.connectionUri, {
-      serverSelectionTimeoutMS: timeoutMs,
-      connectTimeoutMS: timeoutMs,
+      ...unlessGiven('serverSelectionTimeoutMS', timeoutMs),
+      ...unlessGiven('connectTimeoutMS', timeoutMs),
       appName: options.appName ?? 'presence-maint',
       retryWrites: true,
     });

@@ -7,7 +7,7 @@ import type { RunObserver } from './observer.ts';
 import type { RunLock, RunStore } from './ports.ts';
 import { RunKind, RunStatus, type RunRecord, type RunStep, type TargetInfo } from './run-record.ts';
 import { migrationName, TaskMode, type LoadedTask, type TaskContext, type TaskLogger } from './task.ts';
-import { checkWindow, confirmRun, type SafetyPolicy } from './safety.ts';
+import { assertWindow, confirmRun, windowState, type SafetyPolicy } from './safety.ts';
 import type { TargetState } from './verify.ts';
 import { undoOf, workOf, type Work } from './work.ts';
 
@@ -276,7 +276,8 @@ async function* counted<T>(entries: AsyncIterable<T>, every: number, report: (do
 async function confirmStep(run: Run, planned: number): Promise<void> {
   const { record, settings } = run;
   await run.step('confirm', async () => {
-    record.window = checkWindow(settings.safety, new Date(), settings.dryRun);
+    record.window = windowState(settings.safety, new Date(), settings.dryRun);
+    assertWindow(record.window, settings.dryRun);
     if (record.window.overrideReason) {
       run.notice(`running outside the maintenance window (${record.window.windows.join(', ')}): ${record.window.overrideReason}`);
     }

@@ -81,18 +81,20 @@ export interface WindowState {
   overrideReason?: string;
 }
 
-/** Outside every configured window a non-dry run is refused, unless overridden with a reason. */
-export function checkWindow(policy: SafetyPolicy, now: Date, dryRun: boolean): WindowState {
+/** Where `now` stands against the configured windows, and the override reason when outside. */
+export function windowState(policy: SafetyPolicy, now: Date, dryRun: boolean): WindowState {
   const windows = policy.windows.map((window) => window.spec);
   const inside = policy.windows.length === 0 || policy.windows.some((window) => insideWindow(window, now));
-  if (inside || dryRun) return { inside, windows };
   const reason = policy.outsideWindowReason?.trim();
-  if (!reason) {
-    throw new RefusedError(
-      `outside the maintenance window (${windows.join(', ')}): rerun inside it, or pass --outside-window "<reason>"`,
-    );
-  }
-  return { inside, windows, overrideReason: reason };
+  return inside || dryRun || !reason ? { inside, windows } : { inside, windows, overrideReason: reason };
+}
+
+/** Outside every configured window a non-dry run is refused, unless overridden with a reason. */
+export function assertWindow(state: WindowState, dryRun: boolean): void {
+  if (state.inside || dryRun || state.overrideReason) return;
+  throw new RefusedError(
+    `outside the maintenance window (${state.windows.join(', ')}): rerun inside it, or pass --outside-window "<reason>"`,
+  );
 }
 
 export interface Confirmation {

@@ -82,7 +82,9 @@ describe('production safety', () => {
     const closed = windowFromNow(120);
     const refused = await unchanged(() => presence(['--window', closed]));
     expect(refused.code).toBe(4);
-    expect(parseJson<RunRecord>(refused.stdout).error?.message).toMatch(/outside the maintenance window/);
+    const refusal = parseJson<RunRecord>(refused.stdout);
+    expect(refusal.error?.message).toMatch(/outside the maintenance window/);
+    expect(refusal.window).toEqual({ inside: false, windows: [closed] });
 
     const dry = await presence(['--dry-run'], { PRESENCE_MAINTENANCE_WINDOWS: closed });
     expect(dry.code).toBe(0);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { checkWindow, confirmRun, insideWindow, parseWindow, parseWindows } from '../../src/engine/safety.ts';
+import { assertWindow, confirmRun, windowState, insideWindow, parseWindow, parseWindows } from '../../src/engine/safety.ts';
 
 const at = (iso: string) => new Date(iso);
 
@@ -29,10 +29,14 @@ describe('maintenance windows', () => {
   it('refuses a write outside every window unless a reason is given; a dry run always passes', () => {
     const policy = { env: 'production' as const, windows: [parseWindow('02:00-03:00 UTC')], yes: false };
     const noon = at('2026-11-25T12:00:00Z');
-    expect(() => checkWindow(policy, noon, false)).toThrow(/outside the maintenance window \(02:00-03:00 UTC\)/);
-    expect(checkWindow(policy, noon, true)).toEqual({ inside: false, windows: ['02:00-03:00 UTC'] });
-    expect(checkWindow({ ...policy, outsideWindowReason: 'incident 42' }, noon, false)).toMatchObject({ inside: false, overrideReason: 'incident 42' });
-    expect(checkWindow({ ...policy, windows: [] }, noon, false).inside).toBe(true);
+    const closed = windowState(policy, noon, false);
+    expect(closed).toEqual({ inside: false, windows: ['02:00-03:00 UTC'] });
+    expect(() => assertWindow(closed, false)).toThrow(/outside the maintenance window \(02:00-03:00 UTC\)/);
+    expect(() => assertWindow(windowState(policy, noon, true), true)).not.toThrow();
+    const overridden = windowState({ ...policy, outsideWindowReason: 'incident 42' }, noon, false);
+    expect(overridden).toMatchObject({ inside: false, overrideReason: 'incident 42' });
+    expect(() => assertWindow(overridden, false)).not.toThrow();
+    expect(windowState({ ...policy, windows: [] }, noon, false).inside).toBe(true);
   });
 });
 
