@@ -9,6 +9,7 @@ import { RunKind, RunStatus, type RunRecord, type RunStep, type TargetInfo } fro
 import { migrationName, TaskMode, type LoadedTask, type TaskContext, type TaskLogger } from './task.ts';
 import { assertWindow, confirmRun, windowState, type SafetyPolicy } from './safety.ts';
 import type { TargetState } from './verify.ts';
+import { SAMPLE_SIZE, type PlanSample } from './plan.ts';
 import { undoOf, workOf, type Work } from './work.ts';
 
 export const DEFAULT_BATCH_SIZE = 500;
@@ -375,11 +376,12 @@ export async function restoreRun(deps: RunnerDeps, manifest: BackupManifest, set
     await run.step('plan', async () => {
       record.plan = {
         collection: manifest.collection,
-        filter: `backup of run ${manifest.runId}`,
+        filter: `_id in the backup of run ${manifest.runId}`,
         fields: manifest.fields,
         count: manifest.count,
         estimatedBackupBytes: 0,
       };
+      deps.observer.planned({ ...record.plan, sample: await restoreSample(settings.backupDir, manifest) });
       await deps.store.update(record._id, { plan: record.plan });
     });
     await confirmStep(run, manifest.count);
@@ -405,4 +407,12 @@ export async function restoreRun(deps: RunnerDeps, manifest: BackupManifest, set
   } catch (error) {
     return await run.finish(error);
   }
+}
+
+/** What a restore puts back, for the first few documents: the run's values → the pre-image. */
+async function restoreSample(backupDir: string, manifest: BackupManifest): Promise<PlanSample[]> {
+  for await (const batch of readBackupBatches(backupDir, manifest, SAMPLE_SIZE)) {
+    return batch.map((entry) => ({ _id: entry._id, before: afterImage(entry).values, after: entry.before }));
+  }
+  return [];
 }

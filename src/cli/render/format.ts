@@ -40,7 +40,9 @@ export function value(v: unknown): string {
 export function planLines(report: PlanReport): string[] {
   const lines = [
     `${report.collection} where ${report.filter}`,
-    `${count(report.count)} document(s) to change; backup about ${bytes(report.estimatedBackupBytes)} before compression`,
+    report.estimatedBackupBytes > 0
+      ? `${count(report.count)} document(s) to change; backup about ${bytes(report.estimatedBackupBytes)} before compression`
+      : `${count(report.count)} document(s) to change`,
   ];
   for (const sample of report.sample) {
     const changes = Object.keys({ ...sample.before, ...sample.after })
