@@ -1,5 +1,6 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { DEFAULT_BATCH_SIZE } from '../engine/runner.ts';
+import { DEFAULT_MAX_LAG_SECONDS } from './pace.ts';
 
 /** Most servers refuse more than 100,000 writes in one batch (maxWriteBatchSize). */
 export const MAX_BATCH_SIZE = 100_000;
@@ -33,13 +34,32 @@ export function addWriteOptions(command: Command): Command {
   return command
     .option('--dry-run', 'plan only: report what would change, write nothing')
     .addOption(
-      new Option('--batch-size <n>', 'documents per write batch')
-        .argParser(integerIn(1, MAX_BATCH_SIZE, '--batch-size'))
-        .default(DEFAULT_BATCH_SIZE),
+      new Option('--batch-size <n>', `documents per write batch (default: ${DEFAULT_BATCH_SIZE}, or the server's maximum if lower)`).argParser(
+        integerIn(1, MAX_BATCH_SIZE, '--batch-size'),
+      ),
     )
     .addOption(
       new Option('--rate <docs/s>', 'at most this many documents written per second (default: no limit)').argParser(
         integerIn(1, 10_000_000, '--rate'),
       ),
+    )
+    .addOption(
+      new Option(
+        '--max-lag <seconds>',
+        `on a replica set, hold writes while a secondary is further behind than this (default: ${DEFAULT_MAX_LAG_SECONDS})`,
+      ).argParser(parseMaxLag),
     );
+}
+
+const MAX_LAG_LIMIT_SECONDS = 86_400;
+
+export function parseMaxLag(raw: string): number {
+  if (!/^\d+(\.\d+)?$/.test(raw.trim())) {
+    throw new InvalidArgumentError(`--max-lag must be a number of seconds, 0 or more, got "${raw.slice(0, 40)}"`);
+  }
+  const seconds = Number(raw);
+  if (seconds > MAX_LAG_LIMIT_SECONDS) {
+    throw new InvalidArgumentError(`--max-lag must be at most ${MAX_LAG_LIMIT_SECONDS} seconds, got ${raw}`);
+  }
+  return seconds;
 }

@@ -19,7 +19,8 @@ export interface WriteBatchesOptions {
   onBatch(counts: ApplyCounts): void;
   /** Called before each batch; resolves when the next batch may go (rate limit, back-off). */
   pace?: (size: number) => Promise<void>;
-  afterBatch?: (size: number, elapsedMs: number) => void;
+  /** Called after each batch's write command, with its error when it failed. */
+  afterBatch?: (size: number, elapsedMs: number, error?: unknown) => void;
 }
 
 /**
@@ -33,6 +34,7 @@ export async function applyBackup(collection: Collection, options: WriteBatchesO
   for await (const batch of options.batches) {
     if (options.signal.aborted) return { counts, interrupted: true };
     await options.pace?.(batch.length);
+    if (options.signal.aborted) return { counts, interrupted: true };
     const started = performance.now();
     const operations = batch.map(compareAndSetUpdate);
     try {
@@ -41,6 +43,7 @@ export async function applyBackup(collection: Collection, options: WriteBatchesO
       counts.skipped += batch.length - result.matchedCount;
       counts.remaining -= batch.length;
     } catch (error) {
+      options.afterBatch?.(batch.length, performance.now() - started, error);
       const stoppedAt = failedIndex(error);
       if (stoppedAt === undefined) {
         // No per-write report (FerretDB answers a failed statement with a command

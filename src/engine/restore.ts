@@ -1,8 +1,16 @@
 import type { AnyBulkWriteOperation, Collection } from 'mongodb';
+import type { WriteBatchesOptions } from './apply.ts';
 import { afterImage, compareAndSetFilter, holdsState, updateFor, type BackupEntry } from './document-state.ts';
 import { errorMessage } from './errors.ts';
 import type { RestoreCounts } from './run-record.ts';
 import { currentDocuments, idKey } from './verify.ts';
+
+export interface RestoreOptions extends Pick<WriteBatchesOptions, 'pace' | 'afterBatch'> {
+  /** Also overwrite documents changed since the run. */
+  force: boolean;
+  signal: AbortSignal;
+  onBatch(counts: RestoreCounts): void;
+}
 
 export interface RestoreOutcome {
   counts: RestoreCounts;
@@ -21,7 +29,7 @@ export async function restoreBackup(
   fields: readonly string[],
   planned: number,
   batches: AsyncIterable<BackupEntry[]>,
-  options: { force: boolean; signal: AbortSignal; onBatch(counts: RestoreCounts): void },
+  options: RestoreOptions,
 ): Promise<RestoreOutcome> {
   const counts: RestoreCounts = { planned, restored: 0, alreadyRestored: 0, conflicts: 0, forced: 0, remaining: planned };
   for await (const batch of batches) {
@@ -38,6 +46,9 @@ export async function restoreBackup(
       } else if (document !== undefined && options.force) forced.push(putBack(entry, { _id: entry._id }));
       else counts.conflicts++;
     }
+    await options.pace?.(guarded.length + forced.length);
+    if (options.signal.aborted) return { counts, interrupted: true };
+    const started = performance.now();
     try {
       if (guarded.length > 0) {
         const result = await collection.bulkWrite(guarded, { ordered: true });
@@ -50,8 +61,10 @@ export async function restoreBackup(
         counts.conflicts += forced.length - result.matchedCount;
       }
     } catch (error) {
+      options.afterBatch?.(guarded.length + forced.length, performance.now() - started, error);
       return { counts, interrupted: false, failure: `restore write failed: ${errorMessage(error)}` };
     }
+    if (guarded.length + forced.length > 0) options.afterBatch?.(guarded.length + forced.length, performance.now() - started);
     counts.remaining -= batch.length;
     options.onBatch(counts);
   }

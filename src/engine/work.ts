@@ -4,7 +4,7 @@ import type { BackupManifest } from './backup.ts';
 import type { BackupEntry } from './document-state.ts';
 import { applyIndexes, INDEX_FIELD, indexEntries, planIndexes, restoreIndexes, verifyIndexes } from './indexes.ts';
 import { planChanges, plannedEntries, type PlanReport } from './plan.ts';
-import { restoreBackup, type RestoreOutcome } from './restore.ts';
+import { restoreBackup, type RestoreOptions, type RestoreOutcome } from './restore.ts';
 import type { VerifyCounts } from './run-record.ts';
 import { isIndexPlan, type AnyPlan } from './task.ts';
 import { verifyBackup, type TargetState } from './verify.ts';
@@ -27,7 +27,7 @@ export interface Undo {
   restore(
     planned: number,
     batches: AsyncIterable<BackupEntry[]>,
-    options: { force: boolean; signal: AbortSignal; onBatch(counts: RestoreOutcome['counts']): void },
+    options: RestoreOptions,
   ): Promise<RestoreOutcome>;
 }
 

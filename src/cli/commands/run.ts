@@ -59,7 +59,8 @@ export async function withWriteContext(
     return await view.show(async () => {
       const session = await openSession(target, options, view);
       try {
-        const paced = await paceFor(session.connection.db, options, (message) => view.notice(message));
+        const limits = await serverLimits(session.connection.db);
+        const paced = await paceFor(session.connection.db, options, limits, (message) => view.notice(message));
         const now = new Date();
         return await perform({
           session,
@@ -69,7 +70,7 @@ export async function withWriteContext(
             store: session.store,
             lock: session.lock,
             observer: view,
-            limits: await serverLimits(session.connection.db),
+            limits,
           },
           settings: {
             runId: newRunId(now),
