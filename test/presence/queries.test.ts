@@ -1,0 +1,32 @@
+import { describe, expect, it } from 'vitest';
+import { classifyUser } from '../../src/presence/classify.ts';
+import { presenceModelOf } from '../../src/presence/model.ts';
+import { malformedFilter, offlineFilter, onlineFilter, withoutPresenceFilter } from '../../src/presence/queries.ts';
+import { presenceSettingsSchema } from '../../src/presence/settings.ts';
+import { useTestDatabase } from '../support/database.ts';
+import { population, PRESENCE_CASES } from './population.ts';
+
+const database = useTestDatabase('presencequeries');
+
+describe.each(PRESENCE_CASES)('presence queries ($name)', (presence) => {
+  it('put every seeded user where the truth says, and agree with the per-document schema check', async () => {
+    const model = presenceModelOf(presenceSettingsSchema.parse(presence.settings));
+    const pop = population(presence, new Date());
+    const users = database.db().collection(presence.collection);
+    await users.insertMany(pop.users);
+    const matching = async (filter: object) => new Set((await users.find(filter, { projection: { _id: 1 } }).toArray()).map((user) => user._id));
+    const found = {
+      online: await matching(onlineFilter(model)),
+      offline: await matching(offlineFilter(model)),
+      'without-presence': await matching(withoutPresenceFilter(model)),
+      malformed: await matching(malformedFilter(model)),
+    };
+    const truth = { active: 'online', stale: 'online', onlineWithoutActivity: 'online', offline: 'offline', withoutPresence: 'without-presence', malformed: 'malformed' };
+    for (const user of await users.find({}, { promoteValues: false }).toArray()) {
+      const expected = truth[pop.categoryOf.get(String(user._id))!];
+      const inFilters = Object.entries(found).filter(([, ids]) => ids.has(user._id)).map(([state]) => state);
+      expect({ id: user._id, states: inFilters }).toEqual({ id: user._id, states: [expected] });
+      expect({ id: user._id, state: classifyUser(model, user).state }).toEqual({ id: user._id, state: expected });
+    }
+  });
+});
