@@ -1,0 +1,38 @@
+import { describe, expect, it } from 'vitest';
+import { runCli } from '../support/cli.ts';
+
+describe('presence help', () => {
+  it('lists the presence commands with examples', async () => {
+    const result = await runCli(['help']);
+    expect(result.code).toBe(0);
+    for (const command of ['status', 'cleanup', 'stale', 'test', 'demo']) expect(result.stdout).toMatch(new RegExp(`^  ${command} `, 'm'));
+    expect(result.stdout).toContain('presence stale --scheduled --interval=15');
+  });
+
+  it.each(['status', 'cleanup', 'stale', 'test', 'demo'])('presence %s --help ends with examples', async (command) => {
+    const result = await runCli([command, '--help']);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/\nExamples:\n {2}(presence|0 3|npm)/);
+  });
+});
+
+describe('presence demo', () => {
+  it('walks a seeded embedded database through status, stale, cleanup and test', async () => {
+    const result = await runCli(['demo', '--users', '300'], { timeoutMs: 180_000 });
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    const steps = [...result.stdout.matchAll(/^── \d\/6 {2}\$ (.+)$/gm)].map((match) => match[1]);
+    expect(steps).toEqual([
+      'presence status',
+      'presence stale --dry-run',
+      'presence stale',
+      'presence cleanup --dry-run',
+      'presence test',
+      'presence status',
+    ]);
+    expect(result.stdout).toMatch(/^presence-stale@1: succeeded in/m);
+    expect(result.stdout).toMatch(/^schema\s+FAIL\s+/m);
+    // After the stale run, the last status counts no stale user.
+    expect(result.stdout.split('── 6/6')[1]).toMatch(/^\s+stale \(> 30 min\)\s+0\s/m);
+  }, 200_000);
+});
