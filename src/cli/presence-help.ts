@@ -14,11 +14,13 @@ Examples:
   presence restore <runId>                            undo it (printed at the end of the run)`,
   stale: `
 Examples:
-  presence stale --dry-run                            who is inactive > 30 min, nothing written
+  presence stale --dry-run                            who is inactive > 30 min; nothing written
   presence stale --minutes=60                         offline after an hour without activity
-  presence stale --scheduled --interval=15            a run every 15 minutes until Ctrl-C/SIGTERM
-  node scripts/cleanup-stale-sessions.js --minutes=60 --scheduled --interval=15   (old script) is now:
-  presence stale --minutes=60 --scheduled --interval=15`,
+  presence stale --minutes=60 --scheduled --interval=15
+                                                      a run every 15 minutes until Ctrl-C or SIGTERM
+                                                      (the old cleanup-stale-sessions.js flags, unchanged)
+  presence stale --yes --expect 500 --tolerance 100%  on production from cron: refuse more than 1,000 at once
+  presence restore <runId>                            undo a run (its id is printed at the end)`,
   test: `
 Examples:
   presence test                                       the health check, as a table

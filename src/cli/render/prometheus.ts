@@ -10,6 +10,11 @@ interface Metric {
   samples: { labels?: Labels; value: number }[];
 }
 
+/** Milliseconds as seconds, to the microsecond: no floating-point noise in the exposition. */
+function seconds(ms: number): number {
+  return Math.round(ms * 1000) / 1_000_000;
+}
+
 function escapeLabel(value: string): string {
   return value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
 }
@@ -55,7 +60,7 @@ export function prometheusText(figures: PresenceFigures, lastRuns: ReadonlyMap<s
       samples: [
         {
           labels: collection,
-          value: figures.oldestOnlineActivity ? Math.max(0, (figures.measuredAt.getTime() - figures.oldestOnlineActivity.getTime()) / 1000) : 0,
+          value: figures.oldestOnlineActivity ? seconds(Math.max(0, figures.measuredAt.getTime() - figures.oldestOnlineActivity.getTime())) : 0,
         },
       ],
     },
@@ -70,7 +75,7 @@ export function prometheusText(figures: PresenceFigures, lastRuns: ReadonlyMap<s
     {
       name: 'presence_operation_latency_seconds',
       help: 'How long each presence query of this status took.',
-      samples: Object.entries(figures.latencyMs).map(([operation, ms]) => ({ labels: { operation }, value: ms / 1000 })),
+      samples: Object.entries(figures.latencyMs).map(([operation, ms]) => ({ labels: { operation }, value: seconds(ms) })),
     },
     ...runMetrics(lastRuns),
   ];
@@ -104,7 +109,7 @@ function runMetrics(lastRuns: ReadonlyMap<string, RunRecord>): Metric[] {
     {
       name: 'presence_last_run_duration_seconds',
       help: 'How long the last (non-dry) run of the task took.',
-      samples: perTask((run) => (run.durationMs ?? 0) / 1000),
+      samples: perTask((run) => seconds(run.durationMs ?? 0)),
     },
     {
       name: 'presence_last_run_written_documents',
