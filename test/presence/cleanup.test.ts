@@ -7,8 +7,8 @@ import { changedIds, snapshot } from './snapshot.ts';
 
 const database = useTestDatabase('presencecleanup');
 const stateDir = tempStateDir();
-/** FerretDB 1.x stalls on an `update` of 100 statements or more: batches stay below. */
-const BATCH = ['--batch-size', '50'];
+/** Several write batches per run. */
+const BATCH = ['--batch-size', '20'];
 
 function cli(presence: PresenceCase, ...args: string[]) {
   return runCli([...args, '--uri', database.uri(), '--config', writeConfig(stateDir, presence)], {

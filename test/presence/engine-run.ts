@@ -44,7 +44,7 @@ export async function runBundledTask(run: InProcessRun): Promise<RunRecord> {
       target: { uri: 'mongodb://127.0.0.1/', database: run.database },
       dryRun: false,
       backupDir: join(state, 'backups'),
-      batchSize: 50,
+      batchSize: 20,
       now: run.now,
       signal: new AbortController().signal,
       safety: { env: 'development', windows: [], yes: false },

@@ -26,7 +26,7 @@ function scheduler(presence: PresenceCase, uri: string, stateDir: string, env: N
   let child: ChildProcess | undefined;
   let output = '';
   const done = runCli(
-    ['stale', '--scheduled', `--interval=${INTERVAL}`, '--minutes=60', '--batch-size', '50', '--uri', uri, '--config', writeConfig(stateDir, presence)],
+    ['stale', '--scheduled', `--interval=${INTERVAL}`, '--minutes=60', '--uri', uri, '--config', writeConfig(stateDir, presence)],
     {
       env: { PRESENCE_STATE_DIR: stateDir, ...env },
       timeoutMs: 90_000,

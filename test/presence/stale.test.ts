@@ -21,9 +21,8 @@ async function seed(presence: PresenceCase, now = new Date()) {
   return pop;
 }
 
-/** FerretDB 1.x stalls on an `update` of 100 statements or more: batches stay below. */
 function stale(presence: PresenceCase, ...args: string[]) {
-  return runCli(['stale', '--uri', database.uri(), '--config', writeConfig(stateDir, presence), '--batch-size', '50', ...args], {
+  return runCli(['stale', '--uri', database.uri(), '--config', writeConfig(stateDir, presence), ...args], {
     env: { PRESENCE_STATE_DIR: stateDir },
   });
 }

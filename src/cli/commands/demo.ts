@@ -13,7 +13,6 @@ import { statusCommand } from './status.ts';
 import { testCommand } from './test.ts';
 
 const DEMO_DATABASE = 'presence_demo';
-const FERRETDB_BATCH_SIZE = 50;
 const DEMO_SETTINGS = { collection: 'users', offlineSet: { socketId: null, currentRoom: null }, staleMinutes: 30 };
 
 interface DemoStep {
@@ -45,9 +44,8 @@ export async function demoCommand(options: { users: number }): Promise<number> {
     // The demo's own settings and paths, whatever the operator's environment says.
     const env = withoutPresenceSettings(process.env);
     const target = { uri, config, stateDir, backupDir: join(stateDir, 'backups') };
-    // The sandbox is a development target by definition. FerretDB 1.x stalls on an `update` of 100 or more
-    // statements, so the demo's write batches stay below that.
-    const writes = { ...target, env: 'development', batchSize: FERRETDB_BATCH_SIZE };
+    // The sandbox is a development target by definition, whatever $PRESENCE_ENV says.
+    const writes = { ...target, env: 'development' };
     const steps: DemoStep[] = [
       { command: 'presence status', run: () => statusCommand(target, env), expected: [0] },
       { command: 'presence stale --dry-run', run: () => staleCommand({ ...writes, dryRun: true }, env), expected: [0] },
