@@ -1,9 +1,9 @@
 import { MongoServerError, type Collection, type Document } from 'mongodb';
+import type { IndexSpec } from '../engine/task.ts';
 import type { PresenceModel } from './model.ts';
 
-/** An index the presence queries need, as `createIndexes` takes it. */
-export interface PresenceIndexSpec {
-  name: string;
+/** An index the presence queries need, as an index task declares it. */
+export interface PresenceIndexSpec extends IndexSpec {
   key: Record<string, 1>;
   /** Why it is recommended, in the operator's words. */
   serves: string;
@@ -26,7 +26,8 @@ export function recommendedPresenceIndexes(model: PresenceModel): PresenceIndexS
   const lastSeen = model.lastSeenField;
   return [
     {
-      name: `presence_${online}_${lastSeen}`,
+      // MongoDB's own name for this key: an index someone already created by hand is recognised, not duplicated.
+      name: `${online}_1_${lastSeen}_1`,
       key: { [online]: 1, [lastSeen]: 1 },
       serves: 'online users (status, cleanup) and stale users (stale) without a collection scan',
     },
