@@ -50,3 +50,15 @@ describe.each(PRESENCE_CASES)('presence cleanup ($name)', (presence) => {
     expect(await collectionChecksum(database.db(), presence.collection)).toBe(checksumBefore);
   });
 });
+
+describe('presence cleanup on an empty collection', () => {
+  it('plans nothing, writes nothing and succeeds', async () => {
+    await database.db().createCollection('empty_members');
+    const result = await runCli(['cleanup', '--uri', database.uri(), '--collection', 'empty_members', '--json'], {
+      env: { PRESENCE_STATE_DIR: stateDir },
+    });
+    expect(result.code).toBe(0);
+    expect(parseJson<RunRecord>(result.stdout)).toMatchObject({ status: 'succeeded', plan: { count: 0 } });
+    expect(await database.db().collection('empty_members').countDocuments()).toBe(0);
+  });
+});
