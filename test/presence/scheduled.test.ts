@@ -129,7 +129,8 @@ describe('presence stale --scheduled against a failing world', () => {
     await seed(presence);
     const proxy = await startTcpProxy(database.uri());
     try {
-      const schedule = scheduler(presence, proxy.uri(database.name), tempStateDir());
+      // A run cut off mid-way leaves its lock behind: a short lifetime lets the next run take it over soon.
+      const schedule = scheduler(presence, proxy.uri(database.name), tempStateDir(), { PRESENCE_LOCK_TTL_MS: '2000' });
       await until('the first run succeeded', async () => (await staleRuns()).some((run) => run.status === 'succeeded'));
       await until('the first run was reported', () => /presence-stale@1: succeeded/.test(schedule.output()));
       await proxy.cut();
@@ -144,5 +145,5 @@ describe('presence stale --scheduled against a failing world', () => {
     } finally {
       await proxy.close();
     }
-  });
+  }, 120_000);
 });
