@@ -48,7 +48,7 @@ async function checkIndexes(db: Db, model: PresenceModel): Promise<CheckOutcome>
   if (health.missing.length > 0) {
     return outcome(
       CheckResult.fail,
-      `missing presence index ${health.missing.map(indexKeyText).join(', ')}: create it with the presence index task (presence tasks)`,
+      `missing presence index ${health.missing.map(indexKeyText).join(', ')}: create it with: presence run presence-indexes`,
       details,
     );
   }

@@ -2,5 +2,6 @@
 export const PresenceTaskId = {
   stale: 'presence-stale',
   cleanup: 'presence-cleanup',
+  indexes: 'presence-indexes',
 } as const;
 export type PresenceTaskId = (typeof PresenceTaskId)[keyof typeof PresenceTaskId];

@@ -30,7 +30,7 @@ export function presenceStatusLines(model: PresenceModel, figures: PresenceFigur
     ],
   ];
   for (const { spec, servedBy } of figures.indexes.indexes) {
-    rows.push(['presence index', servedBy ? 'ok' : 'MISSING', `${indexKeyText(spec)}${servedBy ? ` (${servedBy})` : ': create it with the presence index task'}`]);
+    rows.push(['presence index', servedBy ? 'ok' : 'MISSING', `${indexKeyText(spec)}${servedBy ? ` (${servedBy})` : ': create it with: presence run presence-indexes'}`]);
   }
   const width = Math.max(...rows.map(([label]) => label.length));
   const numberWidth = Math.max(...rows.map(([, figure]) => figure.length));
