@@ -2,8 +2,8 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { access, constants, mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { Readable } from 'node:stream';
+import { StringDecoder } from 'node:string_decoder';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip, createGzip } from 'node:zlib';
 import { EJSON } from 'bson';
@@ -158,13 +158,9 @@ export async function* readBackupBatches(
   manifest: BackupManifest,
   batchSize: number,
 ): AsyncGenerator<BackupEntry[]> {
-  const lines = createInterface({
-    input: createReadStream(backupPaths(backupDir, manifest.runId).data).pipe(createGunzip()),
-    crlfDelay: Infinity,
-  });
   let batch: BackupEntry[] = [];
   let lineNumber = 0;
-  for await (const line of lines) {
+  for await (const line of backupLines(backupPaths(backupDir, manifest.runId).data)) {
     lineNumber++;
     batch.push(parseEntry(line, manifest.runId, lineNumber));
     if (batch.length === batchSize) {
@@ -176,6 +172,37 @@ export async function* readBackupBatches(
   if (lineNumber !== manifest.count) {
     throw new BackupError(`backup of run ${manifest.runId} holds ${lineNumber} documents, its manifest says ${manifest.count}`);
   }
+}
+
+/**
+ * The data file's lines, read a gunzipped chunk at a time as they are asked
+ * for. Not `readline`: its async iterator queues up to 1,024 lines ahead of a
+ * slow reader (apply waits on the database), which for large documents is a
+ * whole backup in memory.
+ */
+async function* backupLines(path: string): AsyncGenerator<string> {
+  const file = createReadStream(path);
+  const gunzipped = file.pipe(createGunzip());
+  file.once('error', (error) => gunzipped.destroy(error));
+  const decoder = new StringDecoder('utf8');
+  let pending: string[] = [];
+  try {
+    for await (const chunk of gunzipped) {
+      const text = decoder.write(chunk as Buffer);
+      let start = 0;
+      for (let end = text.indexOf('\n'); end !== -1; end = text.indexOf('\n', start)) {
+        pending.push(text.slice(start, end));
+        yield pending.join('');
+        pending = [];
+        start = end + 1;
+      }
+      if (start < text.length) pending.push(text.slice(start));
+    }
+  } finally {
+    file.destroy();
+  }
+  const last = pending.join('') + decoder.end();
+  if (last.length > 0) yield last;
 }
 
 function parseEntry(line: string, runId: string, lineNumber: number): BackupEntry {

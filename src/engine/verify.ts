@@ -43,6 +43,8 @@ export async function currentDocuments(
   const documents = await collection
     .find({ _id: { $in: batch.map((entry) => entry._id) } } as Document, {
       projection: projectionOf(fields),
+      // At most one document per `_id`: the limit lets the server close the cursor with its first reply.
+      limit: batch.length,
       batchSize: batch.length,
       ...exactReads,
     })
