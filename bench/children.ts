@@ -1,0 +1,108 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { RunRecord } from '../src/engine/run-record.ts';
+import type { WireProxy } from '../test/support/wire-proxy.ts';
+import type { WorkerRequest, WorkerResult } from './worker.ts';
+
+const REPO = resolve(import.meta.dirname, '..');
+const PRESENCE_BIN = join(REPO, 'bin', 'presence.js');
+const WORKER = join(REPO, 'bench', 'worker.ts');
+const PEAK_RSS_HOOK = pathToFileURL(join(REPO, 'test', 'support', 'peak-rss.mjs')).href;
+
+/** What every measured process reports, whoever wrote the code it runs. */
+export interface Measured {
+  /** Spawn to exit: node start-up and connecting included. */
+  processMs: number;
+  peakRssMb: number;
+  /** Commands the proxy saw, handshakes and server monitoring aside. */
+  roundTrips: number;
+  /** By command and collection, e.g. `update users`. */
+  commands: Record<string, number>;
+}
+
+interface Exited {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  processMs: number;
+}
+
+function run(args: string[], env: NodeJS.ProcessEnv): Promise<Exited> {
+  return new Promise((done, fail) => {
+    const started = performance.now();
+    const child = spawn(process.execPath, args, { cwd: REPO, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.on('error', fail);
+    child.on('close', (code) => done({ code, stdout, stderr, processMs: performance.now() - started }));
+  });
+}
+
+/** The environment of a child: no presence settings or target of the operator's leak in. */
+function cleanEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [key, value] of Object.entries(process.env)) {
+    if (!key.startsWith('PRESENCE_') && key !== 'MONGODB_URI') env[key] = value;
+  }
+  return { ...env, ...extra };
+}
+
+/** A hand-written case (bench/worker.ts) in its own process, through the proxy. */
+export interface WorkerRun extends Omit<WorkerResult, 'commands' | 'maxRssKb'>, Measured {
+  /** What the driver's command monitoring counted in the worker: the proxy's count, seen from inside. */
+  monitored: Record<string, number>;
+}
+
+export async function runWorker(request: WorkerRequest, proxy: WireProxy): Promise<WorkerRun> {
+  proxy.reset();
+  const exited = await run(['--import', 'tsx', WORKER, JSON.stringify(request)], cleanEnv());
+  if (exited.code !== 0) throw new Error(`bench worker ${request.kind} exited ${exited.code}: ${exited.stderr.trim().slice(-500)}`);
+  const { commands, maxRssKb, ...result } = JSON.parse(exited.stdout) as WorkerResult;
+  return {
+    ...result,
+    monitored: commands,
+    processMs: exited.processMs,
+    peakRssMb: maxRssKb / 1024,
+    roundTrips: proxy.roundTrips(),
+    commands: proxy.countsByTarget(),
+  };
+}
+
+export interface ToolRun extends Measured {
+  record: RunRecord;
+}
+
+/** `presence <args> --json` as an operator runs it, through the proxy; its peak RSS from a preloaded exit hook. */
+export async function runTool(args: string[], proxy: WireProxy): Promise<ToolRun> {
+  const scratch = mkdtempSync(join(tmpdir(), 'presence-bench-tool-'));
+  const rssFile = join(scratch, 'peak-rss');
+  try {
+    proxy.reset();
+    const exited = await run(
+      ['--import', PEAK_RSS_HOOK, PRESENCE_BIN, ...args, '--json', '--state-dir', scratch],
+      cleanEnv({ BENCH_PEAK_RSS_FILE: rssFile }),
+    );
+    if (exited.code !== 0) {
+      throw new Error(`presence ${args[0]} exited ${exited.code}: ${(exited.stderr || exited.stdout).trim().slice(-500)}`);
+    }
+    return {
+      record: JSON.parse(exited.stdout) as RunRecord,
+      processMs: exited.processMs,
+      peakRssMb: Number(readFileSync(rssFile, 'utf8')) / 1024,
+      roundTrips: proxy.roundTrips(),
+      commands: proxy.countsByTarget(),
+    };
+  } finally {
+    rmSync(scratch, { recursive: true, force: true });
+  }
+}
+
+export function scratchFile(name: string): { path: string; remove(): void } {
+  const dir = mkdtempSync(join(tmpdir(), 'presence-bench-'));
+  return { path: join(dir, name), remove: () => rmSync(dir, { recursive: true, force: true }) };
+}

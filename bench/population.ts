@@ -1,0 +1,85 @@
+import { ObjectId, type Collection, type Db, type Document } from 'mongodb';
+import { presenceModelOf, type PresenceModel } from '../src/presence/model.ts';
+import { recommendedPresenceIndexes } from '../src/presence/indexes.ts';
+import { presenceSettingsSchema } from '../src/presence/settings.ts';
+
+/** The presence model the tool uses when nothing is configured: boolean `isOnline`, Date `lastSeen`. */
+export const model: PresenceModel = presenceModelOf(presenceSettingsSchema.parse({}));
+
+/**
+ * Stale means inactive for more than a day: the active users' last activity
+ * (within 5 minutes of the seed) stays fresh however long the bench runs.
+ */
+export const STALE_MINUTES = 1440;
+
+const DAY_MS = 86_400_000;
+const INSERT_BATCH = 1000;
+
+/**
+ * A known mix, in 20-user cycles: 3 online and stale, 3 online and active,
+ * 14 offline. 30% online, half of them stale. Stale users were last seen in
+ * a window no other user falls in, two days before the seed, so a reset
+ * brings exactly them back online.
+ */
+export function userAt(i: number, seededAt: number): Document {
+  const kind = i % 20;
+  const online = kind < 6;
+  const lastSeen =
+    kind < 3
+      ? seededAt - 2 * DAY_MS - (i % 3600) * 1000
+      : kind < 6
+        ? seededAt - (i % 300) * 1000
+        : seededAt - 4 * DAY_MS - (i % (30 * 86_400)) * 1000;
+  return {
+    _id: new ObjectId(),
+    name: `user ${i}`,
+    email: `user${i}@example.com`,
+    [model.online.field]: online,
+    [model.lastSeenField]: new Date(lastSeen),
+    createdAt: new Date(seededAt - 90 * DAY_MS + i),
+    plan: i % 7 === 0 ? 'team' : 'free',
+  };
+}
+
+export function staleCountOf(users: number): number {
+  return Math.floor(users / 20) * 3 + Math.min(users % 20, 3);
+}
+
+export interface Population {
+  collection: string;
+  users: number;
+  stale: number;
+  seededAt: number;
+}
+
+/** Drops and seeds the collection, with the presence index the tool recommends. */
+export async function seedUsers(
+  db: Db,
+  collection: string,
+  users: number,
+  onProgress: (done: number) => void = () => {},
+): Promise<Population> {
+  const target = db.collection(collection);
+  await target.drop().catch(() => undefined);
+  const seededAt = Date.now();
+  for (let start = 0; start < users; start += INSERT_BATCH) {
+    const batch: Document[] = [];
+    for (let i = start; i < Math.min(users, start + INSERT_BATCH); i++) batch.push(userAt(i, seededAt));
+    await target.insertMany(batch, { ordered: false });
+    onProgress(start + batch.length);
+  }
+  for (const spec of recommendedPresenceIndexes(model)) await target.createIndex(spec.key, { name: spec.name });
+  return { collection, users, stale: staleCountOf(users), seededAt };
+}
+
+/** Brings the stale users back online (and only them): the same data for the next case. */
+export async function resetStale(db: Db, population: Population): Promise<void> {
+  const target: Collection = db.collection(population.collection);
+  const newest = population.seededAt - 2 * DAY_MS;
+  await target.updateMany(
+    { [model.lastSeenField]: { $gte: new Date(newest - 3600 * 1000), $lte: new Date(newest) } },
+    { $set: { [model.online.field]: true } },
+  );
+  const online = await target.countDocuments({ [model.online.field]: true, [model.lastSeenField]: { $lte: new Date(newest) } });
+  if (online !== population.stale) throw new Error(`reset left ${online} stale users online, expected ${population.stale}`);
+}

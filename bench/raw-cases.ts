@@ -1,0 +1,93 @@
+import { createReadStream, createWriteStream } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { createInterface } from 'node:readline';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createGunzip, createGzip } from 'node:zlib';
+import { EJSON } from 'bson';
+import type { AnyBulkWriteOperation, Collection, Document } from 'mongodb';
+import { staleFilter } from '../src/presence/queries.ts';
+import { model } from './population.ts';
+
+/**
+ * What the tool is measured against: the same work written by hand with the
+ * driver, and the old scripts' single `updateMany`. None of it imports the engine.
+ */
+
+export interface CaseTiming {
+  /** Documents changed. */
+  written: number;
+  /** Wall time of the work, ms, by step. */
+  stepMs: Record<string, number>;
+  totalMs: number;
+}
+
+const online = model.online.field;
+const lastSeen = model.lastSeenField;
+
+/** The old way: one `updateMany`, no backup, no compare-and-set. */
+export async function naive(users: Collection, cutoff: Date): Promise<CaseTiming> {
+  const started = performance.now();
+  const result = await users.updateMany(staleFilter(model, cutoff), { $set: { [online]: false } });
+  const totalMs = performance.now() - started;
+  return { written: result.modifiedCount, stepMs: { apply: totalMs }, totalMs };
+}
+
+/**
+ * The safe work by hand: stream the matching documents' pre-images to a
+ * gzip'd EJSON-lines file and sync it, then read it back in batches and write
+ * each batch as one ordered `bulkWrite` of compare-and-set updates.
+ */
+export async function rawSafe(users: Collection, cutoff: Date, batchSize: number, backupFile: string): Promise<CaseTiming> {
+  const started = performance.now();
+  const cursor = users.find(staleFilter(model, cutoff), {
+    projection: { _id: 1, [online]: 1, [lastSeen]: 1 },
+    batchSize,
+    promoteValues: false,
+  });
+  async function* lines() {
+    for await (const document of cursor) yield EJSON.stringify(document, { relaxed: false }) + '\n';
+  }
+  await pipeline(Readable.from(lines()), createGzip({ level: 6 }), createWriteStream(backupFile, { mode: 0o600 }));
+  const file = await open(backupFile, 'r+');
+  await file.sync();
+  await file.close();
+  const backedUp = performance.now();
+
+  let written = 0;
+  let batch: AnyBulkWriteOperation[] = [];
+  const flush = async () => {
+    written += (await users.bulkWrite(batch, { ordered: true })).matchedCount;
+    batch = [];
+  };
+  const input = createInterface({ input: createReadStream(backupFile).pipe(createGunzip()), crlfDelay: Infinity });
+  for await (const line of input) {
+    const before = EJSON.parse(line, { relaxed: false }) as Document;
+    batch.push({
+      updateOne: {
+        filter: { _id: before._id, [online]: { $eq: before[online] }, [lastSeen]: { $eq: before[lastSeen] } },
+        update: { $set: { [online]: false } },
+      },
+    });
+    if (batch.length === batchSize) await flush();
+  }
+  if (batch.length > 0) await flush();
+  const applied = performance.now();
+  return {
+    written,
+    stepMs: { backup: backedUp - started, apply: applied - backedUp },
+    totalMs: applied - started,
+  };
+}
+
+/** The bare minimum of a plan: the count and a sample of five, as a hand-written script asks for them. */
+export async function barePlan(users: Collection, cutoff: Date): Promise<CaseTiming & { count: number }> {
+  const started = performance.now();
+  const filter = staleFilter(model, cutoff);
+  const [count] = await Promise.all([
+    users.countDocuments(filter),
+    users.find(filter, { projection: { _id: 1, [online]: 1, [lastSeen]: 1 }, limit: 5 }).toArray(),
+  ]);
+  const totalMs = performance.now() - started;
+  return { written: 0, count, stepMs: { plan: totalMs }, totalMs };
+}

@@ -1,0 +1,46 @@
+import { MongoClient } from 'mongodb';
+import { barePlan, naive, rawSafe, type CaseTiming } from './raw-cases.ts';
+
+/**
+ * One hand-written case in its own process, like the tool: its peak RSS is
+ * its own, and its round trips are counted by the driver's command monitoring.
+ * Prints one JSON line: timings, commands sent, peak RSS.
+ */
+export interface WorkerRequest {
+  kind: 'naive' | 'raw-safe' | 'plan';
+  uri: string;
+  database: string;
+  collection: string;
+  cutoff: string;
+  batchSize: number;
+  backupFile: string;
+}
+
+export interface WorkerResult extends CaseTiming {
+  count?: number;
+  commands: Record<string, number>;
+  maxRssKb: number;
+}
+
+async function main(request: WorkerRequest): Promise<WorkerResult> {
+  const client = new MongoClient(request.uri, { monitorCommands: true, retryWrites: true });
+  await client.connect();
+  const users = client.db(request.database).collection(request.collection);
+  const commands: Record<string, number> = {};
+  client.on('commandStarted', (event) => (commands[event.commandName] = (commands[event.commandName] ?? 0) + 1));
+  try {
+    const cutoff = new Date(request.cutoff);
+    const timing =
+      request.kind === 'naive'
+        ? await naive(users, cutoff)
+        : request.kind === 'raw-safe'
+          ? await rawSafe(users, cutoff, request.batchSize, request.backupFile)
+          : await barePlan(users, cutoff);
+    return { ...timing, commands: { ...commands }, maxRssKb: process.resourceUsage().maxRSS };
+  } finally {
+    await client.close();
+  }
+}
+
+const result = await main(JSON.parse(process.argv[2]!) as WorkerRequest);
+process.stdout.write(JSON.stringify(result) + '\n');
