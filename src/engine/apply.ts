@@ -9,6 +9,8 @@ export interface ApplyOutcome {
   counts: ApplyCounts;
   /** Set when a write failed: the run stops there. */
   failure?: string;
+  /** The error behind `failure`: a lost connection makes it the database's failure, not the task's. */
+  cause?: unknown;
   interrupted: boolean;
 }
 
@@ -50,9 +52,10 @@ export async function applyBackup(collection: Collection, options: WriteBatchesO
         // error; a network error says nothing): settle the batch document by document.
         const settled = await settleBatch(collection, batch, counts).catch((settleError: unknown) => ({
           failure: `batch write failed and its outcome is unknown (verify re-reads it): ${cleanMessage(errorMessage(settleError))}`,
+          cause: settleError,
         }));
         options.onBatch(counts);
-        if (settled.failure) return { counts, interrupted: false, failure: settled.failure };
+        if (settled.failure) return { counts, interrupted: false, failure: settled.failure, cause: settled.cause };
         continue;
       }
       const bulkError = error as MongoBulkWriteError;
@@ -80,7 +83,11 @@ export async function applyBackup(collection: Collection, options: WriteBatchesO
  * after-state was written by the batch, one still in its pre-image is retried
  * alone (its own error is then known), anything else changed since the plan.
  */
-async function settleBatch(collection: Collection, batch: BackupEntry[], counts: ApplyCounts): Promise<{ failure?: string }> {
+async function settleBatch(
+  collection: Collection,
+  batch: BackupEntry[],
+  counts: ApplyCounts,
+): Promise<{ failure?: string; cause?: unknown }> {
   const current = await currentDocuments(collection, uniqueFields(batch), batch);
   for (const entry of batch) {
     const document = current.get(idKey(entry._id));
@@ -95,7 +102,7 @@ async function settleBatch(collection: Collection, batch: BackupEntry[], counts:
         counts.skipped += 1 - result.matchedCount;
       } catch (error) {
         counts.failed++;
-        return { failure: `write of document ${EJSON.stringify(entry._id)} failed: ${cleanMessage(errorMessage(error))}` };
+        return { failure: `write of document ${EJSON.stringify(entry._id)} failed: ${cleanMessage(errorMessage(error))}`, cause: error };
       }
     } else {
       counts.skipped++;

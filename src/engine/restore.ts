@@ -15,6 +15,8 @@ export interface RestoreOptions extends Pick<WriteBatchesOptions, 'pace' | 'afte
 export interface RestoreOutcome {
   counts: RestoreCounts;
   failure?: string;
+  /** The error behind `failure`. */
+  cause?: unknown;
   interrupted: boolean;
 }
 
@@ -62,7 +64,7 @@ export async function restoreBackup(
       }
     } catch (error) {
       options.afterBatch?.(guarded.length + forced.length, performance.now() - started, error);
-      return { counts, interrupted: false, failure: `restore write failed: ${errorMessage(error)}` };
+      return { counts, interrupted: false, failure: `restore write failed: ${errorMessage(error)}`, cause: error };
     }
     if (guarded.length + forced.length > 0) options.afterBatch?.(guarded.length + forced.length, performance.now() - started);
     counts.remaining -= batch.length;

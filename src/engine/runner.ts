@@ -1,7 +1,16 @@
 import type { Db } from 'mongodb';
 import { backupPaths, openBackup, readBackupBatches, writeBackup, type BackupManifest } from './backup.ts';
 import { afterImage } from './document-state.ts';
-import { BackupError, errorMessage, ExitCode, exitCodeOf, InterruptedError, LockLostError, MaintenanceError } from './errors.ts';
+import {
+  BackupError,
+  errorMessage,
+  ExitCode,
+  exitCodeOf,
+  InterruptedError,
+  isConnectionLoss,
+  LockLostError,
+  MaintenanceError,
+} from './errors.ts';
 import { holdLock, type HeldLock } from './lock-guard.ts';
 import type { RunObserver } from './observer.ts';
 import type { RunLock, RunStore } from './ports.ts';
@@ -195,6 +204,11 @@ function newRecord(kind: RunKind, task: RunRecord['task'], params: Record<string
   };
 }
 
+/** A write that failed because the database went away is the database's failure (exit 3); any other, the task's. */
+function writeFailed(message: string, cause: unknown): MaintenanceError {
+  return new MaintenanceError(message, isConnectionLoss(cause) ? ExitCode.database : ExitCode.failed, { cause });
+}
+
 function interruptedBy(signal: AbortSignal): Error {
   return signal.reason instanceof LockLostError ? signal.reason : new InterruptedError();
 }
@@ -316,7 +330,7 @@ async function applyAndVerify(run: Run, work: Work, manifest: BackupManifest): P
     });
     record.result = result.counts;
     if (result.interrupted) throw interruptedBy(run.signal);
-    if (result.failure) throw new MaintenanceError(`task ${record.task.id}: ${result.failure}`, ExitCode.failed);
+    if (result.failure) throw writeFailed(`task ${record.task.id}: ${result.failure}`, result.cause);
     return result;
   }).catch(async (error: unknown) => {
     // Whatever stopped apply, verify still re-reads what the backup lists, when it can.
@@ -400,7 +414,7 @@ export async function restoreRun(deps: RunnerDeps, manifest: BackupManifest, set
       });
       record.restore = outcome.counts;
       if (outcome.interrupted) throw interruptedBy(run.signal);
-      if (outcome.failure) throw new MaintenanceError(outcome.failure, ExitCode.failed);
+      if (outcome.failure) throw writeFailed(outcome.failure, outcome.cause);
     });
     await verifyStep(run, manifest, (entry) => ({ values: entry.before, absent: entry.absent }));
     return await run.finish(undefined);
