@@ -17,6 +17,8 @@ export interface Sandbox {
   /** `mongodb://127.0.0.1:PORT/`: loopback only, no credentials. */
   uri: string;
   stop(): Promise<void>;
+  /** SIGKILL: the server dies as in a crash, mid-request (its data directory survives, for a restart). */
+  kill(): Promise<void>;
 }
 
 function cacheDir(env: NodeJS.ProcessEnv): string {
@@ -75,6 +77,7 @@ export async function startSandbox(
   return {
     uri,
     stop: () => stopChild(child),
+    kill: () => stopChild(child, 'SIGKILL'),
   };
 }
 
@@ -98,10 +101,10 @@ async function firstLine(child: ChildProcess): Promise<string> {
   }
 }
 
-async function stopChild(child: ChildProcess): Promise<void> {
+async function stopChild(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise((done) => child.once('exit', done));
-  child.kill('SIGTERM');
+  child.kill(signal);
   const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
   await exited;
   clearTimeout(timer);

@@ -1,0 +1,147 @@
+import { connect, createServer, type Server, type Socket } from 'node:net';
+
+const OP_MSG = 2013;
+const HEADER_BYTES = 16;
+const BSON_STRING = 0x02;
+const LOOPBACK = new Set(['127.0.0.1', 'localhost']);
+
+/** A request as it passes: its command (`update`, `find`…) and the collection it names, when it names one. */
+export interface SeenCommand {
+  command: string;
+  collection?: string;
+}
+
+export type FaultMode = 'pass' | 'refuse' | 'stall';
+
+export interface FaultProxy {
+  /** The target's URI pointed at the proxy (`directConnection=true`): the database as the tool sees it. */
+  readonly uri: string;
+  /**
+   * The network as it is now. `refuse`: every open connection is reset and
+   * new ones are closed at once (a server gone, a cable cut). `stall`:
+   * connections stay open and nothing gets through either way (a partition,
+   * a frozen server). `pass`: back to normal; stalled connections are reset,
+   * as a healed partition's would be.
+   */
+  set(mode: FaultMode): void;
+  /** Sends new connections to another server on this machine (an engine restarted on another port). */
+  retarget(targetUri: string): void;
+  /** Called for every request on its way to the server, before any fault applies; returns the unsubscribe. */
+  onCommand(listener: (seen: SeenCommand) => void): () => void;
+  close(): Promise<void>;
+}
+
+/**
+ * A loopback TCP proxy that breaks the network on demand, between the tool and
+ * a MongoDB-wire server on 127.0.0.1. It only forwards bytes; it never
+ * changes them, and it refuses a target that is not on this machine.
+ */
+export async function startFaultProxy(targetUri: string): Promise<FaultProxy> {
+  let targetPort = loopbackPort(targetUri);
+  let mode: FaultMode = 'pass';
+  const listeners = new Set<(seen: SeenCommand) => void>();
+  const pairs = new Set<{ client: Socket; upstream: Socket }>();
+
+  const server: Server = createServer((client) => {
+    if (mode === 'refuse') {
+      client.resetAndDestroy();
+      return;
+    }
+    const upstream = connect(targetPort, '127.0.0.1');
+    const pair = { client, upstream };
+    pairs.add(pair);
+    const close = () => {
+      pairs.delete(pair);
+      client.destroy();
+      upstream.destroy();
+    };
+    for (const socket of [client, upstream]) {
+      socket.on('error', close);
+      socket.on('close', close);
+    }
+    client.on(
+      'data',
+      splitMessages((message) => {
+        const seen = readCommand(message);
+        for (const listener of listeners) listener(seen);
+        // A listener may just have broken the network: this request then never arrives.
+        if (mode === 'pass' && !upstream.destroyed) upstream.write(message);
+      }),
+    );
+    upstream.on('data', (chunk: Buffer) => {
+      if (mode === 'pass' && !client.destroyed) client.write(chunk);
+    });
+  });
+  await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
+  const { port } = server.address() as { port: number };
+  const proxied = new URL(targetUri);
+  proxied.host = `127.0.0.1:${port}`;
+  proxied.searchParams.set('directConnection', 'true');
+
+  const resetAll = () => {
+    for (const { client, upstream } of pairs) {
+      client.resetAndDestroy();
+      upstream.destroy();
+    }
+    pairs.clear();
+  };
+  return {
+    uri: proxied.toString(),
+    set(next) {
+      const previous = mode;
+      mode = next;
+      if (next === 'refuse' || (next === 'pass' && previous === 'stall')) resetAll();
+    },
+    retarget(uri) {
+      targetPort = loopbackPort(uri);
+    },
+    onCommand(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+    async close() {
+      resetAll();
+      await new Promise<void>((done) => server.close(() => done()));
+    },
+  };
+}
+
+function loopbackPort(uri: string): number {
+  const url = new URL(uri);
+  if (!LOOPBACK.has(url.hostname) || url.host.includes(',')) {
+    throw new Error(`the fault proxy only fronts a server on this machine, not ${url.hostname}`);
+  }
+  return Number(url.port || 27017);
+}
+
+/** Whole wire messages (length-prefixed) out of a byte stream. */
+function splitMessages(onMessage: (message: Buffer) => void): (chunk: Buffer) => void {
+  let buffered: Buffer = Buffer.alloc(0);
+  return (chunk) => {
+    buffered = buffered.length === 0 ? chunk : Buffer.concat([buffered, chunk]);
+    while (buffered.length >= 4) {
+      const length = buffered.readInt32LE(0);
+      if (buffered.length < length) break;
+      onMessage(buffered.subarray(0, length));
+      buffered = buffered.subarray(length);
+    }
+  };
+}
+
+/** OP_MSG's command document: its first element names the command, and its value the collection. */
+function readCommand(message: Buffer): SeenCommand {
+  try {
+    if (message.readInt32LE(12) !== OP_MSG) return { command: 'legacy' };
+    let offset = HEADER_BYTES + 4;
+    while (message.readUInt8(offset) !== 0) offset += 1 + message.readInt32LE(offset + 1);
+    const document = offset + 1;
+    const type = message.readUInt8(document + 4);
+    const nameEnd = message.indexOf(0, document + 5);
+    const command = message.toString('utf8', document + 5, nameEnd);
+    if (type !== BSON_STRING) return { command };
+    const length = message.readInt32LE(nameEnd + 1);
+    return { command, collection: message.toString('utf8', nameEnd + 5, nameEnd + 5 + length - 1) };
+  } catch {
+    return { command: 'unreadable' };
+  }
+}
