@@ -17,6 +17,8 @@ export interface Measured {
   /** Spawn to exit: node start-up and connecting included. */
   processMs: number;
   peakRssMb: number;
+  /** The process's own CPU time (user + system): what the client side costs, whatever the database's speed. */
+  cpuMs: number;
   /** Commands the proxy saw, handshakes and server monitoring aside. */
   roundTrips: number;
   /** By command and collection, e.g. `update users`. */
@@ -62,12 +64,13 @@ export async function runWorker(request: WorkerRequest, proxy: WireProxy): Promi
   proxy.reset();
   const exited = await run(['--import', 'tsx', WORKER, JSON.stringify(request)], cleanEnv());
   if (exited.code !== 0) throw new Error(`bench worker ${request.kind} exited ${exited.code}: ${exited.stderr.trim().slice(-500)}`);
-  const { commands, maxRssKb, ...result } = JSON.parse(exited.stdout) as WorkerResult;
+  const { commands, maxRssKb, cpuMs, ...result } = JSON.parse(exited.stdout) as WorkerResult;
   return {
     ...result,
     monitored: commands,
     processMs: exited.processMs,
     peakRssMb: maxRssKb / 1024,
+    cpuMs,
     roundTrips: proxy.roundTrips(),
     commands: proxy.countsByTarget(),
   };
@@ -81,11 +84,12 @@ export interface ToolRun extends Measured {
 export async function runTool(args: string[], proxy: WireProxy): Promise<ToolRun> {
   const scratch = mkdtempSync(join(tmpdir(), 'presence-bench-tool-'));
   const rssFile = join(scratch, 'peak-rss');
+  const cpuFile = join(scratch, 'cpu');
   try {
     proxy.reset();
     const exited = await run(
       ['--import', PEAK_RSS_HOOK, PRESENCE_BIN, ...args, '--json', '--state-dir', scratch],
-      cleanEnv({ BENCH_PEAK_RSS_FILE: rssFile }),
+      cleanEnv({ BENCH_PEAK_RSS_FILE: rssFile, BENCH_CPU_FILE: cpuFile }),
     );
     if (exited.code !== 0) {
       throw new Error(`presence ${args[0]} exited ${exited.code}: ${(exited.stderr || exited.stdout).trim().slice(-500)}`);
@@ -94,6 +98,7 @@ export async function runTool(args: string[], proxy: WireProxy): Promise<ToolRun
       record: JSON.parse(exited.stdout) as RunRecord,
       processMs: exited.processMs,
       peakRssMb: Number(readFileSync(rssFile, 'utf8')) / 1024,
+      cpuMs: Number(readFileSync(cpuFile, 'utf8')),
       roundTrips: proxy.roundTrips(),
       commands: proxy.countsByTarget(),
     };

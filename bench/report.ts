@@ -8,6 +8,8 @@ export interface Sample {
   stepMs: Record<string, number>;
   processMs: number;
   peakRssMb: number;
+  /** The process's CPU time, start-up included. */
+  cpuMs: number;
   /** Undefined when no proxy could count them (a target not on this machine). */
   roundTrips?: number;
   /** Write commands on the users collection: `update` statements travel in these. */
@@ -24,6 +26,7 @@ export interface CaseSummary {
   stepMs: Record<string, number>;
   processMs: number;
   peakRssMb: number;
+  cpuMs: number;
   roundTrips?: number;
   updateCommands?: number;
 }
@@ -55,6 +58,7 @@ export function summarize(samples: readonly Sample[]): CaseSummary {
     stepMs: Object.fromEntries(steps.map((step) => [step, of((sample) => sample.stepMs[step]) ?? 0])),
     processMs: of((sample) => sample.processMs)!,
     peakRssMb: of((sample) => sample.peakRssMb)!,
+    cpuMs: of((sample) => sample.cpuMs)!,
     roundTrips: of((sample) => sample.roundTrips),
     updateCommands: of((sample) => sample.updateCommands),
   };
@@ -114,7 +118,7 @@ export function machine() {
 }
 
 export function table(cases: Cases, targets: readonly Target[]): string[] {
-  const header = ['case', 'docs/s', 'total', 'plan', 'backup', 'apply', 'verify', 'round trips', 'update cmds', 'process', 'peak RSS'];
+  const header = ['case', 'docs/s', 'total', 'plan', 'backup', 'apply', 'verify', 'round trips', 'update cmds', 'process', 'CPU', 'peak RSS'];
   const row = (name: string, summary: CaseSummary) => [
     name,
     summary.written > 0 ? rate(summary.docsPerSecond) : '–',
@@ -126,6 +130,7 @@ export function table(cases: Cases, targets: readonly Target[]): string[] {
     summary.roundTrips === undefined ? 'n/a' : count(summary.roundTrips),
     summary.updateCommands === undefined ? 'n/a' : count(summary.updateCommands),
     ms(summary.processMs),
+    ms(summary.cpuMs),
     mb(summary.peakRssMb),
   ];
   const rows = [

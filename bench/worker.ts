@@ -20,6 +20,7 @@ export interface WorkerResult extends CaseTiming {
   count?: number;
   commands: Record<string, number>;
   maxRssKb: number;
+  cpuMs: number;
 }
 
 async function main(request: WorkerRequest): Promise<WorkerResult> {
@@ -36,7 +37,8 @@ async function main(request: WorkerRequest): Promise<WorkerResult> {
         : request.kind === 'raw-safe'
           ? await rawSafe(users, cutoff, request.batchSize, request.backupFile)
           : await barePlan(users, cutoff);
-    return { ...timing, commands: { ...commands }, maxRssKb: process.resourceUsage().maxRSS };
+    const usage = process.resourceUsage();
+    return { ...timing, commands: { ...commands }, maxRssKb: usage.maxRSS, cpuMs: (usage.userCPUTime + usage.systemCPUTime) / 1000 };
   } finally {
     await client.close();
   }
