@@ -131,6 +131,7 @@ function fromWorker(run: WorkerRun, proxied: boolean): Sample {
     roundTrips: proxied ? run.roundTrips : Object.values(run.monitored).reduce((sum, n) => sum + n, 0),
     updateCommands: proxied ? (run.commands['update users'] ?? 0) : run.monitored.update,
     commands: proxied ? run.commands : run.monitored,
+    monitored: run.monitored,
   };
 }
 

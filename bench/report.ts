@@ -16,6 +16,8 @@ export interface Sample {
   updateCommands?: number;
   /** Every command, by name and collection (`update users`, `find maintenance_runs`). */
   commands: Record<string, number>;
+  /** The hand-written cases' own count, by the driver's command monitoring: a check on the proxy's. */
+  monitored?: Record<string, number>;
 }
 
 export interface CaseSummary {
