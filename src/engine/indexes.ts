@@ -96,7 +96,7 @@ export async function verifyIndexes(
   batches: AsyncIterable<BackupEntry[]>,
   targetState: TargetState,
 ): Promise<VerifyCounts> {
-  const counts: VerifyCounts = { checked: 0, inTargetState: 0, notInTargetState: 0, missing: 0 };
+  const counts: VerifyCounts = { checked: 0, inTargetState: 0, notInTargetState: 0, changedSince: 0, missing: 0 };
   const current = await currentIndexes(collection);
   for await (const batch of batches) {
     for (const entry of batch) {

@@ -71,6 +71,11 @@ export interface VerifyCounts {
   checked: number;
   inTargetState: number;
   notInTargetState: number;
+  /**
+   * Of `notInTargetState`: in neither the backed-up state nor the state the run
+   * wrote, so changed by another writer since (a user back online): not a lost write.
+   */
+  changedSince: number;
   missing: number;
 }
 

@@ -1,6 +1,6 @@
 import { EJSON } from 'bson';
 import { type Collection, type Document } from 'mongodb';
-import { holdsState, projectionOf, type BackupEntry } from './document-state.ts';
+import { afterImage, holdsState, projectionOf, type BackupEntry } from './document-state.ts';
 import { exactReads } from './plan.ts';
 import type { VerifyCounts } from './run-record.ts';
 
@@ -18,7 +18,7 @@ export async function verifyBackup(
   targetState: TargetState,
   onBatch: (counts: VerifyCounts) => void,
 ): Promise<VerifyCounts> {
-  const counts: VerifyCounts = { checked: 0, inTargetState: 0, notInTargetState: 0, missing: 0 };
+  const counts: VerifyCounts = { checked: 0, inTargetState: 0, notInTargetState: 0, changedSince: 0, missing: 0 };
   for await (const batch of batches) {
     const current = await currentDocuments(collection, fields, batch);
     for (const entry of batch) {
@@ -27,7 +27,11 @@ export async function verifyBackup(
       counts.checked++;
       if (document === undefined) counts.missing++;
       else if (holdsState(document, after.values, after.absent)) counts.inTargetState++;
-      else counts.notInTargetState++;
+      else {
+        counts.notInTargetState++;
+        const written = afterImage(entry);
+        if (!holdsState(document, entry.before, entry.absent) && !holdsState(document, written.values, written.absent)) counts.changedSince++;
+      }
     }
     onBatch(counts);
   }

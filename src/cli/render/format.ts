@@ -76,7 +76,7 @@ export function stepSummary(step: string, record: Readonly<RunRecord>): string {
       return record.result ? applyCounts(record) : 'done';
     case 'verify':
       return record.verify
-        ? `${count(record.verify.inTargetState)} in the intended state, ${count(record.verify.notInTargetState)} not, ${count(record.verify.missing)} missing`
+        ? `${count(record.verify.inTargetState)} in the intended state, ${count(record.verify.notInTargetState)} not${record.verify.changedSince ? ` (${count(record.verify.changedSince)} changed since by another writer)` : ''}, ${count(record.verify.missing)} missing`
         : 'done';
     case 'audit':
       return `run ${record._id} recorded as ${record.status}`;
