@@ -33,11 +33,15 @@ export function randomSource(seed = Number(process.env.FAULT_SEED ?? Date.now() 
  * bring back byte for byte: Int32, Double and Long scores, dates, nulls,
  * sub-documents, and fields some users lack.
  */
-export function presenceUsers(count: number, now: Date, options: { onlineEvery?: number; staleEvery?: number } = {}): Document[] {
-  const { onlineEvery = 3, staleEvery = 2 } = options;
+export function presenceUsers(
+  count: number,
+  now: Date,
+  options: { online?: (n: number) => boolean; stale?: (n: number) => boolean } = {},
+): Document[] {
+  const { online: isOnline = (n: number) => n % 3 !== 0, stale: isStale = (n: number) => n % 2 === 0 } = options;
   return Array.from({ length: count }, (_, n) => {
-    const online = n % onlineEvery !== 0;
-    const stale = n % staleEvery === 0;
+    const online = isOnline(n);
+    const stale = isStale(n);
     const user: Document = {
       _id: `user-${String(n).padStart(5, '0')}`,
       name: `User ${n} ✓`,

@@ -1,0 +1,194 @@
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { EJSON } from 'bson';
+import type { Document } from 'mongodb';
+import { describe, expect, it } from 'vitest';
+import { openBackup, readBackupBatches } from '../../src/engine/backup.ts';
+import type { BackupEntry } from '../../src/engine/document-state.ts';
+import type { RunRecord } from '../../src/engine/run-record.ts';
+import { parseJson, REPO, runCli, tempStateDir } from '../support/cli.ts';
+import { useTestDatabase } from '../support/database.ts';
+import type { PresenceWrite } from '../support/presence-server.ts';
+import { presenceUsers, randomSource } from './faults.ts';
+
+/**
+ * A live platform: while `stale` or `cleanup` runs, a presence server (its
+ * own process) keeps bringing users online and recording their activity, as
+ * fast as the engine takes it. Each of its writes logs the user as it found
+ * it, so the order of its writes and the run's on every user is known, and
+ * the run's counts can be held to it exactly.
+ *
+ * FerretDB 1.24 reads the whole collection for every write that filters on
+ * more than `_id` (the run's compare-and-set, and the server's findAndModify):
+ * 2,000 users keeps a run under a minute here. With MONGODB_TEST_URI, 100,000.
+ */
+const USERS = process.env.MONGODB_TEST_URI ? 100_000 : 2000;
+const database = useTestDatabase('concurrent');
+const random = randomSource();
+
+interface ServerLog {
+  writes: PresenceWrite[];
+  errors: number;
+  seconds: number;
+}
+
+/** Starts the presence server on these users; resolves its log once stopped. */
+async function presenceServer(ids: string[]) {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(REPO, 'test', 'support', 'presence-server.ts')], {
+    cwd: REPO,
+    env: { ...process.env, PRESENCE_SERVER_URI: database.uri(), PRESENCE_SERVER_IDS: JSON.stringify(ids) },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const writes: PresenceWrite[] = [];
+  let summary: { errors: number; seconds: number } | undefined;
+  let ready!: () => void;
+  const isReady = new Promise<void>((done) => (ready = done));
+  createInterface({ input: child.stdout }).on('line', (line) => {
+    const entry = JSON.parse(line) as PresenceWrite & { ready?: boolean; done?: boolean; errors: number; seconds: number; error?: string };
+    if (entry.ready) ready();
+    else if (entry.done) summary = entry;
+    else if (entry.error === undefined) writes.push(entry);
+  });
+  const exited = new Promise<void>((done) => child.on('close', () => done()));
+  await isReady;
+  return {
+    writes,
+    async stop(): Promise<ServerLog> {
+      child.kill('SIGTERM');
+      await exited;
+      return { writes, errors: summary?.errors ?? Number.NaN, seconds: summary?.seconds ?? Number.NaN };
+    },
+  };
+}
+
+async function backupEntries(stateDir: string, runId: string): Promise<Map<string, BackupEntry>> {
+  const backupDir = join(stateDir, 'backups');
+  const manifest = await openBackup(backupDir, runId);
+  const entries = new Map<string, BackupEntry>();
+  for await (const batch of readBackupBatches(backupDir, manifest, 500)) {
+    for (const entry of batch) entries.set(String(entry._id), entry);
+  }
+  return entries;
+}
+
+const time = (value: unknown) => (value instanceof Date ? value.getTime() : null);
+
+/**
+ * What each backed-up user's history says the run did to it. The run keeps
+ * `lastSeen` and the server always writes a new one, so the server's first
+ * write after the backup read is the one that found the backed-up `lastSeen`:
+ * online then, the run had not come yet (and must skip the user); offline, the
+ * run had been first (and counted it written).
+ */
+function expectedOutcomes(backup: Map<string, BackupEntry>, writes: PresenceWrite[]) {
+  const firstAfterBackup = new Map<string, PresenceWrite>();
+  for (const write of writes) {
+    const entry = backup.get(write.id);
+    if (entry && write.before?.lastSeen === time(entry.before.lastSeen)) firstAfterBackup.set(write.id, write);
+  }
+  let skipped = 0;
+  let writtenThenBackOnline = 0;
+  for (const write of firstAfterBackup.values()) {
+    if (write.before?.isOnline === true) skipped++;
+    else writtenThenBackOnline++;
+  }
+  return { firstAfterBackup, skipped, writtenThenBackOnline };
+}
+
+const scenarios = [
+  {
+    command: 'stale',
+    args: ['stale', '--minutes', '30'],
+    // One user in ten offline; one in twenty online and inactive for over an hour.
+    online: (n: number) => n % 10 !== 0,
+    stale: (n: number) => n % 20 === 1,
+  },
+  {
+    command: 'cleanup',
+    args: ['cleanup'],
+    // Ghosts after a restart: one user in twenty still marked online.
+    online: (n: number) => n % 20 === 1,
+    stale: (n: number) => n % 2 === 0,
+  },
+] as const;
+
+describe('a run while the presence server writes', () => {
+  it.each(scenarios)(
+    '$command: nobody who came back or was active after the run read them is set offline; skipped matches the server log',
+    async (scenario) => {
+      const users = database.db().collection<Document>('users');
+      await users.deleteMany({});
+      const seeded = presenceUsers(USERS, new Date(), scenario);
+      await users.insertMany(seeded);
+      // The server works on half of the users the run will plan for, and on half as many others.
+      const planned = seeded.filter((user) => user.isOnline === true && (scenario.command === 'cleanup' || scenario.stale(Number(String(user._id).slice(5)))));
+      const others = seeded.filter((user) => !planned.includes(user));
+      const pick = (from: Document[], count: number) =>
+        from.filter(() => random.next() < count / from.length).map((user) => String(user._id));
+      const ids = [...pick(planned, planned.length / 2), ...pick(others, planned.length / 4)];
+
+      const server = await presenceServer(ids);
+      while (server.writes.length < 20) await sleep(50);
+      const stateDir = tempStateDir();
+      const result = await runCli([...scenario.args, '--json', '--uri', database.uri()], {
+        env: { PRESENCE_STATE_DIR: stateDir },
+        timeoutMs: 300_000,
+      });
+      const log = await server.stop();
+      console.log(
+        `${scenario.command} with a presence server (seed ${random.seed}): ${USERS} users, ${log.writes.length} server writes in ${log.seconds} s ` +
+          `(${Math.round(log.writes.length / log.seconds)}/s), ${log.errors} errors; run ${JSON.stringify(parseJson<RunRecord>(result.stdout).result)}`,
+      );
+      expect(log.errors, 'every server write was acknowledged').toBe(0);
+      expect(result.code, result.stderr + result.stdout.slice(-2000)).toBe(0);
+      const record = parseJson<RunRecord>(result.stdout);
+      expect(record.status).toBe('succeeded');
+
+      const backup = await backupEntries(stateDir, record._id);
+      const expected = expectedOutcomes(backup, log.writes);
+      const counts = record.result!;
+      expect(counts.planned).toBe(backup.size);
+      expect(counts.skipped, 'skipped: the users the server wrote before the run could').toBe(expected.skipped);
+      expect(counts.written).toBe(backup.size - expected.skipped);
+      expect(counts.failed + counts.remaining).toBe(0);
+      expect(expected.skipped, 'the server beat the run to some users').toBeGreaterThan(0);
+
+      const final = new Map((await users.find({}).toArray()).map((user) => [String(user._id), user]));
+      const written = new Set(log.writes.map((write) => write.id));
+      for (const id of written) {
+        const user = final.get(id)!;
+        if (user.isOnline === true) continue;
+        // Offline at the end: only if the run backed up the state the server left it in, and the server never came back.
+        expect(backup.has(id), `${id}: set offline without being backed up`).toBe(true);
+        expect(expected.firstAfterBackup.has(id), `${id}: came online after the run read it, yet is offline`).toBe(false);
+        expect(scenario.command, `${id}: active after the plan, yet set offline by stale`).toBe('cleanup');
+      }
+      for (const [id, entry] of backup) {
+        const user = final.get(id)!;
+        if (expected.firstAfterBackup.has(id)) {
+          expect(user.isOnline, `${id}: the server's last word stands`).toBe(true);
+        } else {
+          expect(user, `${id}: set offline, last activity kept`).toMatchObject({ isOnline: false, lastSeen: entry.before.lastSeen });
+        }
+      }
+      // Users neither planned nor touched by the server are as seeded.
+      const exact = new Map(
+        (await users.find({}, { promoteValues: false }).toArray()).map((user) => [String(user._id), EJSON.stringify(user, { relaxed: false })]),
+      );
+      for (const user of seeded) {
+        const id = String(user._id);
+        if (!backup.has(id) && !written.has(id)) expect(exact.get(id), id).toBe(EJSON.stringify(user, { relaxed: false }));
+      }
+      // Verify (while the server still wrote) found each user either as the run left it or changed by the server since:
+      // none back in its backed-up state, so no lost write, and the run succeeded.
+      const verify = record.verify!;
+      expect(verify).toMatchObject({ checked: backup.size, missing: 0 });
+      expect(verify.inTargetState + verify.changedSince).toBe(backup.size);
+      expect(verify.changedSince).toBeGreaterThanOrEqual(expected.skipped);
+      expect(verify.changedSince).toBeLessThanOrEqual(expected.firstAfterBackup.size);
+    },
+    300_000,
+  );
+});
