@@ -4,7 +4,8 @@ import type { Pace } from './runner.ts';
 const LATENCY_WINDOW = 21;
 /** A batch this many times slower than the running median means the database is under pressure. */
 const PRESSURE_RATIO = 3;
-const MIN_PRESSURE_MS = 20;
+/** Below this, a slow batch is the client's or the network's jitter (a busy event loop, a GC), not the database's pressure. */
+const MIN_PRESSURE_MS = 100;
 const MAX_SLOWDOWN = 16;
 const CALM_BATCHES_TO_RECOVER = 5;
 /** Replication lag is read at most this often while it is within bounds (one command each time). */

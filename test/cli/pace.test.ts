@@ -35,18 +35,18 @@ afterEach(async () => {
 
 describe('pace', () => {
   it('holds --rate within 10% over a run of several seconds', async () => {
-    await seedPresence(70);
+    await seedPresence(40);
 
-    const result = await stale(database.uri(), '--rate', '20', '--batch-size', '2', '--json');
+    const result = await stale(database.uri(), '--rate', '10', '--batch-size', '2', '--json');
 
     expect(result.code, result.stderr).toBe(0);
     const record = parseJson<RunRecord>(result.stdout);
-    expect(record.result?.written).toBe(70);
+    expect(record.result?.written).toBe(40);
     const applySeconds = record.stepMs.apply! / 1000;
     expect(applySeconds).toBeGreaterThanOrEqual(3);
-    // A back-off on a loaded machine rests within the rate's own spacing: the rate still holds.
-    const achieved = 70 / applySeconds;
-    expect(Math.abs(achieved - 20) / 20, `${achieved.toFixed(1)} docs/s; back-off: ${record.backoff?.join(' | ') ?? 'none'}`).toBeLessThanOrEqual(0.1);
+    // Batches 200 ms apart: a back-off after one slow batch rests within that spacing, and the rate still holds.
+    const achieved = 40 / applySeconds;
+    expect(Math.abs(achieved - 10) / 10, `${achieved.toFixed(1)} docs/s; back-off: ${record.backoff?.join(' | ') ?? 'none'}`).toBeLessThanOrEqual(0.1);
   });
 
   it('backs off when write latency jumps, says so, audits it, and recovers when it falls', async () => {
@@ -66,7 +66,7 @@ describe('pace', () => {
     expect(record?.status).toBe('succeeded');
     expect(record?.result?.written).toBe(60);
     expect(record?.backoff?.[0]).toMatch(/backing off: a write batch took \d+ ms/);
-    expect(record?.backoff?.at(-1)).toMatch(/write latency is back to normal: full pace/);
+    expect(record?.backoff).toContainEqual(expect.stringMatching(/write latency is back to normal: full pace/));
   });
 
   it('--max-lag is a no-op where nothing replicates, and says so', async () => {
