@@ -1,6 +1,5 @@
 import { z } from 'zod';
 import { defineTask } from '../src/engine/task.ts';
-import { reportMalformed } from '../src/presence/malformed-notice.ts';
 import { presenceModelOf } from '../src/presence/model.ts';
 import { planEveryoneOffline } from '../src/presence/plans.ts';
 import { DEFAULT_STALE_MINUTES, presenceModelParams } from '../src/presence/settings.ts';
@@ -13,9 +12,9 @@ export default defineTask({
   description: 'Set every online user offline (ghost statuses after a restart)',
   mode: 'repeatable',
   params: z.object(presenceModelParams),
-  async plan({ db, params, log }) {
+  async plan({ db, params }) {
     const model = presenceModelOf({ ...params, staleMinutes: DEFAULT_STALE_MINUTES });
-    reportMalformed(await checkPresenceTarget(db, model, [model.online.field]), log);
+    await checkPresenceTarget(db, model, [model.online.field]);
     return planEveryoneOffline(model);
   },
 });

@@ -1,6 +1,5 @@
 import { z } from 'zod';
 import { defineTask } from '../src/engine/task.ts';
-import { reportMalformed } from '../src/presence/malformed-notice.ts';
 import { presenceModelOf } from '../src/presence/model.ts';
 import { planStaleUsers } from '../src/presence/plans.ts';
 import { DEFAULT_STALE_MINUTES, minutesSchema, presenceModelParams } from '../src/presence/settings.ts';
@@ -18,7 +17,7 @@ export default defineTask({
     const model = presenceModelOf({ ...settings, staleMinutes: minutes });
     const { cutoff, plan } = planStaleUsers(model, now, minutes);
     log.info(`cut-off ${cutoff.toISOString()}: online users last active before it (${minutes} min ago) go offline`);
-    reportMalformed(await checkPresenceTarget(db, model, [model.online.field, model.lastSeenField]), log);
+    await checkPresenceTarget(db, model, [model.online.field, model.lastSeenField]);
     return plan;
   },
 });

@@ -3,7 +3,8 @@ import { replicationLagReader, type LagReader } from '../db/replication.ts';
 import { serverFacts, type ServerFacts } from '../db/server-facts.ts';
 import { errorMessage, UsageError } from '../engine/errors.ts';
 import { AdaptivePace } from '../engine/pace.ts';
-import { DEFAULT_BATCH_SIZE, type ServerLimits } from '../engine/runner.ts';
+import type { ServerLimits } from '../db/server.ts';
+import { DEFAULT_BATCH_SIZE } from '../engine/runner.ts';
 
 export const DEFAULT_MAX_LAG_SECONDS = 10;
 

@@ -1,5 +1,4 @@
 import type { Db } from 'mongodb';
-import type { ServerLimits } from '../engine/runner.ts';
 
 /**
  * FerretDB 1.24 (SQLite) keeps one SQLite connection per statement of an
@@ -7,6 +6,13 @@ import type { ServerLimits } from '../engine/runner.ts';
  * about 100 statements or more waits on itself for ever. Below that, it works.
  */
 const FERRETDB_STATEMENTS_PER_WRITE = 50;
+
+/** What the server cannot take; undefined for a MongoDB that takes any batch. */
+export interface ServerLimits {
+  /** The most statements one write command may carry on this server. */
+  maxStatementsPerWrite: number;
+  why: string;
+}
 
 /** What the connected server is, as far as the runner must adapt to it. */
 export async function serverLimits(db: Db): Promise<ServerLimits | undefined> {

@@ -28,14 +28,6 @@ export interface RunnerDeps {
   store: RunStore;
   lock: RunLock;
   observer: RunObserver;
-  /** What the server cannot take; undefined for a MongoDB that takes any batch. */
-  limits?: ServerLimits;
-}
-
-export interface ServerLimits {
-  /** The most statements one write command may carry on this server. */
-  maxStatementsPerWrite: number;
-  why: string;
 }
 
 export interface RunSettings {

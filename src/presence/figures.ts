@@ -9,7 +9,7 @@ import {
   staleFilter,
   withoutPresenceFilter,
 } from './queries.ts';
-import { checkPresenceTarget } from './target.ts';
+import { countPresenceTarget } from './target.ts';
 
 /** What `status` reports. The counts of users add up: total = online + offline + withoutPresence + malformed. */
 export interface PresenceFigures {
@@ -53,7 +53,7 @@ export async function presenceFigures(db: Db, model: PresenceModel, now: Date): 
   await timed(latencyMs, 'ping', () => db.command({ ping: 1 }));
   // Refuses a missing collection or a field no document has; counts the malformed on the way.
   const target = await timed(latencyMs, 'check_target', () =>
-    checkPresenceTarget(db, model, [model.online.field, model.lastSeenField]),
+    countPresenceTarget(db, model, [model.online.field, model.lastSeenField]),
   );
   const users = db.collection(model.collection);
   const count = (name: string, filter: Filter<Document>) => timed(latencyMs, name, () => users.countDocuments(filter));

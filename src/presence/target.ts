@@ -18,16 +18,16 @@ export async function collectionExists(db: Db, name: string): Promise<boolean> {
  * Refuses a target that cannot be what the operator meant: a missing
  * collection, or a configured field that no document has (a typo in the
  * configuration would otherwise plan nothing and look like success).
+ * Cheap enough for every plan: no count, at most one document read per field.
  */
-export async function checkPresenceTarget(db: Db, model: PresenceModel, fields: readonly string[]): Promise<PresenceTarget> {
+export async function checkPresenceTarget(db: Db, model: PresenceModel, fields: readonly string[]): Promise<void> {
   if (!(await collectionExists(db, model.collection))) {
     throw new UsageError(
       `collection "${model.collection}" does not exist in database "${db.databaseName}" (check the collection setting)`,
     );
   }
   const collection = db.collection(model.collection);
-  const documents = await collection.countDocuments({});
-  if (documents === 0) return { documents, malformed: 0 };
+  if ((await collection.findOne({}, { projection: { _id: 1 } })) === null) return;
   for (const field of fields) {
     if ((await collection.findOne({ [field]: { $exists: true } }, { projection: { _id: 1 } })) === null) {
       const setting = field === model.online.field ? 'onlineField' : 'lastSeenField';
@@ -36,5 +36,13 @@ export async function checkPresenceTarget(db: Db, model: PresenceModel, fields: 
       );
     }
   }
+}
+
+/** The check, then how many documents there are and how many are malformed: for `status`, which reports them. */
+export async function countPresenceTarget(db: Db, model: PresenceModel, fields: readonly string[]): Promise<PresenceTarget> {
+  await checkPresenceTarget(db, model, fields);
+  const collection = db.collection(model.collection);
+  const documents = await collection.countDocuments({});
+  if (documents === 0) return { documents, malformed: 0 };
   return { documents, malformed: await collection.countDocuments(malformedFilter(model)) };
 }

@@ -70,7 +70,6 @@ export async function withWriteContext(
             store: session.store,
             lock: session.lock,
             observer: view,
-            limits,
           },
           settings: {
             runId: newRunId(now),
