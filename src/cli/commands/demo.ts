@@ -72,7 +72,7 @@ export async function demoCommand(options: { users: number }): Promise<number> {
       return ExitCode.failed;
     }
     say('demo done: the stale run is in the audit (presence history) and undoable (presence restore <runId>) while the');
-    say('database runs. Against your own database: presence status --uri mongodb://HOST/DB (see docs/presence.md).');
+    say('database runs. Against your own database: presence status --uri mongodb://HOST/DB (see the README).');
     return ExitCode.success;
   } finally {
     await sandbox.stop();
