@@ -1,4 +1,4 @@
-import type { Db } from 'mongodb';
+import type { Db, Document } from 'mongodb';
 import { UsageError } from '../engine/errors.ts';
 import type { PresenceModel } from './model.ts';
 import { malformedFilter } from './queries.ts';
@@ -21,20 +21,24 @@ export async function collectionExists(db: Db, name: string): Promise<boolean> {
  * Cheap enough for every plan: no count, at most one document read per field.
  */
 export async function checkPresenceTarget(db: Db, model: PresenceModel, fields: readonly string[]): Promise<void> {
-  if (!(await collectionExists(db, model.collection))) {
+  const collection = db.collection(model.collection);
+  const oneWith = (filter: Document) => collection.findOne(filter, { projection: { _id: 1 } });
+  // In parallel: the plan should cost little more than its own count and sample.
+  const [exists, any, ...withField] = await Promise.all([
+    collectionExists(db, model.collection),
+    oneWith({}),
+    ...fields.map((field) => oneWith({ [field]: { $exists: true } })),
+  ]);
+  if (!exists) {
     throw new UsageError(
       `collection "${model.collection}" does not exist in database "${db.databaseName}" (check the collection setting)`,
     );
   }
-  const collection = db.collection(model.collection);
-  if ((await collection.findOne({}, { projection: { _id: 1 } })) === null) return;
-  for (const field of fields) {
-    if ((await collection.findOne({ [field]: { $exists: true } }, { projection: { _id: 1 } })) === null) {
-      const setting = field === model.online.field ? 'onlineField' : 'lastSeenField';
-      throw new UsageError(
-        `no document in "${model.collection}" has the field "${field}" (check the ${setting} setting)`,
-      );
-    }
+  if (any === null) return;
+  const missing = fields.find((_, index) => withField[index] === null);
+  if (missing !== undefined) {
+    const setting = missing === model.online.field ? 'onlineField' : 'lastSeenField';
+    throw new UsageError(`no document in "${model.collection}" has the field "${missing}" (check the ${setting} setting)`);
   }
 }
 
