@@ -5,7 +5,10 @@ import { PresenceTaskId } from '../../presence/task-ids.ts';
 import { exitCodeOfRecord } from '../exit-codes.ts';
 import { presenceModelFromOptions, type PresenceOptions } from '../presence-options.ts';
 import { preparePresenceTask, runPresenceTask, type PresenceTaskRun } from '../presence-run.ts';
-import { runEvery, type Iteration } from '../schedule.ts';
+import { claimInterval, type IntervalClaim } from '../../db/schedule-claim.ts';
+import { connect } from '../../db/connect.ts';
+import { runEvery, type Interval, type Iteration } from '../schedule.ts';
+import { operator, targetOf } from '../session.ts';
 import type { RunOptions } from './run.ts';
 
 export const DEFAULT_INTERVAL_MINUTES = 15;
@@ -35,17 +38,25 @@ export async function staleCommand(options: StaleOptions, env: NodeJS.ProcessEnv
 }
 
 /**
- * An audited run every interval. The lock keeps schedulers on several hosts
- * to one run at a time; a lost database is logged and retried on the next
- * beat. Only a usage error (the configuration will not fix itself) stops it.
+ * An audited run every interval. Schedulers on several hosts claim each
+ * interval in the target database, so exactly one of them runs it, and the
+ * lock keeps runs from overlapping; a lost database is logged and retried on
+ * the next beat. Only a usage error (the configuration will not fix itself) stops it.
  */
 function scheduleStale(prepared: PresenceTaskRun, options: StaleOptions, intervalMinutes: number): Promise<number> {
   // With --json, stdout carries only the runs' records.
   const log = (line: string) => (options.json ? process.stderr : process.stdout).write(`[schedule] ${line}\n`);
   log(`stale every ${intervalMinutes} min (users inactive > ${prepared.params.minutes} min); Ctrl-C or SIGTERM stops`);
-  return runEvery({ intervalMs: intervalMinutes * 60_000, log }, async (n): Promise<Iteration> => {
-    log(`run ${n} starting at ${new Date().toISOString()}`);
+  // A dry-run schedule claims its own intervals: it must never take one from a real schedule.
+  const schedule = `${PresenceTaskId.stale} on ${String(prepared.params.collection)} every ${intervalMinutes} min${options.dryRun ? ' (dry run)' : ''}`;
+  return runEvery({ intervalMs: intervalMinutes * 60_000, log }, async (n, interval): Promise<Iteration> => {
     try {
+      const claim = await claimScheduledInterval(options, schedule, interval);
+      if (!claim.claimed) {
+        log(`run ${n}: the interval from ${interval.start.toISOString()} is taken by ${claim.holder}; not running`);
+        return { next: 'continue' };
+      }
+      log(`run ${n} starting at ${new Date().toISOString()}`);
       const record = await runPresenceTask(prepared, options);
       if (record === undefined) return { next: 'continue' };
       const exitCode = exitCodeOfRecord(record);
@@ -65,4 +76,14 @@ function scheduleStale(prepared: PresenceTaskRun, options: StaleOptions, interva
       return { next: 'continue' };
     }
   });
+}
+
+/** This host's claim on one interval of the schedule, in the target database. */
+async function claimScheduledInterval(options: StaleOptions, schedule: string, interval: Interval): Promise<IntervalClaim> {
+  const connection = await connect(targetOf(options));
+  try {
+    return await claimInterval(connection.db, schedule, interval, `${operator()} (pid ${process.pid})`);
+  } finally {
+    await connection.close();
+  }
 }
