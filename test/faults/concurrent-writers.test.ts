@@ -11,6 +11,7 @@ import type { RunRecord } from '../../src/engine/run-record.ts';
 import { parseJson, REPO, runCli, tempStateDir } from '../support/cli.ts';
 import { useTestDatabase } from '../support/database.ts';
 import type { PresenceWrite } from '../support/presence-server.ts';
+import { messageDocuments, startFaultProxy, type FaultProxy } from '../support/fault-proxy.ts';
 import { presenceUsers, randomSource } from './faults.ts';
 
 /**
@@ -25,6 +26,12 @@ import { presenceUsers, randomSource } from './faults.ts';
  * 2,000 users keeps a run under a minute here. With MONGODB_TEST_URI, 100,000.
  */
 const USERS = process.env.MONGODB_TEST_URI ? 100_000 : 2000;
+/**
+ * Writes per second, steady. Alone, the server's findAndModify peaks near 60/s
+ * on 2,000 users here (each one reads the whole collection): 40 keeps the
+ * engine busy without starving the run. 1,000/s on a real MongoDB.
+ */
+const SERVER_RATE = process.env.MONGODB_TEST_URI ? 1000 : 40;
 const database = useTestDatabase('concurrent');
 const random = randomSource();
 
@@ -38,7 +45,7 @@ interface ServerLog {
 async function presenceServer(ids: string[]) {
   const child = spawn(process.execPath, ['--import', 'tsx', join(REPO, 'test', 'support', 'presence-server.ts')], {
     cwd: REPO,
-    env: { ...process.env, PRESENCE_SERVER_URI: database.uri(), PRESENCE_SERVER_IDS: JSON.stringify(ids) },
+    env: { ...process.env, PRESENCE_SERVER_URI: database.uri(), PRESENCE_SERVER_IDS: JSON.stringify(ids), PRESENCE_SERVER_RATE: String(SERVER_RATE) },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const writes: PresenceWrite[] = [];
@@ -80,36 +87,76 @@ const time = (value: unknown) => (value instanceof Date ? value.getTime() : null
  * `lastSeen` and the server always writes a new one, so the server's first
  * write after the backup read is the one that found the backed-up `lastSeen`:
  * online then, the run had not come yet (and must skip the user); offline, the
- * run had been first (and counted it written).
+ * run had been first (and counted it written). Users in `raced` are left out.
  */
-function expectedOutcomes(backup: Map<string, BackupEntry>, writes: PresenceWrite[]) {
+function expectedOutcomes(backup: Map<string, BackupEntry>, writes: PresenceWrite[], raced: ReadonlySet<string>) {
   const firstAfterBackup = new Map<string, PresenceWrite>();
   for (const write of writes) {
     const entry = backup.get(write.id);
-    if (entry && write.before?.lastSeen === time(entry.before.lastSeen)) firstAfterBackup.set(write.id, write);
+    if (entry && !raced.has(write.id) && write.before?.lastSeen === time(entry.before.lastSeen)) firstAfterBackup.set(write.id, write);
   }
   let skipped = 0;
-  let writtenThenBackOnline = 0;
-  for (const write of firstAfterBackup.values()) {
-    if (write.before?.isOnline === true) skipped++;
-    else writtenThenBackOnline++;
+  for (const write of firstAfterBackup.values()) if (write.before?.isOnline === true) skipped++;
+  return { firstAfterBackup, skipped };
+}
+
+interface WriteWindow {
+  ids: Set<string>;
+  sentAt: number;
+  repliedAt: number;
+}
+
+/** The run's write commands on `users` as they pass the proxy: which users, sent and answered when. */
+function recordWrites(proxy: FaultProxy): WriteWindow[] {
+  const pending = new Map<number, WriteWindow>();
+  const windows: WriteWindow[] = [];
+  proxy.onCommand((seen) => {
+    if (seen.command !== 'update' || seen.collection !== 'users') return;
+    const statements = messageDocuments(seen.message).flatMap((document) => (document.q ? [document] : (document.updates ?? [])));
+    const ids = new Set<string>(statements.map((statement: Document) => String(statement.q._id)));
+    pending.set(seen.requestId, { ids, sentAt: Date.now(), repliedAt: Number.POSITIVE_INFINITY });
+  });
+  proxy.onReply((responseTo) => {
+    const window = pending.get(responseTo);
+    if (window === undefined) return;
+    pending.delete(responseTo);
+    window.repliedAt = Date.now();
+    windows.push(window);
+  });
+  return windows;
+}
+
+/**
+ * Users a server write reached while the run's write command on them was in
+ * flight. FerretDB 1.x has no atomic read-modify-write: its `update` and
+ * `findAndModify` read the document, then write it whole by `_id` in another
+ * statement (internal/handler/msg_update.go, backends/sqlite/collection.go
+ * UpdateAll), so of two writes in flight on one document the engine may lose
+ * one, whatever the client asks. MongoDB updates a document atomically.
+ */
+function racedUsers(windows: WriteWindow[], writes: PresenceWrite[]): Set<string> {
+  const raced = new Set<string>();
+  for (const write of writes) {
+    for (const window of windows) {
+      if (window.ids.has(write.id) && write.sentAt <= window.repliedAt + 1 && write.ackAt >= window.sentAt - 1) raced.add(write.id);
+    }
   }
-  return { firstAfterBackup, skipped, writtenThenBackOnline };
+  return raced;
 }
 
 const scenarios = [
   {
     command: 'stale',
     args: ['stale', '--minutes', '30'],
-    // One user in ten offline; one in twenty online and inactive for over an hour.
+    // One user in ten offline; one in forty online and inactive for over an hour.
     online: (n: number) => n % 10 !== 0,
-    stale: (n: number) => n % 20 === 1,
+    stale: (n: number) => n % 40 === 1,
   },
   {
     command: 'cleanup',
     args: ['cleanup'],
-    // Ghosts after a restart: one user in twenty still marked online.
-    online: (n: number) => n % 20 === 1,
+    // Ghosts after a restart: one user in forty still marked online.
+    online: (n: number) => n % 40 === 1,
     stale: (n: number) => n % 2 === 0,
   },
 ] as const;
@@ -129,43 +176,53 @@ describe('a run while the presence server writes', () => {
         from.filter(() => random.next() < count / from.length).map((user) => String(user._id));
       const ids = [...pick(planned, planned.length / 2), ...pick(others, planned.length / 4)];
 
+      const ferretdb = typeof (await database.db().admin().command({ buildInfo: 1 })).ferretdbVersion === 'string';
+      const proxy = await startFaultProxy(database.uri());
+      const windows = recordWrites(proxy);
       const server = await presenceServer(ids);
       while (server.writes.length < 20) await sleep(50);
       const stateDir = tempStateDir();
-      const result = await runCli([...scenario.args, '--json', '--uri', database.uri()], {
+      // On FerretDB, one statement per write command keeps each one's window (see racedUsers) short.
+      const result = await runCli([...scenario.args, '--json', '--uri', proxy.uri, ...(ferretdb ? ['--batch-size', '1'] : [])], {
         env: { PRESENCE_STATE_DIR: stateDir },
         timeoutMs: 300_000,
-      });
+      }).finally(() => proxy.close());
       const log = await server.stop();
-      console.log(
-        `${scenario.command} with a presence server (seed ${random.seed}): ${USERS} users, ${log.writes.length} server writes in ${log.seconds} s ` +
-          `(${Math.round(log.writes.length / log.seconds)}/s), ${log.errors} errors; run ${JSON.stringify(parseJson<RunRecord>(result.stdout).result)}`,
-      );
       expect(log.errors, 'every server write was acknowledged').toBe(0);
       expect(result.code, result.stderr + result.stdout.slice(-2000)).toBe(0);
       const record = parseJson<RunRecord>(result.stdout);
       expect(record.status).toBe('succeeded');
 
       const backup = await backupEntries(stateDir, record._id);
-      const expected = expectedOutcomes(backup, log.writes);
+      const raced = ferretdb ? racedUsers(windows, log.writes) : new Set<string>();
+      const racedPlanned = [...raced].filter((id) => backup.has(id)).length;
+      const expected = expectedOutcomes(backup, log.writes, raced);
       const counts = record.result!;
+      console.log(
+        `${scenario.command} with a presence server (seed ${random.seed}): ${USERS} users, ${log.writes.length} server writes in ${log.seconds} s ` +
+          `(${Math.round(log.writes.length / log.seconds)}/s), ${log.errors} errors; run ${JSON.stringify(counts)}; ` +
+          `${racedPlanned} planned user(s) written by both at once (left out on FerretDB); steps ${JSON.stringify(record.stepMs)}, ` +
+          `${record.backoff?.length ?? 0} back-off notice(s)`,
+      );
       expect(counts.planned).toBe(backup.size);
-      expect(counts.skipped, 'skipped: the users the server wrote before the run could').toBe(expected.skipped);
-      expect(counts.written).toBe(backup.size - expected.skipped);
       expect(counts.failed + counts.remaining).toBe(0);
+      expect(counts.skipped, 'skipped: the users the server wrote before the run could').toBeGreaterThanOrEqual(expected.skipped);
+      expect(counts.skipped).toBeLessThanOrEqual(expected.skipped + racedPlanned);
       expect(expected.skipped, 'the server beat the run to some users').toBeGreaterThan(0);
+      expect(racedPlanned, 'few races: the exact accounting covers most users').toBeLessThan(backup.size / 4);
 
       const final = new Map((await users.find({}).toArray()).map((user) => [String(user._id), user]));
       const written = new Set(log.writes.map((write) => write.id));
       for (const id of written) {
         const user = final.get(id)!;
-        if (user.isOnline === true) continue;
+        if (user.isOnline === true || raced.has(id)) continue;
         // Offline at the end: only if the run backed up the state the server left it in, and the server never came back.
         expect(backup.has(id), `${id}: set offline without being backed up`).toBe(true);
         expect(expected.firstAfterBackup.has(id), `${id}: came online after the run read it, yet is offline`).toBe(false);
         expect(scenario.command, `${id}: active after the plan, yet set offline by stale`).toBe('cleanup');
       }
       for (const [id, entry] of backup) {
+        if (raced.has(id)) continue;
         const user = final.get(id)!;
         if (expected.firstAfterBackup.has(id)) {
           expect(user.isOnline, `${id}: the server's last word stands`).toBe(true);
@@ -187,7 +244,7 @@ describe('a run while the presence server writes', () => {
       expect(verify).toMatchObject({ checked: backup.size, missing: 0 });
       expect(verify.inTargetState + verify.changedSince).toBe(backup.size);
       expect(verify.changedSince).toBeGreaterThanOrEqual(expected.skipped);
-      expect(verify.changedSince).toBeLessThanOrEqual(expected.firstAfterBackup.size);
+      expect(verify.changedSince).toBeLessThanOrEqual(expected.firstAfterBackup.size + racedPlanned);
     },
     300_000,
   );

@@ -1,4 +1,5 @@
 import { connect, createServer, type Server, type Socket } from 'node:net';
+import { deserialize, type Document } from 'bson';
 
 const OP_MSG = 2013;
 const HEADER_BYTES = 16;
@@ -9,6 +10,9 @@ const LOOPBACK = new Set(['127.0.0.1', 'localhost']);
 export interface SeenCommand {
   command: string;
   collection?: string;
+  requestId: number;
+  /** The whole wire message, for a listener that reads more of it. */
+  message: Buffer;
 }
 
 export type FaultMode = 'pass' | 'refuse' | 'stall';
@@ -28,6 +32,8 @@ export interface FaultProxy {
   retarget(targetUri: string): void;
   /** Called for every request on its way to the server, before any fault applies; returns the unsubscribe. */
   onCommand(listener: (seen: SeenCommand) => void): () => void;
+  /** Called for every reply on its way back, with the request it answers; returns the unsubscribe. */
+  onReply(listener: (responseTo: number) => void): () => void;
   close(): Promise<void>;
 }
 
@@ -40,6 +46,7 @@ export async function startFaultProxy(targetUri: string): Promise<FaultProxy> {
   let targetPort = loopbackPort(targetUri);
   let mode: FaultMode = 'pass';
   const listeners = new Set<(seen: SeenCommand) => void>();
+  const replyListeners = new Set<(responseTo: number) => void>();
   const pairs = new Set<{ client: Socket; upstream: Socket }>();
 
   const server: Server = createServer((client) => {
@@ -68,9 +75,14 @@ export async function startFaultProxy(targetUri: string): Promise<FaultProxy> {
         if (mode === 'pass' && !upstream.destroyed) upstream.write(message);
       }),
     );
-    upstream.on('data', (chunk: Buffer) => {
-      if (mode === 'pass' && !client.destroyed) client.write(chunk);
-    });
+    upstream.on(
+      'data',
+      splitMessages((message) => {
+        if (mode !== 'pass' || client.destroyed) return;
+        for (const listener of replyListeners) listener(message.readInt32LE(8));
+        client.write(message);
+      }),
+    );
   });
   await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
   const { port } = server.address() as { port: number };
@@ -98,6 +110,10 @@ export async function startFaultProxy(targetUri: string): Promise<FaultProxy> {
     onCommand(listener) {
       listeners.add(listener);
       return () => listeners.delete(listener);
+    },
+    onReply(listener) {
+      replyListeners.add(listener);
+      return () => replyListeners.delete(listener);
     },
     async close() {
       resetAll();
@@ -130,18 +146,43 @@ function splitMessages(onMessage: (message: Buffer) => void): (chunk: Buffer) =>
 
 /** OP_MSG's command document: its first element names the command, and its value the collection. */
 function readCommand(message: Buffer): SeenCommand {
+  const seen = { requestId: message.readInt32LE(4), message };
   try {
-    if (message.readInt32LE(12) !== OP_MSG) return { command: 'legacy' };
+    if (message.readInt32LE(12) !== OP_MSG) return { ...seen, command: 'legacy' };
     let offset = HEADER_BYTES + 4;
     while (message.readUInt8(offset) !== 0) offset += 1 + message.readInt32LE(offset + 1);
     const document = offset + 1;
     const type = message.readUInt8(document + 4);
     const nameEnd = message.indexOf(0, document + 5);
     const command = message.toString('utf8', document + 5, nameEnd);
-    if (type !== BSON_STRING) return { command };
+    if (type !== BSON_STRING) return { ...seen, command };
     const length = message.readInt32LE(nameEnd + 1);
-    return { command, collection: message.toString('utf8', nameEnd + 5, nameEnd + 5 + length - 1) };
+    return { ...seen, command, collection: message.toString('utf8', nameEnd + 5, nameEnd + 5 + length - 1) };
   } catch {
-    return { command: 'unreadable' };
+    return { ...seen, command: 'unreadable' };
   }
+}
+
+/** An OP_MSG's documents: the command body, then those of its document sequences (`updates`, `documents`…). */
+export function messageDocuments(message: Buffer): Document[] {
+  const documents: Document[] = [];
+  let offset = HEADER_BYTES + 4;
+  while (offset < message.length) {
+    const kind = message.readUInt8(offset);
+    if (kind === 0) {
+      const length = message.readInt32LE(offset + 1);
+      documents.push(deserialize(message.subarray(offset + 1, offset + 1 + length)));
+      offset += 1 + length;
+      continue;
+    }
+    const sectionEnd = offset + 1 + message.readInt32LE(offset + 1);
+    let position = message.indexOf(0, offset + 5) + 1;
+    while (position < sectionEnd) {
+      const length = message.readInt32LE(position);
+      documents.push(deserialize(message.subarray(position, position + length)));
+      position += length;
+    }
+    offset = sectionEnd;
+  }
+  return documents;
 }

@@ -8,7 +8,9 @@
  * increasing across the process, so every value is unique) on one user chosen
  * at random, and reads the document as it was just before (findOneAndUpdate):
  * that before-image says whether a maintenance run had set the user offline
- * first. One JSON line per write on stdout; `ready` first, `done` last, after SIGTERM.
+ * first. Each worker has its own users, so no two of its writes on one user
+ * are ever in flight together. One JSON line per write on stdout, with when
+ * it was sent and acknowledged; `ready` first, `done` last, after SIGTERM.
  *
  * Settings (environment): PRESENCE_SERVER_URI, PRESENCE_SERVER_IDS (a JSON
  * array of user ids), PRESENCE_SERVER_CONCURRENCY (default 4),
@@ -46,9 +48,12 @@ let errors = 0;
 const started = Date.now();
 emit({ ready: true, at: started });
 
-async function worker(): Promise<void> {
-  while (!stopping) {
-    const id = ids[Math.floor(Math.random() * ids.length)]!;
+async function worker(own: string[]): Promise<void> {
+  // Each worker holds its share of the rate: a write every `spacing` ms, or back to back when the database is slower.
+  const spacing = rate > 0 ? (concurrency * 1000) / rate : 0;
+  let nextAt = Date.now();
+  while (!stopping && own.length > 0) {
+    const id = own[Math.floor(Math.random() * own.length)]!;
     const lastSeen = stamp();
     const sentAt = Date.now();
     try {
@@ -72,10 +77,11 @@ async function worker(): Promise<void> {
       errors++;
       emit({ id, lastSeen, sentAt, error: String((error as Error).message ?? error) });
     }
-    if (rate > 0) await sleep((concurrency * 1000) / rate);
+    nextAt = Math.max(nextAt + spacing, Date.now());
+    if (spacing > 0) await sleep(nextAt - Date.now());
   }
 }
 
-await Promise.all(Array.from({ length: concurrency }, worker));
+await Promise.all(Array.from({ length: concurrency }, (_, k) => worker(ids.filter((_id, index) => index % concurrency === k))));
 emit({ done: true, written, errors, seconds: (Date.now() - started) / 1000 });
 await client.close();
