@@ -40,7 +40,7 @@ function buildProgram(setExitCode: (code: number) => void): Command {
     .description('Maintenance tasks for MongoDB, run like migrations: plan, backup, apply, verify, audit.')
     .exitOverride()
     .configureOutput({
-      outputError: (text, write) => write(`presence: ${text.replace(/^error: /, '').trim()}\n`),
+      outputError: (text, write) => write(`presence: ${oneLine(text.replace(/^error: /, '').trim())}\n`),
     })
     .addHelpText('after', EXAMPLES)
     .showSuggestionAfterError(true);
@@ -161,6 +161,20 @@ function buildProgram(setExitCode: (code: number) => void): Command {
   return program;
 }
 
+const MAX_ERROR_LENGTH = 1000;
+
+/**
+ * An error as one line, whatever it quotes back (a value with a newline, a
+ * terminal escape, 100 kB of it): control characters shown escaped, the
+ * length bounded, commander's "did you mean" kept on the same line.
+ */
+function oneLine(message: string): string {
+  const flat = message
+    .replace(/\n(\(Did you mean)/g, ' $1')
+    .replace(/[\u0000-\u001f\u007f\u0085\u2028\u2029]/g, (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return flat.length > MAX_ERROR_LENGTH ? `${flat.slice(0, MAX_ERROR_LENGTH)}…` : flat;
+}
+
 /** Runs the CLI and returns the exit code; prints one line on any error, never a stack. */
 export async function main(argv: string[]): Promise<number> {
   // `presence status | head`: a reader that goes away is not an error.
@@ -177,7 +191,7 @@ export async function main(argv: string[]): Promise<number> {
     if (error instanceof CommanderError) {
       return error.exitCode === 0 ? ExitCode.success : ExitCode.usage;
     }
-    process.stderr.write(`presence: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.stderr.write(`presence: ${oneLine(error instanceof Error ? error.message : String(error))}\n`);
     return exitCodeOfError(error);
   }
 }
