@@ -1,3 +1,4 @@
+import { MongoClient } from 'mongodb';
 import { ConnectionString, redactConnectionString } from 'mongodb-connection-string-url';
 import { UsageError } from '../engine/errors.ts';
 import type { TargetInfo } from '../engine/run-record.ts';
@@ -35,8 +36,23 @@ export function resolveTarget(options: { uri?: string; db?: string }, env: NodeJ
   if (!/^[^/\\. "$*<>:|?]{1,63}$/.test(database)) {
     throw new UsageError(`invalid database name "${database.slice(0, 64)}"`);
   }
+  assertDriverTakes(given, source);
   const loopback = !parsed.isSRV && parsed.hosts.every((host) => loopbackHost.test(host));
   return { connectionUri: given, uri: redactUri(given), database, loopback };
+}
+
+/**
+ * Options the driver refuses (a port out of range, `tls=maybe`) are bad input
+ * like any other: refused here, before anything is written. Building a client
+ * only parses; it connects to nothing.
+ */
+function assertDriverTakes(uri: string, source: string): void {
+  try {
+    new MongoClient(uri);
+  } catch (error) {
+    // The driver's message names the option, never the credentials.
+    throw new UsageError(`invalid MongoDB URI options in ${source}: ${(error as Error).message.split('\n')[0]}`);
+  }
 }
 
 export function redactUri(uri: string): string {
