@@ -8,6 +8,7 @@ import { preparePresenceTask, runPresenceTask, type PresenceTaskRun } from '../p
 import { claimInterval, type IntervalClaim } from '../../db/schedule-claim.ts';
 import { connect } from '../../db/connect.ts';
 import { runEvery, type Interval, type Iteration } from '../schedule.ts';
+import { safetyPolicy } from '../safety-options.ts';
 import { operator, targetOf } from '../session.ts';
 import type { RunOptions } from './run.ts';
 
@@ -34,6 +35,8 @@ export async function staleCommand(options: StaleOptions, env: NodeJS.ProcessEnv
     const record = await runPresenceTask(prepared, options);
     return record === undefined ? 0 : exitCodeOfRecord(record);
   }
+  // Checked before the first interval: a bad target or safety setting is an error now, not a schedule log line later.
+  safetyPolicy(options, targetOf(options), undefined, env);
   return scheduleStale(prepared, options, options.interval ?? DEFAULT_INTERVAL_MINUTES);
 }
 
