@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listBackups, openBackup } from '../../src/engine/backup.ts';
 import type { RunRecord } from '../../src/engine/run-record.ts';
@@ -111,9 +112,11 @@ describe('a run killed at any moment loses nothing', () => {
         expect(await collectionChecksum(db, 'users'), context).toBe(pristine);
         continue;
       }
-      const deadRecord = await runRecord(db, runId);
-      // A dead runner's lock expires on its own; nobody may take it before.
+      // A dead runner's lock expires on its own; nobody may take it before. By then the engine has also
+      // answered whatever the runner had sent before it died.
+      await sleep(250);
       const leftLock = await lockExpired(db);
+      const deadRecord = await runRecord(db, runId);
       const heldByDead = leftLock?.runId === runId;
 
       const backup = await openBackup(backupDir, runId).then(
