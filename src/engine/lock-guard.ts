@@ -19,14 +19,21 @@ export async function holdLock(lock: RunLock, holder: LockHolder, runSignal: Abo
   const lost = new AbortController();
   let renewedAt = Date.now();
   let renewing = false;
+  const tooLate = () => Date.now() - renewedAt > lock.ttlMs * 0.8;
   const heartbeat = setInterval(async () => {
-    if (renewing) return;
+    // A renewal still unanswered counts as failed: a database that answers it later cannot give back the time lost.
+    if (renewing) {
+      if (tooLate()) lost.abort(new LockLostError('it could not be renewed in time'));
+      return;
+    }
     renewing = true;
     try {
-      if (await lock.renew(holder)) renewedAt = Date.now();
+      const renewed = await lock.renew(holder);
+      if (lost.signal.aborted) return;
+      if (renewed) renewedAt = Date.now();
       else lost.abort(new LockLostError('another runner took it over'));
     } catch {
-      if (Date.now() - renewedAt > lock.ttlMs * 0.8) lost.abort(new LockLostError('it could not be renewed in time'));
+      if (tooLate()) lost.abort(new LockLostError('it could not be renewed in time'));
     } finally {
       renewing = false;
     }
