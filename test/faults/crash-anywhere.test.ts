@@ -16,7 +16,7 @@ import { lockExpired, oneCleanLine, presenceUsers, randomSource, runRecord, star
  */
 const ROUNDS = Number(process.env.FAULT_ROUNDS ?? 20);
 const USERS = 120;
-const LOCK_TTL_MS = 1000;
+const LOCK_TTL_MS = 1500;
 const FIXTURES = join(REPO, 'test', 'fixtures', 'tasks');
 
 const database = useTestDatabase('crash');

@@ -152,6 +152,40 @@ describe('the database lost during apply', () => {
     BOUND_MS + 60_000,
   );
 
+  it('a database silent for longer than the lock lives: the run stops writing, even though every held reply comes later', async () => {
+    const holdMs = 2 * LOCK_TTL_MS;
+    let writes = 0;
+    let releasedAt = Number.POSITIVE_INFINITY;
+    let writesAfterRelease = 0;
+    disarm = proxy.onCommand((seen) => {
+      if (seen.command !== 'update' || seen.collection !== 'users') return;
+      if (Date.now() > releasedAt) writesAfterRelease++;
+      if (++writes !== 4) return;
+      // Nothing is lost: the engine answers everything once the network passes again.
+      proxy.set('hold');
+      setTimeout(() => {
+        releasedAt = Date.now();
+        proxy.set('pass');
+      }, holdMs);
+    });
+    const result = await runCli(['cleanup', '--json', '--batch-size', String(BATCH), '--uri', proxy.uri], { env, timeoutMs: BOUND_MS });
+    disarm();
+
+    expect(result.code, result.stderr).toBe(1);
+    const record = parseJson<RunRecord>(result.stdout);
+    expect(record).toMatchObject({ status: 'failed', error: { step: 'apply', message: expect.stringMatching(/lost the lock: it could not be renewed in time/) } });
+    // Another runner could have taken the lock over meanwhile: not one more batch went out.
+    expect(writesAfterRelease).toBe(0);
+    const counts = record.result!;
+    expect(counts.remaining).toBeGreaterThan(0);
+    expect(counts.written + counts.skipped + counts.failed + counts.remaining).toBe(counts.planned);
+
+    await withEngine((db) => lockExpired(db));
+    const restore = await runCli(['restore', record._id, '--json', '--uri', proxy.uri], { env });
+    expect(restore.code, restore.stderr).toBe(0);
+    expect(await withEngine((db) => collectionChecksum(db, 'users'))).toBe(pristine);
+  }, BOUND_MS + 30_000);
+
   it('a scheduled stale survives the engine going away and runs again when it is back', async () => {
     const lines: string[] = [];
     let child: ChildProcess | undefined;

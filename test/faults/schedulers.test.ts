@@ -13,7 +13,7 @@ import { lockOf, MINUTE, presenceUsers, startedRunIds } from './faults.ts';
  */
 const INTERVAL_MINUTES = 0.05;
 const INTERVAL_MS = INTERVAL_MINUTES * MINUTE;
-const LOCK_TTL_MS = 1200;
+const LOCK_TTL_MS = 1500;
 const SCHEDULERS = 3;
 const USERS = 60;
 

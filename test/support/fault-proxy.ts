@@ -15,7 +15,7 @@ export interface SeenCommand {
   message: Buffer;
 }
 
-export type FaultMode = 'pass' | 'refuse' | 'stall';
+export type FaultMode = 'pass' | 'refuse' | 'stall' | 'hold';
 
 export interface FaultProxy {
   /** The target's URI pointed at the proxy (`directConnection=true`): the database as the tool sees it. */
@@ -24,8 +24,9 @@ export interface FaultProxy {
    * The network as it is now. `refuse`: every open connection is reset and
    * new ones are closed at once (a server gone, a cable cut). `stall`:
    * connections stay open and nothing gets through either way (a partition,
-   * a frozen server). `pass`: back to normal; stalled connections are reset,
-   * as a healed partition's would be.
+   * a frozen server). `hold`: the same, but what was held is delivered when
+   * the network passes again (a long pause, then everything arrives). `pass`:
+   * back to normal; stalled connections are reset, as a healed partition's would be.
    */
   set(mode: FaultMode): void;
   /** Sends new connections to another server on this machine (an engine restarted on another port). */
@@ -48,6 +49,8 @@ export async function startFaultProxy(targetUri: string): Promise<FaultProxy> {
   const listeners = new Set<(seen: SeenCommand) => void>();
   const replyListeners = new Set<(responseTo: number) => void>();
   const pairs = new Set<{ client: Socket; upstream: Socket }>();
+  /** Deliveries held back in `hold` mode, in the order they came. */
+  let held: Array<() => void> = [];
 
   const server: Server = createServer((client) => {
     if (mode === 'refuse') {
@@ -71,16 +74,22 @@ export async function startFaultProxy(targetUri: string): Promise<FaultProxy> {
       splitMessages((message) => {
         const seen = readCommand(message);
         for (const listener of listeners) listener(seen);
-        // A listener may just have broken the network: this request then never arrives.
-        if (mode === 'pass' && !upstream.destroyed) upstream.write(message);
+        // A listener may just have broken the network: this request then never arrives, or later.
+        const deliver = () => !upstream.destroyed && upstream.write(message);
+        if (mode === 'pass') deliver();
+        else if (mode === 'hold') held.push(deliver);
       }),
     );
     upstream.on(
       'data',
       splitMessages((message) => {
-        if (mode !== 'pass' || client.destroyed) return;
-        for (const listener of replyListeners) listener(message.readInt32LE(8));
-        client.write(message);
+        const deliver = () => {
+          if (client.destroyed) return;
+          for (const listener of replyListeners) listener(message.readInt32LE(8));
+          client.write(message);
+        };
+        if (mode === 'pass') deliver();
+        else if (mode === 'hold') held.push(deliver);
       }),
     );
   });
@@ -103,6 +112,8 @@ export async function startFaultProxy(targetUri: string): Promise<FaultProxy> {
       const previous = mode;
       mode = next;
       if (next === 'refuse' || (next === 'pass' && previous === 'stall')) resetAll();
+      if (next === 'pass') for (const deliver of held.splice(0)) deliver();
+      else if (next !== 'hold') held = [];
     },
     retarget(uri) {
       targetPort = loopbackPort(uri);
