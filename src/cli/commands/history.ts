@@ -39,12 +39,14 @@ export function parseSince(raw: string): Date {
 
 /** `presence history`: the audit, newest first. */
 export async function historyCommand(options: HistoryOptions): Promise<number> {
+  // Every filter is checked before connecting: bad input writes nothing, not even a connection.
+  const env = options.env === undefined ? undefined : parseTargetEnv(options.env, '--env');
   const session = await openSession(targetOf(options), options);
   try {
     const records = await session.store.list({
       taskId: options.task,
       status: options.status,
-      env: options.env === undefined ? undefined : parseTargetEnv(options.env, '--env'),
+      env,
       since: options.since,
       limit: options.limit,
     });
