@@ -208,7 +208,8 @@ describe('a run while the presence server writes', () => {
       expect(counts.failed + counts.remaining).toBe(0);
       expect(counts.skipped, 'skipped: the users the server wrote before the run could').toBeGreaterThanOrEqual(expected.skipped);
       expect(counts.skipped).toBeLessThanOrEqual(expected.skipped + racedPlanned);
-      expect(expected.skipped, 'the server beat the run to some users').toBeGreaterThan(0);
+      // Whether the server beats the run to a planned user depends on the machine's pace (a fast apply can finish
+      // first): the accounting above is exact either way, and test/engine/compare-and-set.test.ts forces a skip.
       expect(racedPlanned, 'few races: the exact accounting covers most users').toBeLessThan(backup.size / 2);
 
       const final = new Map((await users.find({}).toArray()).map((user) => [String(user._id), user]));
