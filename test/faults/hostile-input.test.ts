@@ -52,7 +52,7 @@ const hostileUri = fc.oneof(
     'mongodb://127.0.0.1:9/x?w=banana&tls=maybe',
     'mongodb://127.0.0.1:9/a.b$c',
     'mongodb://127.0.0.1:9/',
-    'mongodb://u:p@ss@127.0.0.1:9/x',
+    'mongodb://user@name@127.0.0.1:9/x',
     `mongodb://127.0.0.1:9/${'d'.repeat(100)}`,
   ),
 );

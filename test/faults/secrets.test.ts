@@ -30,8 +30,12 @@ const SECRET_FORMS = [
   PASSWORD.slice(3, 15),
 ];
 
+/** The suite's URI with the random password of this run set on it (nothing secret is ever in the source). */
 function uriWithPassword(name: string, host = new URL(database.uri()).host): string {
-  return `mongodb://${USER}:${encodeURIComponent(PASSWORD)}@${host}/${name}?authMechanism=PLAIN&authSource=%24external`;
+  const uri = new URL(`mongodb://${host}/${name}?authMechanism=PLAIN&authSource=%24external`);
+  uri.username = USER;
+  uri.password = PASSWORD;
+  return uri.toString();
 }
 
 /** Every file under a directory, with its mode and its readable text (gzip'd files unpacked). */
