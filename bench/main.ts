@@ -4,8 +4,7 @@ import { parseArgs } from 'node:util';
 import { MongoClient, type Db } from 'mongodb';
 import { startSandbox, type Sandbox } from '../src/db/sandbox.ts';
 import { serverFacts } from '../src/db/server-facts.ts';
-import { serverLimits } from '../src/db/server.ts';
-import { DEFAULT_BATCH_SIZE } from '../src/engine/runner.ts';
+import { writeBatchSize } from '../src/db/server.ts';
 import { startWireProxy, type WireProxy } from '../test/support/wire-proxy.ts';
 import { runTool, runWorker, scratchFile, type ToolRun, type WorkerRun } from './children.ts';
 import { resetStale, seedUsers, STALE_MINUTES, type Population } from './population.ts';
@@ -100,16 +99,6 @@ async function engineOf(db: Db): Promise<{ name: string; embedded: boolean }> {
   return { name: `MongoDB ${build.version}, ${topology}`, embedded: false };
 }
 
-/** The tool's own default on this server, or --batch-size if it fits: raw-safe uses the same. */
-async function batchSizeFor(db: Db, requested: number | undefined): Promise<number> {
-  const limits = await serverLimits(db);
-  const limit = Math.min((await serverFacts(db)).maxWriteBatchSize, limits?.maxStatementsPerWrite ?? Number.POSITIVE_INFINITY);
-  if (requested !== undefined && requested > limit) {
-    throw new UsageError(`--batch-size ${requested} is more than this server takes in one write batch (${limit})`);
-  }
-  return requested ?? Math.min(DEFAULT_BATCH_SIZE, limit);
-}
-
 function withDatabase(uri: string, database: string): string {
   const url = new URL(uri);
   url.pathname = `/${database}`;
@@ -173,7 +162,7 @@ async function bench(options: BenchOptions, say: (line: string) => void): Promis
     const db = client.db(DATABASE);
     const engine = await engineOf(db);
     const users = options.users ?? (engine.embedded ? DEFAULT_EMBEDDED_USERS : DEFAULT_MONGODB_USERS);
-    const batchSize = await batchSizeFor(db, options.batchSize);
+    const batchSize = await writeBatchSize(db, options.batchSize === undefined ? undefined : { size: options.batchSize, flag: '--batch-size' });
     proxy = await startWireProxy(serverUri).catch(() => undefined);
     const childUri = proxy?.uri ?? serverUri;
     const proxied = proxy !== undefined;

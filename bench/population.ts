@@ -1,10 +1,10 @@
 import { ObjectId, type Collection, type Db, type Document } from 'mongodb';
 import { presenceModelOf, type PresenceModel } from '../src/presence/model.ts';
 import { recommendedPresenceIndexes } from '../src/presence/indexes.ts';
-import { presenceSettingsSchema } from '../src/presence/settings.ts';
+import { presenceModelParams } from '../src/presence/settings.ts';
 
 /** The presence model the tool uses when nothing is configured: boolean `isOnline`, Date `lastSeen`. */
-export const model: PresenceModel = presenceModelOf(presenceSettingsSchema.parse({}));
+export const model: PresenceModel = presenceModelOf(presenceModelParams.parse({}));
 
 /**
  * Stale means inactive for more than a day: the active users' last activity

@@ -8,7 +8,6 @@
 import type { RunRecord } from '../src/engine/run-record.ts';
 import { presenceJson, presenceStep, stopOnSignals } from './lib/cli.ts';
 import { confirmedWriteArgs, parseRunbookArgs, targetUri, wholeNumber, writeArgs, writeOptions, WRITE_OPTIONS_HELP } from './lib/options.ts';
-import { presenceTaskArgs } from './lib/presence-tasks.ts';
 import { assertInsideWindow, failedChecks, resultLine, undoHint, type HealthOutput } from './lib/report.ts';
 import { Journal, RunbookError, RunbookExit, runbook } from './lib/runbook.ts';
 
@@ -45,7 +44,7 @@ await runbook('daily-maintenance', async () => {
   const max = wholeNumber(values.max, '--max');
   const write = writeArgs(values);
   const confirmed = confirmedWriteArgs(values);
-  const stale = await presenceTaskArgs('presence-stale', { minutes: String(minutes) });
+  const stale = ['stale', '--minutes', String(minutes)];
   stopOnSignals();
   const journal = new Journal(values.verbose === true);
   const problems: RunbookError[] = [];

@@ -8,7 +8,6 @@ import type { RunRecord } from '../src/engine/run-record.ts';
 import { presenceJson, presenceStep, stopOnSignals } from './lib/cli.ts';
 import { confirmWrite } from './lib/confirm.ts';
 import { confirmedWriteArgs, parseRunbookArgs, targetUri, writeArgs, writeOptions, WRITE_OPTIONS_HELP, YES_HELP } from './lib/options.ts';
-import { presenceTaskArgs } from './lib/presence-tasks.ts';
 import { assertInsideWindow, failedChecks, resultLine, statusLine, undoHint, windowLine, type HealthOutput, type StatusOutput } from './lib/report.ts';
 import { Journal, RunbookError, runbook } from './lib/runbook.ts';
 
@@ -31,7 +30,7 @@ await runbook('resolve-ghost-statuses', async () => {
   const target = ['--uri', targetUri(values.uri, '--uri', 'MONGODB_URI')];
   const write = writeArgs(values);
   const confirmed = confirmedWriteArgs(values);
-  const cleanup = await presenceTaskArgs('presence-cleanup');
+  const cleanup = ['cleanup'];
   stopOnSignals();
   const journal = new Journal();
 

@@ -1,8 +1,7 @@
-import { z } from 'zod';
 import { defineTask } from '../src/engine/task.ts';
 import { presenceModelOf } from '../src/presence/model.ts';
 import { planEveryoneOffline } from '../src/presence/plans.ts';
-import { DEFAULT_STALE_MINUTES, presenceModelParams } from '../src/presence/settings.ts';
+import { presenceModelParams } from '../src/presence/settings.ts';
 import { checkPresenceTarget } from '../src/presence/target.ts';
 
 /** Everyone online set offline: the fix for ghost statuses after a crash or restart. */
@@ -11,9 +10,9 @@ export default defineTask({
   version: 1,
   description: 'Set every online user offline (ghost statuses after a restart)',
   mode: 'repeatable',
-  params: z.object(presenceModelParams),
+  params: presenceModelParams,
   async plan({ db, params }) {
-    const model = presenceModelOf({ ...params, staleMinutes: DEFAULT_STALE_MINUTES });
+    const model = presenceModelOf(params);
     await checkPresenceTarget(db, model, [model.online.field]);
     return planEveryoneOffline(model);
   },

@@ -1,8 +1,7 @@
-import { z } from 'zod';
 import { defineTask } from '../src/engine/task.ts';
 import { validatePresenceIndexes } from '../src/presence/indexes.ts';
 import { presenceModelOf } from '../src/presence/model.ts';
-import { DEFAULT_STALE_MINUTES, presenceModelParams } from '../src/presence/settings.ts';
+import { presenceModelParams } from '../src/presence/settings.ts';
 
 /** The recommended presence index, once per database, like a migration; a restore drops it again. */
 export default defineTask({
@@ -10,9 +9,9 @@ export default defineTask({
   version: 1,
   description: 'Create the recommended presence index (online field, then last activity)',
   mode: 'once',
-  params: z.object(presenceModelParams),
+  params: presenceModelParams,
   async plan({ db, params }) {
-    const model = presenceModelOf({ ...params, staleMinutes: DEFAULT_STALE_MINUTES });
+    const model = presenceModelOf(params);
     // An index someone made by hand that already serves the queries is kept, not duplicated.
     const { missing } = await validatePresenceIndexes(db.collection(model.collection), model);
     return { collection: model.collection, indexes: missing.map(({ name, key }) => ({ name, key })) };

@@ -1,8 +1,7 @@
-import { z } from 'zod';
 import { defineTask } from '../src/engine/task.ts';
 import { presenceModelOf } from '../src/presence/model.ts';
 import { planStaleUsers } from '../src/presence/plans.ts';
-import { DEFAULT_STALE_MINUTES, minutesSchema, presenceModelParams } from '../src/presence/settings.ts';
+import { stalePresenceParams } from '../src/presence/settings.ts';
 import { checkPresenceTarget } from '../src/presence/target.ts';
 
 /** Online users inactive for more than `minutes` set offline; the cut-off is fixed when the run starts. */
@@ -11,12 +10,11 @@ export default defineTask({
   version: 1,
   description: 'Set offline the online users inactive for more than `minutes` (default 30)',
   mode: 'repeatable',
-  params: z.object({ ...presenceModelParams, minutes: minutesSchema.default(DEFAULT_STALE_MINUTES) }),
+  params: stalePresenceParams,
   async plan({ db, params, now, log }) {
-    const { minutes, ...settings } = params;
-    const model = presenceModelOf({ ...settings, staleMinutes: minutes });
-    const { cutoff, plan } = planStaleUsers(model, now, minutes);
-    log.info(`cut-off ${cutoff.toISOString()}: online users last active before it (${minutes} min ago) go offline`);
+    const model = presenceModelOf(params);
+    const { cutoff, plan } = planStaleUsers(model, now, params.minutes);
+    log.info(`cut-off ${cutoff.toISOString()}: online users last active before it (${params.minutes} min ago) go offline`);
     await checkPresenceTarget(db, model, [model.online.field, model.lastSeenField]);
     return plan;
   },

@@ -1,10 +1,9 @@
 import type { Db } from 'mongodb';
 import { replicationLagReader, type LagReader } from '../db/replication.ts';
 import { serverFacts, type ServerFacts } from '../db/server-facts.ts';
-import { errorMessage, UsageError } from '../engine/errors.ts';
+import { errorMessage } from '../engine/errors.ts';
 import { AdaptivePace } from '../engine/pace.ts';
-import type { ServerLimits } from '../db/server.ts';
-import { DEFAULT_BATCH_SIZE } from '../engine/runner.ts';
+import { writeBatchSize } from '../db/server.ts';
 
 export const DEFAULT_MAX_LAG_SECONDS = 10;
 
@@ -24,28 +23,16 @@ export interface RunPace {
 
 /**
  * The pace of one run on this server, settled after connecting and before
- * anything is written: the batch size within what the server takes (its
- * `maxWriteBatchSize`, or less where the engine is known to fail below it; a
- * larger `--batch-size` is refused), and replication lag watched only where
- * there is replication to watch (a replica set; never a standalone, mongos or FerretDB).
+ * anything is written: the batch size (`writeBatchSize`), and replication lag
+ * watched only where there is replication to watch (a replica set; never a
+ * standalone, mongos or FerretDB).
  */
-export async function paceFor(
-  db: Db,
-  flags: PaceFlags,
-  limits: ServerLimits | undefined,
-  onNotice: (message: string) => void,
-): Promise<RunPace> {
-  const facts = await serverFacts(db);
+export async function paceFor(db: Db, flags: PaceFlags, onNotice: (message: string) => void): Promise<RunPace> {
+  const batchSize = await writeBatchSize(db, flags.batchSize === undefined ? undefined : { size: flags.batchSize, flag: '--batch-size' });
   const notices: string[] = [];
-  const limit = Math.min(facts.maxWriteBatchSize, limits?.maxStatementsPerWrite ?? Number.POSITIVE_INFINITY);
-  if (flags.batchSize !== undefined && flags.batchSize > limit) {
-    throw new UsageError(
-      `--batch-size ${flags.batchSize} is more than this server takes in one write batch (${limit}${limit < facts.maxWriteBatchSize ? `: ${limits!.why}` : ''})`,
-    );
-  }
-  const readLag = await lagReaderFor(db, facts, flags.maxLag, notices);
+  const readLag = await lagReaderFor(db, await serverFacts(db), flags.maxLag, notices);
   return {
-    batchSize: flags.batchSize ?? Math.min(DEFAULT_BATCH_SIZE, limit),
+    batchSize,
     pace: new AdaptivePace({ rate: flags.rate, maxLagSeconds: flags.maxLag ?? DEFAULT_MAX_LAG_SECONDS, readLag, onNotice }),
     notices,
   };

@@ -1,8 +1,12 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import { loadPresenceModel } from '../presence/config.ts';
-import type { PresenceModel } from '../presence/model.ts';
+import type { z } from 'zod';
+import { findTask, loadTasks } from '../engine/task-catalog.ts';
+import type { LoadedTask } from '../engine/task.ts';
+import { loadPresenceParams } from '../presence/config.ts';
 import { MAX_MINUTES } from '../presence/settings.ts';
+import type { PresenceTaskId } from '../presence/task-ids.ts';
 import { integerIn } from './options.ts';
+import { localPaths, type TargetOptions } from './session.ts';
 
 /** Presence settings as flags; each overrides its env var and the config file. */
 export interface PresenceOptions {
@@ -46,19 +50,42 @@ export function parseInterval(raw: string): number {
   return minutes;
 }
 
-/** The model from these flags, the env and the config file; a bad setting is a usage error naming it. */
-export function presenceModelFromOptions(options: PresenceOptions, env: NodeJS.ProcessEnv): Promise<PresenceModel> {
-  return loadPresenceModel({
-    configPath: options.config,
-    env,
-    flags: {
-      collection: options.collection,
-      onlineField: options.onlineField,
-      offlineValue: options.offlineValue,
-      onlineValues: options.onlineValues,
-      lastSeenField: options.lastSeenField,
-      offlineSet: options.offlineSet,
-      staleMinutes: options.minutes,
-    },
-  });
+/** The presence flags given, by the task parameter each fills. */
+function presenceFlags(options: PresenceOptions): Record<string, unknown> {
+  return {
+    collection: options.collection,
+    onlineField: options.onlineField,
+    offlineValue: options.offlineValue,
+    onlineValues: options.onlineValues,
+    lastSeenField: options.lastSeenField,
+    offlineSet: options.offlineSet,
+    minutes: options.minutes,
+  };
+}
+
+/** The parameters `schema` declares, from these flags, the env and the config file; a bad one is a usage error naming it. */
+export function presenceParamsFromOptions<Schema extends z.ZodObject>(
+  schema: Schema,
+  options: PresenceOptions,
+  env: NodeJS.ProcessEnv,
+): Promise<z.output<Schema>> {
+  return loadPresenceParams(schema, { configPath: options.config, env, flags: presenceFlags(options) });
+}
+
+export interface PresenceTaskRun {
+  tasks: LoadedTask[];
+  loaded: LoadedTask;
+  params: Record<string, unknown>;
+}
+
+/** A presence task with its parameters from the presence settings, checked before anything connects. */
+export async function loadPresenceTask(
+  taskId: PresenceTaskId,
+  options: PresenceOptions & TargetOptions,
+  env: NodeJS.ProcessEnv,
+): Promise<PresenceTaskRun> {
+  const tasks = await loadTasks(localPaths(options).tasksDir);
+  const loaded = findTask(tasks, taskId);
+  const params = await presenceParamsFromOptions(loaded.task.params as z.ZodObject, options, env);
+  return { tasks, loaded, params };
 }

@@ -1,4 +1,9 @@
 import type { Db } from 'mongodb';
+import { UsageError } from '../engine/errors.ts';
+import { serverFacts } from './server-facts.ts';
+
+/** Documents per write batch when the operator asks for no other size. */
+export const DEFAULT_BATCH_SIZE = 500;
 
 /**
  * FerretDB 1.24 (SQLite) keeps one SQLite connection per statement of an
@@ -22,4 +27,22 @@ export async function serverLimits(db: Db): Promise<ServerLimits | undefined> {
     maxStatementsPerWrite: FERRETDB_STATEMENTS_PER_WRITE,
     why: `FerretDB ${info.ferretdbVersion} stalls on write commands of ~100 statements or more`,
   };
+}
+
+/**
+ * The batch size of a run on this server, said once for the CLI, the bench
+ * and the runbooks (which pass theirs to the CLI): the one asked for, else the
+ * default, within what the server takes in one write command (its
+ * `maxWriteBatchSize`, or less where the engine is known to fail below it).
+ * Asking for more is refused, naming the flag it was asked by.
+ */
+export async function writeBatchSize(db: Db, requested?: { size: number; flag: string }): Promise<number> {
+  const [facts, limits] = await Promise.all([serverFacts(db), serverLimits(db)]);
+  const limit = Math.min(facts.maxWriteBatchSize, limits?.maxStatementsPerWrite ?? Number.POSITIVE_INFINITY);
+  if (requested === undefined) return Math.min(DEFAULT_BATCH_SIZE, limit);
+  if (requested.size > limit) {
+    const why = limits !== undefined && limit < facts.maxWriteBatchSize ? `: ${limits.why}` : '';
+    throw new UsageError(`${requested.flag} ${requested.size} is more than this server takes in one write batch (${limit}${why})`);
+  }
+  return requested.size;
 }

@@ -61,18 +61,45 @@ export function findTask(tasks: readonly LoadedTask[], id: string): LoadedTask {
   return found;
 }
 
+/** How a refused parameter is named in its one-line error: a task's `--param`, or a setting and where it was set. */
+export interface ParamNaming {
+  /** `path`: the parameter, then where inside it. */
+  badValue(path: readonly string[], message: string): string;
+  /** A rule between parameters; `path` names one when the rule is about it. */
+  brokenRule(message: string, path?: readonly string[]): string;
+  unknown(key: string, known: readonly string[]): string;
+}
+
+export function taskParamNaming(task: Pick<MaintenanceTask, 'id'>): ParamNaming {
+  return {
+    badValue: (path, message) => `task ${task.id}: parameter "${path.join('.')}": ${message}`,
+    brokenRule: (message, path = []) =>
+      path.length === 0 ? `task ${task.id}: ${message}` : `task ${task.id}: parameter "${path.join('.')}" ${message}`,
+    unknown: (key, known) => `task ${task.id}: unknown parameter "${key}" (parameters: ${known.join(', ') || 'none'})`,
+  };
+}
+
 /**
- * Validates `--param key=value` pairs against the task's schema: unknown keys
- * and invalid values are usage errors naming the parameter.
+ * The one parser of task parameters, whatever they come from (`--param
+ * key=value`, presence settings): unknown keys, invalid values and broken
+ * rules between values are usage errors, named by `naming`.
  */
-export function parseParams(loaded: LoadedTask, pairs: Record<string, string>): Record<string, unknown> {
-  const schema = (loaded.task.params as z.ZodObject).strict();
-  const result = schema.safeParse(pairs);
+export function parseParams(
+  schema: z.ZodType,
+  values: Record<string, unknown>,
+  naming: ParamNaming,
+): Record<string, unknown> {
+  const object = schema as z.ZodObject;
+  const result = object.strict().safeParse(values);
   if (result.success) return result.data as Record<string, unknown>;
   const issue = result.error.issues[0]!;
-  if (issue.code === 'unrecognized_keys') {
-    const known = Object.keys((loaded.task.params as z.ZodObject).shape).join(', ') || 'none';
-    throw new UsageError(`task ${loaded.task.id}: unknown parameter "${issue.keys[0]}" (parameters: ${known})`);
-  }
-  throw new UsageError(`task ${loaded.task.id}: parameter "${issue.path.join('.')}": ${issue.message}`);
+  if (issue.code === 'unrecognized_keys') throw new UsageError(naming.unknown(issue.keys[0]!, Object.keys(object.shape)));
+  const path = issue.path.map(String);
+  const betweenParams = issue.code === 'custom' && issue.params?.between === true;
+  throw new UsageError(path.length === 0 || betweenParams ? naming.brokenRule(issue.message, path) : naming.badValue(path, issue.message));
+}
+
+/** A task's `--param key=value` pairs, checked against its schema. */
+export function parseTaskParams(loaded: LoadedTask, pairs: Record<string, string>): Record<string, unknown> {
+  return parseParams(loaded.task.params, pairs, taskParamNaming(loaded.task));
 }

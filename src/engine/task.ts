@@ -54,6 +54,12 @@ export function isIndexPlan(plan: AnyPlan): plan is IndexPlan {
   return 'indexes' in plan;
 }
 
+/**
+ * Marks a refinement's issue as a rule between parameters, not one bad value:
+ * `context.addIssue({ code: 'custom', path, message, params: BETWEEN_PARAMS })`.
+ */
+export const BETWEEN_PARAMS = { between: true } as const;
+
 export interface TaskLogger {
   info(message: string): void;
   warn(message: string): void;

@@ -1,39 +1,31 @@
 import { readFile } from 'node:fs/promises';
+import type { z } from 'zod';
 import { UsageError } from '../engine/errors.ts';
-import { presenceModelOf, type PresenceModel } from './model.ts';
-import {
-  issueText,
-  PRESENCE_SETTING_KEYS,
-  presenceSettingsShape,
-  type PresenceSettingKey,
-  type PresenceSettings,
-} from './settings.ts';
+import { parseParams, type ParamNaming } from '../engine/task-catalog.ts';
 
-/** Where each setting can come from, besides the config file's key of the same name. */
-export const PRESENCE_ENV: Readonly<Record<PresenceSettingKey, string>> = {
-  collection: 'PRESENCE_COLLECTION',
-  onlineField: 'PRESENCE_ONLINE_FIELD',
-  offlineValue: 'PRESENCE_OFFLINE_VALUE',
-  onlineValues: 'PRESENCE_ONLINE_VALUES',
-  lastSeenField: 'PRESENCE_LAST_SEEN_FIELD',
-  offlineSet: 'PRESENCE_OFFLINE_SET',
-  staleMinutes: 'PRESENCE_STALE_MINUTES',
-};
+/** One presence setting: its config file key, environment variable and flag, and the task parameter it fills. */
+interface PresenceSetting {
+  key: string;
+  env: string;
+  flag: string;
+  param: string;
+}
+
+/** Every presence setting, in the order of the README's table. */
+export const PRESENCE_SETTINGS: readonly PresenceSetting[] = [
+  { key: 'collection', env: 'PRESENCE_COLLECTION', flag: '--collection', param: 'collection' },
+  { key: 'onlineField', env: 'PRESENCE_ONLINE_FIELD', flag: '--online-field', param: 'onlineField' },
+  { key: 'offlineValue', env: 'PRESENCE_OFFLINE_VALUE', flag: '--offline-value', param: 'offlineValue' },
+  { key: 'onlineValues', env: 'PRESENCE_ONLINE_VALUES', flag: '--online-values', param: 'onlineValues' },
+  { key: 'lastSeenField', env: 'PRESENCE_LAST_SEEN_FIELD', flag: '--last-seen-field', param: 'lastSeenField' },
+  { key: 'offlineSet', env: 'PRESENCE_OFFLINE_SET', flag: '--offline-set', param: 'offlineSet' },
+  { key: 'staleMinutes', env: 'PRESENCE_STALE_MINUTES', flag: '--minutes', param: 'minutes' },
+];
 export const PRESENCE_CONFIG_ENV = 'PRESENCE_CONFIG';
 
-export const PRESENCE_FLAGS: Readonly<Record<PresenceSettingKey, string>> = {
-  collection: '--collection',
-  onlineField: '--online-field',
-  offlineValue: '--offline-value',
-  onlineValues: '--online-values',
-  lastSeenField: '--last-seen-field',
-  offlineSet: '--offline-set',
-  staleMinutes: '--minutes',
-};
-
 export interface PresenceSources {
-  /** Flag values by setting key; undefined when not given. */
-  flags: Partial<Record<PresenceSettingKey, unknown>>;
+  /** Flag values by task parameter; undefined when not given. */
+  flags: Readonly<Record<string, unknown>>;
   /** `--config`, else $PRESENCE_CONFIG. */
   configPath?: string;
   env: NodeJS.ProcessEnv;
@@ -46,43 +38,48 @@ interface Sourced {
 }
 
 /**
- * The presence model from flags, then env vars, then the config file, then
- * defaults. Read and checked before anything connects: a bad key is a usage
- * error naming the key and where it was set.
+ * The parameters `schema` declares, each from its flag, else its environment
+ * variable, else the config file, else the schema's default; then checked
+ * once, by the task catalog's parser, before anything connects. A bad value
+ * is a usage error naming the setting and where it was set.
  */
-export async function loadPresenceModel(sources: PresenceSources): Promise<PresenceModel> {
+export async function loadPresenceParams<Schema extends z.ZodObject>(
+  schema: Schema,
+  sources: PresenceSources,
+): Promise<z.output<Schema>> {
   const configPath = sources.configPath ?? nonEmpty(sources.env[PRESENCE_CONFIG_ENV]);
   const file = configPath === undefined ? {} : await readConfigFile(configPath);
-  const settings: Record<string, unknown> = {};
-  const given = new Set<PresenceSettingKey>();
-  for (const key of PRESENCE_SETTING_KEYS) {
-    const sourced = pick(key, sources, file, configPath);
-    if (sourced) given.add(key);
-    const parsed = presenceSettingsShape[key].safeParse(sourced?.value);
-    if (!parsed.success) {
-      throw new UsageError(`presence setting ${key} (${sourced?.source ?? 'default'}): ${issueText(parsed.error)}${shown(sourced)}`);
-    }
-    settings[key] = parsed.data;
+  const values: Record<string, unknown> = {};
+  const given = new Map<string, Sourced>();
+  for (const setting of PRESENCE_SETTINGS) {
+    if (!Object.hasOwn(schema.shape, setting.param)) continue;
+    const sourced = pick(setting, sources, file, configPath);
+    if (sourced === undefined) continue;
+    values[setting.param] = sourced.value;
+    given.set(setting.param, sourced);
   }
-  if (given.has('onlineValues') && !given.has('offlineValue')) {
-    throw new UsageError(
-      `presence setting onlineValues needs offlineValue: online values only apply to a status field (e.g. ${PRESENCE_ENV.offlineValue}=offline)`,
-    );
-  }
-  return presenceModelOf(settings as PresenceSettings);
+  return parseParams(schema, values, settingNaming(given)) as z.output<Schema>;
 }
 
-function pick(
-  key: PresenceSettingKey,
-  sources: PresenceSources,
-  file: Record<string, unknown>,
-  configPath: string | undefined,
-): Sourced | undefined {
-  const flag = sources.flags[key];
-  if (flag !== undefined) return { value: flag, source: PRESENCE_FLAGS[key] };
-  const env = nonEmpty(sources.env[PRESENCE_ENV[key]]);
-  if (env !== undefined) return { value: env, source: PRESENCE_ENV[key] };
-  if (Object.hasOwn(file, key)) return { value: file[key], source: `"${key}" in ${configPath}` };
+function settingNaming(given: ReadonlyMap<string, Sourced>): ParamNaming {
+  const keyOf = (param: string) => PRESENCE_SETTINGS.find((setting) => setting.param === param)?.key ?? param;
+  return {
+    badValue: ([param = ''], message) => {
+      const sourced = given.get(param);
+      return `presence setting ${keyOf(param)} (${sourced?.source ?? 'default'}): ${message}${shown(sourced)}`;
+    },
+    brokenRule: (message, [param] = []) =>
+      param === undefined ? `presence settings: ${message}` : `presence setting ${keyOf(param)} ${message}`,
+    unknown: (param) => `unknown presence setting "${param}"`,
+  };
+}
+
+function pick(setting: PresenceSetting, sources: PresenceSources, file: Record<string, unknown>, configPath: string | undefined): Sourced | undefined {
+  const flag = sources.flags[setting.param];
+  if (flag !== undefined) return { value: flag, source: setting.flag };
+  const env = nonEmpty(sources.env[setting.env]);
+  if (env !== undefined) return { value: env, source: setting.env };
+  if (Object.hasOwn(file, setting.key)) return { value: file[setting.key], source: `"${setting.key}" in ${configPath}` };
   return undefined;
 }
 
@@ -114,9 +111,10 @@ async function readConfigFile(path: string): Promise<Record<string, unknown>> {
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
     throw new UsageError(`presence config file ${path} must hold a JSON object of settings`);
   }
-  const unknown = Object.keys(parsed).find((key) => !(PRESENCE_SETTING_KEYS as string[]).includes(key));
+  const keys = PRESENCE_SETTINGS.map((setting) => setting.key);
+  const unknown = Object.keys(parsed).find((key) => !keys.includes(key));
   if (unknown !== undefined) {
-    throw new UsageError(`presence config file ${path}: unknown key "${unknown}" (keys: ${PRESENCE_SETTING_KEYS.join(', ')})`);
+    throw new UsageError(`presence config file ${path}: unknown key "${unknown}" (keys: ${keys.join(', ')})`);
   }
   return parsed as Record<string, unknown>;
 }

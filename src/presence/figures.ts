@@ -48,7 +48,7 @@ async function timed<T>(latency: Record<string, number>, name: string, work: () 
  * `countDocuments` and a sorted `find`: every engine we test on has them
  * (FerretDB's `$group` lacks `$min`, ENGINES.md).
  */
-export async function presenceFigures(db: Db, model: PresenceModel, now: Date): Promise<PresenceFigures> {
+export async function presenceFigures(db: Db, model: PresenceModel, staleMinutes: number, now: Date): Promise<PresenceFigures> {
   const latencyMs: Record<string, number> = {};
   await timed(latencyMs, 'ping', () => db.command({ ping: 1 }));
   // Refuses a missing collection or a field no document has; counts the malformed on the way.
@@ -57,7 +57,7 @@ export async function presenceFigures(db: Db, model: PresenceModel, now: Date): 
   );
   const users = db.collection(model.collection);
   const count = (name: string, filter: Filter<Document>) => timed(latencyMs, name, () => users.countDocuments(filter));
-  const cutoff = staleCutoff(now, model.staleMinutes);
+  const cutoff = staleCutoff(now, staleMinutes);
   const online = await count('count_online', onlineFilter(model));
   const offline = await count('count_offline', offlineFilter(model));
   const stale = await count('count_stale', staleFilter(model, cutoff));
@@ -76,7 +76,7 @@ export async function presenceFigures(db: Db, model: PresenceModel, now: Date): 
     database: db.databaseName,
     collection: model.collection,
     measuredAt: now,
-    staleMinutes: model.staleMinutes,
+    staleMinutes,
     staleCutoff: cutoff,
     total: target.documents,
     online,

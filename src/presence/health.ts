@@ -15,6 +15,8 @@ const PINGS = 3;
 export interface HealthOptions {
   /** The clock of the update simulation's cut-off. */
   now: Date;
+  /** The update simulation's stale threshold. */
+  staleMinutes: number;
   sampleSize?: number;
   scratchCollection?: string;
 }
@@ -56,12 +58,12 @@ async function checkIndexes(db: Db, model: PresenceModel): Promise<CheckOutcome>
 }
 
 /** The dry-run plan of `stale` through the engine's own planner: read-only. */
-async function simulateStale(db: Db, model: PresenceModel, now: Date): Promise<CheckOutcome> {
-  const { cutoff, plan } = planStaleUsers(model, now, model.staleMinutes);
+async function simulateStale(db: Db, model: PresenceModel, now: Date, staleMinutes: number): Promise<CheckOutcome> {
+  const { cutoff, plan } = planStaleUsers(model, now, staleMinutes);
   const report = await planChanges('presence-stale', db.collection(model.collection), plan);
   return outcome(
     CheckResult.pass,
-    `stale would set ${report.count} user(s) offline (inactive > ${model.staleMinutes} min, cut-off ${cutoff.toISOString()})`,
+    `stale would set ${report.count} user(s) offline (inactive > ${staleMinutes} min, cut-off ${cutoff.toISOString()})`,
   );
 }
 
@@ -86,7 +88,7 @@ export async function presenceHealthChecks(db: Db, model: PresenceModel, options
   checks.push(
     noCollection
       ? skipped('update simulation', 'no collection')
-      : await runCheck('update simulation', () => simulateStale(db, model, options.now)),
+      : await runCheck('update simulation', () => simulateStale(db, model, options.now, options.staleMinutes)),
   );
   return checks;
 }

@@ -1,5 +1,4 @@
-import { UsageError } from '../engine/errors.ts';
-import type { CompanionValue, PresenceSettings } from './settings.ts';
+import { DEFAULT_ONLINE_VALUES, type CompanionValue, type PresenceSettings } from './settings.ts';
 
 /** How "online" is stored: a boolean, or a status field with a known offline value. */
 export type OnlineStorage =
@@ -13,36 +12,16 @@ export interface PresenceModel {
   lastSeenField: string;
   /** Companion fields the offline write sets too (e.g. socketId: null). */
   offlineSet: Readonly<Record<string, CompanionValue>>;
-  staleMinutes: number;
 }
 
-/** Builds the model, refusing settings that contradict each other (each message names the key). */
+/** The model of settings already checked by their schema (`presenceParams`), rules between them included. */
 export function presenceModelOf(settings: PresenceSettings): PresenceModel {
-  const { onlineField, lastSeenField, offlineValue, onlineValues } = settings;
-  if (onlineField === lastSeenField) {
-    throw new UsageError(`presence settings: onlineField and lastSeenField are both "${onlineField}"; they must differ`);
-  }
-  for (const field of Object.keys(settings.offlineSet)) {
-    if (field === onlineField || field === lastSeenField) {
-      throw new UsageError(
-        `presence settings: offlineSet may not set "${field}", which is the ${field === onlineField ? 'onlineField' : 'lastSeenField'}`,
-      );
-    }
-  }
-  if (offlineValue !== undefined && onlineValues.includes(offlineValue)) {
-    throw new UsageError(`presence settings: onlineValues contains the offlineValue "${offlineValue}"`);
-  }
+  const { onlineField, offlineValue, onlineValues = DEFAULT_ONLINE_VALUES } = settings;
   const online: OnlineStorage =
     offlineValue === undefined
       ? { kind: 'boolean', field: onlineField }
       : { kind: 'status', field: onlineField, offlineValue, onlineValues: [...new Set(onlineValues)] };
-  return {
-    collection: settings.collection,
-    online,
-    lastSeenField,
-    offlineSet: { ...settings.offlineSet },
-    staleMinutes: settings.staleMinutes,
-  };
+  return { collection: settings.collection, online, lastSeenField: settings.lastSeenField, offlineSet: { ...settings.offlineSet } };
 }
 
 /** The value that marks a user offline. */
@@ -65,16 +44,4 @@ export function describeOnline(model: PresenceModel): string {
   const { online } = model;
   if (online.kind === 'boolean') return `${online.field} (true/false)`;
   return `${online.field} (offline "${online.offlineValue}", online ${online.onlineValues.map((v) => `"${v}"`).join(', ')})`;
-}
-
-/** The model as task parameters (the settings it was built from, threshold aside): what the audit records. */
-export function presenceParamsOf(model: PresenceModel): Record<string, unknown> {
-  const { online } = model;
-  return {
-    collection: model.collection,
-    onlineField: online.field,
-    ...(online.kind === 'status' ? { offlineValue: online.offlineValue, onlineValues: [...online.onlineValues] } : {}),
-    lastSeenField: model.lastSeenField,
-    offlineSet: { ...model.offlineSet },
-  };
 }

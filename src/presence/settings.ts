@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { BETWEEN_PARAMS } from '../engine/task.ts';
 
 /** A year: a stale threshold beyond it is a typo, not a policy. */
 export const MAX_MINUTES = 525_600;
@@ -44,7 +45,7 @@ function objectFromJson(value: unknown): unknown {
 }
 
 /** Whole minutes, from a flag, an env var or JSON alike. */
-export const minutesSchema = z.preprocess(
+const minutesSchema = z.preprocess(
   numberFromText,
   z
     .number({ error: 'must be a whole number of minutes' })
@@ -69,15 +70,19 @@ const offlineSet = z.preprocess(
     }),
 );
 
+/** The default online values of a status field. */
+export const DEFAULT_ONLINE_VALUES: readonly string[] = ['online'];
+
 /**
  * How presence is stored, key by key. The same schemas read a config file,
- * env vars, flags and task parameters, so every source is held to one rule.
+ * env vars, flags and `--param`, so every source is held to one rule.
  */
-export const presenceSettingsShape = {
+const presenceModelShape = {
   collection: collectionName.default('users'),
   onlineField: fieldName.default('isOnline'),
   /** Given: presence is a status field with this offline value; absent: a boolean field. */
   offlineValue: z.string({ error: 'must be text' }).min(1, 'must not be empty').optional(),
+  /** Status values meaning online (default `online`); only with `offlineValue`. */
   onlineValues: z
     .preprocess(
       listFromText,
@@ -87,26 +92,40 @@ export const presenceSettingsShape = {
         })
         .min(1, 'must name at least one value'),
     )
-    .default(['online']),
+    .optional(),
   lastSeenField: fieldName.default('lastSeen'),
   /** Companion fields the offline write also sets, e.g. {"socketId": null}. */
   offlineSet: offlineSet.default({}),
-  staleMinutes: minutesSchema.default(DEFAULT_STALE_MINUTES),
 };
 
-export type PresenceSettingKey = keyof typeof presenceSettingsShape;
-export const PRESENCE_SETTING_KEYS = Object.keys(presenceSettingsShape) as PresenceSettingKey[];
-
-export const presenceSettingsSchema = z.object(presenceSettingsShape);
-export type PresenceSettings = z.output<typeof presenceSettingsSchema>;
-export type CompanionValue = z.output<typeof companionValue>;
-
-/** One line naming what is wrong, for a usage error. */
-export function issueText(error: z.ZodError): string {
-  const issue = error.issues[0];
-  return issue?.message ?? 'is invalid';
+/** The rules between settings: a model that contradicts itself is refused with the settings it is made of. */
+function checkModelRules(settings: z.output<typeof presenceModelObject>, context: z.RefinementCtx): void {
+  const { onlineField, lastSeenField, offlineValue, onlineValues } = settings;
+  const broken = (path: string[], message: string) => context.addIssue({ code: 'custom', path, message, params: BETWEEN_PARAMS });
+  if (onlineValues !== undefined && offlineValue === undefined) {
+    broken(['onlineValues'], 'needs offlineValue: online values only apply to a status field (e.g. offlineValue "offline")');
+  }
+  if (onlineField === lastSeenField) broken([], `onlineField and lastSeenField are both "${onlineField}"; they must differ`);
+  for (const field of Object.keys(settings.offlineSet)) {
+    if (field === onlineField || field === lastSeenField) {
+      broken([], `offlineSet may not set "${field}", which is the ${field === onlineField ? 'onlineField' : 'lastSeenField'}`);
+    }
+  }
+  if (offlineValue !== undefined && onlineValues?.includes(offlineValue)) {
+    broken([], `onlineValues contains the offlineValue "${offlineValue}"`);
+  }
 }
 
-const { staleMinutes: _staleMinutes, ...modelParams } = presenceSettingsShape;
-/** Task parameters describing the model; a task takes its threshold as its own parameter. */
-export const presenceModelParams = modelParams;
+const presenceModelObject = z.object(presenceModelShape);
+
+/** The parameters of a presence task that takes nothing but the model (cleanup, indexes). */
+export const presenceModelParams = presenceModelObject.superRefine(checkModelRules);
+
+/** The model plus the stale threshold: a parameter of each run (stale, status, test), not part of the model. */
+export const stalePresenceParams = presenceModelObject
+  .extend({ minutes: minutesSchema.default(DEFAULT_STALE_MINUTES) })
+  .superRefine(checkModelRules);
+
+export type PresenceSettings = z.output<typeof presenceModelParams>;
+export type StalePresenceParams = z.output<typeof stalePresenceParams>;
+export type CompanionValue = z.output<typeof companionValue>;

@@ -3,7 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ExitCode, MaintenanceError } from '../../src/engine/errors.ts';
-import { loadPresenceModel, type PresenceSources } from '../../src/presence/config.ts';
+import { loadPresenceParams, type PresenceSources } from '../../src/presence/config.ts';
+import { presenceModelOf } from '../../src/presence/model.ts';
+import { stalePresenceParams } from '../../src/presence/settings.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'presence-config-'));
 
@@ -13,8 +15,10 @@ function configFile(name: string, content: unknown): string {
   return path;
 }
 
-function load(sources: Partial<PresenceSources>) {
-  return loadPresenceModel({ flags: {}, env: {}, ...sources });
+/** The model and the stale threshold, as `status` reads them. */
+async function load(sources: Partial<PresenceSources>) {
+  const params = await loadPresenceParams(stalePresenceParams, { flags: {}, env: {}, ...sources });
+  return { ...presenceModelOf(params), staleMinutes: params.minutes };
 }
 
 async function usageError(sources: Partial<PresenceSources>): Promise<string> {

@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { presenceModelOf } from '../../src/presence/model.ts';
 import { recommendedPresenceIndexes, validatePresenceIndexes } from '../../src/presence/indexes.ts';
-import { presenceSettingsSchema } from '../../src/presence/settings.ts';
+import { presenceModelParams } from '../../src/presence/settings.ts';
 import { useTestDatabase } from '../support/database.ts';
 
 const database = useTestDatabase('presenceindexes');
-const model = presenceModelOf(presenceSettingsSchema.parse({ collection: 'accounts', onlineField: 'status', offlineValue: 'offline', lastSeenField: 'seenAt' }));
+const model = presenceModelOf(presenceModelParams.parse({ collection: 'accounts', onlineField: 'status', offlineValue: 'offline', lastSeenField: 'seenAt' }));
 
 describe('presence index validation', () => {
   it('recommends online-then-last-activity, under the name MongoDB gives that key', () => {

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { classifyUser } from '../../src/presence/classify.ts';
 import { presenceModelOf } from '../../src/presence/model.ts';
 import { malformedFilter, offlineFilter, onlineFilter, withoutPresenceFilter } from '../../src/presence/queries.ts';
-import { presenceSettingsSchema } from '../../src/presence/settings.ts';
+import { presenceModelParams } from '../../src/presence/settings.ts';
 import { useTestDatabase } from '../support/database.ts';
 import { population, PRESENCE_CASES } from './population.ts';
 
@@ -10,7 +10,7 @@ const database = useTestDatabase('presencequeries');
 
 describe.each(PRESENCE_CASES)('presence queries ($name)', (presence) => {
   it('put every seeded user where the truth says, and agree with the per-document schema check', async () => {
-    const model = presenceModelOf(presenceSettingsSchema.parse(presence.settings));
+    const model = presenceModelOf(presenceModelParams.parse(presence.settings));
     const pop = population(presence, new Date());
     const users = database.db().collection(presence.collection);
     await users.insertMany(pop.users);

@@ -1,9 +1,8 @@
-import { serverLimits } from '../../db/server.ts';
 import { assertWritableDir } from '../../engine/backup.ts';
 import { TaskMigrator } from '../../engine/migrator.ts';
 import type { RunRecord } from '../../engine/run-record.ts';
 import { runTask, type RunnerDeps, type RunSettings } from '../../engine/runner.ts';
-import { findTask, loadTasks, parseParams } from '../../engine/task-catalog.ts';
+import { findTask, loadTasks, parseTaskParams } from '../../engine/task-catalog.ts';
 import { migrationName, type LoadedTask } from '../../engine/task.ts';
 import { exitCodeOfRecord } from '../exit-codes.ts';
 import { outcomeLines } from '../render/format.ts';
@@ -25,7 +24,7 @@ export async function runCommand(taskId: string, options: RunOptions): Promise<n
   const paths = localPaths(options);
   const tasks = await loadTasks(paths.tasksDir);
   const loaded = findTask(tasks, taskId);
-  const params = parseParams(loaded, options.param ?? {});
+  const params = parseTaskParams(loaded, options.param ?? {});
   const record = await runLoadedTask(tasks, loaded, params, options);
   return record === undefined ? 0 : exitCodeOfRecord(record);
 }
@@ -59,8 +58,7 @@ export async function withWriteContext(
     return await view.show(async () => {
       const session = await openSession(target, options, view);
       try {
-        const limits = await serverLimits(session.connection.db);
-        const paced = await paceFor(session.connection.db, options, limits, (message) => view.notice(message));
+        const paced = await paceFor(session.connection.db, options, (message) => view.notice(message));
         const now = new Date();
         return await perform({
           session,

@@ -1,16 +1,14 @@
 import { errorMessage, ExitCode, MaintenanceError, UsageError } from '../../engine/errors.ts';
 import { RunStatus } from '../../engine/run-record.ts';
-import { presenceParamsOf } from '../../presence/model.ts';
 import { PresenceTaskId } from '../../presence/task-ids.ts';
 import { exitCodeOfRecord } from '../exit-codes.ts';
-import { presenceModelFromOptions, type PresenceOptions } from '../presence-options.ts';
-import { preparePresenceTask, runPresenceTask, type PresenceTaskRun } from '../presence-run.ts';
+import { loadPresenceTask, type PresenceOptions, type PresenceTaskRun } from '../presence-options.ts';
 import { claimInterval, type IntervalClaim } from '../../db/schedule-claim.ts';
 import { connect } from '../../db/connect.ts';
 import { runEvery, type Interval, type Iteration } from '../schedule.ts';
 import { safetyPolicy } from '../safety-options.ts';
 import { operator, targetOf } from '../session.ts';
-import type { RunOptions } from './run.ts';
+import { runLoadedTask, type RunOptions } from './run.ts';
 
 export const DEFAULT_INTERVAL_MINUTES = 15;
 
@@ -25,12 +23,7 @@ export async function staleCommand(options: StaleOptions, env: NodeJS.ProcessEnv
   if (options.interval !== undefined && !options.scheduled) {
     throw new UsageError('--interval only applies with --scheduled (e.g. --scheduled --interval=15)');
   }
-  const model = await presenceModelFromOptions(options, env);
-  const prepared = await preparePresenceTask(
-    PresenceTaskId.stale,
-    { ...presenceParamsOf(model), minutes: model.staleMinutes },
-    options,
-  );
+  const prepared = await loadPresenceTask(PresenceTaskId.stale, options, env);
   if (!options.scheduled) {
     const record = await runPresenceTask(prepared, options);
     return record === undefined ? 0 : exitCodeOfRecord(record);
@@ -79,6 +72,10 @@ function scheduleStale(prepared: PresenceTaskRun, options: StaleOptions, interva
       return { next: 'continue' };
     }
   });
+}
+
+function runPresenceTask({ tasks, loaded, params }: PresenceTaskRun, options: StaleOptions) {
+  return runLoadedTask(tasks, loaded, params, options);
 }
 
 /** This host's claim on one interval of the schedule, in the target database. */

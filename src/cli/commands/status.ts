@@ -2,7 +2,9 @@ import { MongoError } from 'mongodb';
 import { databaseError } from '../../db/connect.ts';
 import { presenceFigures } from '../../presence/figures.ts';
 import { lastCompletedRuns, recentPresenceRuns } from '../../presence/last-runs.ts';
-import { presenceModelFromOptions, type PresenceOptions } from '../presence-options.ts';
+import { presenceModelOf } from '../../presence/model.ts';
+import { stalePresenceParams } from '../../presence/settings.ts';
+import { presenceParamsFromOptions, type PresenceOptions } from '../presence-options.ts';
 import { printJson, printLines } from '../render/output.ts';
 import { presenceStatusJson, presenceStatusLines } from '../render/presence-status.ts';
 import { prometheusText } from '../render/prometheus.ts';
@@ -19,12 +21,13 @@ const RECENT_RUNS = 5;
 
 /** `presence status`: who is online, who is stale, what is malformed, index health and the last runs. Read-only. */
 export async function statusCommand(options: StatusOptions, env: NodeJS.ProcessEnv = process.env): Promise<number> {
-  const model = await presenceModelFromOptions(options, env);
+  const params = await presenceParamsFromOptions(stalePresenceParams, options, env);
+  const model = presenceModelOf(params);
   const format = options.json ? StatusFormat.json : (options.format ?? StatusFormat.text);
   const target = targetOf(options);
   const session = await openSession(target, options);
   try {
-    const figures = await presenceFigures(session.connection.db, model, new Date());
+    const figures = await presenceFigures(session.connection.db, model, params.minutes, new Date());
     if (format === StatusFormat.prometheus) {
       process.stdout.write(prometheusText(figures, await lastCompletedRuns(session.store)));
       return 0;

@@ -1,7 +1,9 @@
 import { DatabaseError, ExitCode } from '../../engine/errors.ts';
 import { CheckResult, skipped, type HealthCheck } from '../../presence/health-check.ts';
 import { healthFailed, presenceHealthChecks } from '../../presence/health.ts';
-import { presenceModelFromOptions, type PresenceOptions } from '../presence-options.ts';
+import { presenceModelOf } from '../../presence/model.ts';
+import { stalePresenceParams } from '../../presence/settings.ts';
+import { presenceParamsFromOptions, type PresenceOptions } from '../presence-options.ts';
 import { healthLines } from '../render/health-table.ts';
 import { outputMode, printJson, printLines } from '../render/output.ts';
 import { openSession, targetOf, type Session, type TargetOptions } from '../session.ts';
@@ -15,7 +17,8 @@ const CHECKS_AFTER_CONNECTION = ['collection', 'schema', 'operations', 'indexes'
  * the database cannot be reached (the table still says so).
  */
 export async function testCommand(options: TestOptions, env: NodeJS.ProcessEnv = process.env): Promise<number> {
-  const model = await presenceModelFromOptions(options, env);
+  const params = await presenceParamsFromOptions(stalePresenceParams, options, env);
+  const model = presenceModelOf(params);
   const target = targetOf(options);
   let session: Session;
   try {
@@ -27,7 +30,7 @@ export async function testCommand(options: TestOptions, env: NodeJS.ProcessEnv =
     return ExitCode.database;
   }
   try {
-    const checks = await presenceHealthChecks(session.connection.db, model, { now: new Date() });
+    const checks = await presenceHealthChecks(session.connection.db, model, { now: new Date(), staleMinutes: params.minutes });
     report(checks, options);
     return healthFailed(checks) ? ExitCode.failed : ExitCode.success;
   } finally {
