@@ -19,7 +19,8 @@ Examples:
   presence stale --minutes=60 --scheduled --interval=15
                                                       a run every 15 minutes until Ctrl-C or SIGTERM
                                                       (the old cleanup-stale-sessions.js flags, unchanged)
-  presence stale --yes --expect 500 --tolerance 100%  on production from cron: refuse more than 1,000 at once
+  presence stale --yes --expect 500 --tolerance 500   on production from cron: refuse more than 1,000 at once
+                                                      (a bare % in a crontab line is a newline: write 100\\%)
   presence restore <runId>                            undo a run (its id is printed at the end)`,
   test: `
 Examples:
