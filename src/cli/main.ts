@@ -5,6 +5,7 @@ import { demoCommand } from './commands/demo.ts';
 import { listBackupsCommand, pruneBackupsCommand } from './commands/backups.ts';
 import { historyCommand, parseAge, parseSince, parseStatus } from './commands/history.ts';
 import { restoreCommand } from './commands/restore.ts';
+import { reconcileCommand } from './commands/reconcile.ts';
 import { runCommand } from './commands/run.ts';
 import { sandboxCommand } from './commands/sandbox.ts';
 import { staleCommand } from './commands/stale.ts';
@@ -15,13 +16,15 @@ import { exitCodeOfError } from './exit-codes.ts';
 import { addTargetOptions, addWriteOptions, collectParam, integerIn } from './options.ts';
 import { addSafetyOptions } from './safety-options.ts';
 import { PresenceExamples } from './presence-help.ts';
-import { addPresenceOptions, minutesOption, parseInterval } from './presence-options.ts';
+import { addConnectedOptions, addPresenceOptions, graceOption, minutesOption, parseInterval } from './presence-options.ts';
 
 const EXAMPLES = `
 Examples:
   presence status                                    who is online, stale, malformed; index health; last runs
   presence stale --minutes=60                        offline after an hour without activity (audited, undoable)
   presence stale --scheduled --interval=15           the same every 15 minutes, until Ctrl-C
+  presence reconcile --connected http://app:3000/presence
+                                                     ghosts (not connected to Socket.IO) set offline
   presence cleanup --dry-run                         who a cleanup would set offline
   presence test                                      the daily health check (exit 1 on a failed check)
   presence demo                                      the whole tool on a throw-away database
@@ -45,7 +48,7 @@ function buildProgram(setExitCode: (code: number) => void): Command {
     .addHelpText('after', EXAMPLES)
     .showSuggestionAfterError(true);
 
-  addPresenceOptions(
+  addConnectedOptions(addPresenceOptions(
     addTargetOptions(
       program
         .command('status')
@@ -53,9 +56,31 @@ function buildProgram(setExitCode: (code: number) => void): Command {
     ),
   )
     .addOption(minutesOption('stale threshold in minutes (default: 30; $PRESENCE_STALE_MINUTES)'))
+    .addOption(graceOption())
     .addOption(new Option('--format <format>', 'output format').choices(Object.values(StatusFormat)).default(StatusFormat.text))
+    )
     .addHelpText('after', PresenceExamples.status)
     .action(async (options) => setExitCode(await statusCommand(options)));
+
+  addConnectedOptions(
+    addPresenceOptions(
+      addSafetyOptions(
+        addWriteOptions(
+          addTargetOptions(
+            program
+              .command('reconcile')
+              .description('set offline the ghosts: online in the database, not connected to Socket.IO, once or --scheduled'),
+          ),
+        ),
+      ),
+    ),
+  )
+    .addOption(graceOption())
+    .option('--fix-missing', 'also set online the connected users shown offline')
+    .option('--scheduled', 'keep running: an audited run every --interval minutes, until Ctrl-C or SIGTERM')
+    .addOption(new Option('--interval <minutes>', 'minutes between scheduled runs, decimals allowed (default: 15)').argParser(parseInterval))
+    .addHelpText('after', PresenceExamples.reconcile)
+    .action(async (options) => setExitCode(await reconcileCommand(options)));
 
   addPresenceOptions(
     addSafetyOptions(

@@ -27,6 +27,16 @@ Examples:
   presence test                                       the health check, as a table
   presence test --json                                for a cron job or a monitor
   0 3 * * * presence test --uri "$MONGODB_URI" || mail -s "presence health" ops@example.com`,
+  reconcile: `
+Examples:
+  export PRESENCE_CONNECTED_TOKEN=…                   the endpoint's token (never a flag: ps shows flags)
+  presence reconcile --connected http://127.0.0.1:3000/presence --dry-run
+                                                      the ghosts, from who is really connected; nothing written
+  presence reconcile --connected-redis redis://127.0.0.1:6379 --fix-missing
+                                                      through the deployment's Redis adapter; connected users
+                                                      shown offline set online too
+  presence reconcile --connected-redis redis://127.0.0.1:6379 --scheduled --interval=5
+  presence restore <runId>                            undo a run (its id is printed at the end)`,
   demo: `
 Examples:
   presence demo                                       everything, on a throw-away embedded database

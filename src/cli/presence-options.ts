@@ -2,7 +2,9 @@ import { InvalidArgumentError, Option, type Command } from 'commander';
 import type { z } from 'zod';
 import { findTask, loadTasks } from '../engine/task-catalog.ts';
 import type { LoadedTask } from '../engine/task.ts';
-import { loadPresenceParams } from '../presence/config.ts';
+import { loadConnectedSettings, loadPresenceParams } from '../presence/config.ts';
+import type { ConnectedSource } from '../presence/connected.ts';
+import { connectedSourceOf } from '../presence/connected-source.ts';
 import { MAX_MINUTES } from '../presence/settings.ts';
 import type { PresenceTaskId } from '../presence/task-ids.ts';
 import { integerIn } from './options.ts';
@@ -18,6 +20,31 @@ export interface PresenceOptions {
   lastSeenField?: string;
   offlineSet?: string;
   minutes?: number;
+  grace?: string;
+  fixMissing?: boolean;
+}
+
+/** Where the connected set comes from, as flags; each overrides its env var and the config file. */
+export interface ConnectedOptions {
+  config?: string;
+  connected?: string;
+  connectedRedis?: string;
+  connectedNamespace?: string;
+  connectedAdapterKey?: string;
+  connectedTimeout?: string;
+}
+
+export function addConnectedOptions(command: Command): Command {
+  return command
+    .option('--connected <url>', "the app's presence endpoint, token in $PRESENCE_CONNECTED_TOKEN ($PRESENCE_CONNECTED_URL)")
+    .option('--connected-redis <uri>', "or the deployment's Socket.IO Redis adapter ($PRESENCE_CONNECTED_REDIS)")
+    .option('--connected-namespace <name>', 'the Socket.IO namespace users connect to (default: /)')
+    .option('--connected-adapter-key <key>', "the Redis adapter's key prefix (default: socket.io)")
+    .option('--connected-timeout <seconds>', 'how long the deployment may take to answer (default: 5)');
+}
+
+export function graceOption(): Option {
+  return new Option('--grace <seconds>', 'a ghost is inactive longer than this (default: 120; $PRESENCE_GHOST_GRACE_SECONDS)');
 }
 
 export function addPresenceOptions(command: Command): Command {
@@ -60,7 +87,25 @@ function presenceFlags(options: PresenceOptions): Record<string, unknown> {
     lastSeenField: options.lastSeenField,
     offlineSet: options.offlineSet,
     minutes: options.minutes,
+    graceSeconds: options.grace,
+    fixMissing: options.fixMissing,
   };
+}
+
+/** The configured connected-set source (opened on first use), or undefined; a bad setting is a usage error naming it. */
+export async function connectedSourceFromOptions(options: ConnectedOptions, env: NodeJS.ProcessEnv): Promise<ConnectedSource | undefined> {
+  const settings = await loadConnectedSettings({
+    configPath: options.config,
+    env,
+    flags: {
+      url: options.connected,
+      redis: options.connectedRedis,
+      namespace: options.connectedNamespace,
+      adapterKey: options.connectedAdapterKey,
+      timeoutSeconds: options.connectedTimeout,
+    },
+  });
+  return connectedSourceOf(settings);
 }
 
 /** The parameters `schema` declares, from these flags, the env and the config file; a bad one is a usage error naming it. */

@@ -56,13 +56,7 @@ export function changeOf(taskId: string, plan: TaskPlan, document: Document): Fi
 /** Read-only: a count, a small sample of before → after, and the backup size to expect. */
 export async function planChanges(taskId: string, collection: Collection, plan: TaskPlan): Promise<PlanReport> {
   checkPlan(taskId, plan);
-  const hint = plan.hint === undefined ? {} : { hint: plan.hint };
-  const [count, sampled] = await Promise.all([
-    collection.countDocuments(plan.filter, hint),
-    collection
-      .find(plan.filter, { projection: projectionOf(plan.fields), limit: SAMPLE_SIZE, ...exactReads, ...hint })
-      .toArray(),
-  ]);
+  const { count, sampled } = plan.keep === undefined ? await countOnServer(collection, plan) : await countKept(collection, plan, plan.keep);
   const entries = sampled.map((document) => toBackupEntry(document, plan.fields, changeOf(taskId, plan, document)));
   return {
     collection: collection.collectionName,
@@ -72,6 +66,36 @@ export async function planChanges(taskId: string, collection: Collection, plan: 
     estimatedBackupBytes: Math.round(averageLineBytes(entries) * count),
     sample: entries.map(toSample),
   };
+}
+
+async function countOnServer(collection: Collection, plan: TaskPlan): Promise<{ count: number; sampled: Document[] }> {
+  const hint = plan.hint === undefined ? {} : { hint: plan.hint };
+  const [count, sampled] = await Promise.all([
+    collection.countDocuments(plan.filter, hint),
+    collection.find(plan.filter, { projection: projectionOf(plan.fields), limit: SAMPLE_SIZE, ...exactReads, ...hint }).toArray(),
+  ]);
+  return { count, sampled };
+}
+
+/** One pass over the filter's matches, keeping the first few kept as the sample: memory flat in the matches. */
+async function countKept(collection: Collection, plan: TaskPlan, keep: (document: Document) => boolean) {
+  let count = 0;
+  const sampled: Document[] = [];
+  for await (const document of matches(collection, plan)) {
+    if (!keep(document)) continue;
+    count++;
+    if (sampled.length < SAMPLE_SIZE) sampled.push(document);
+  }
+  return { count, sampled };
+}
+
+function matches(collection: Collection, plan: TaskPlan, batchSize?: number) {
+  return collection.find(plan.filter, {
+    projection: projectionOf(plan.fields),
+    ...(batchSize === undefined ? {} : { batchSize }),
+    ...exactReads,
+    ...(plan.hint === undefined ? {} : { hint: plan.hint }),
+  });
 }
 
 function toSample(entry: BackupEntry): PlanSample {
@@ -92,15 +116,11 @@ export async function* plannedEntries(
   batchSize: number,
   signal: AbortSignal,
 ): AsyncGenerator<BackupEntry> {
-  const cursor = collection.find(plan.filter, {
-    projection: projectionOf(plan.fields),
-    batchSize,
-    ...exactReads,
-    ...(plan.hint === undefined ? {} : { hint: plan.hint }),
-  });
+  const cursor = matches(collection, plan, batchSize);
   try {
     for await (const document of cursor) {
       signal.throwIfAborted();
+      if (plan.keep !== undefined && !plan.keep(document)) continue;
       yield toBackupEntry(document, plan.fields, changeOf(taskId, plan, document));
     }
   } finally {

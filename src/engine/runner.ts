@@ -15,7 +15,7 @@ import { holdLock, type HeldLock } from './lock-guard.ts';
 import type { RunObserver } from './observer.ts';
 import type { RunLock, RunStore } from './ports.ts';
 import { RunKind, RunStatus, type RunRecord, type RunStep, type TargetInfo } from './run-record.ts';
-import { migrationName, TaskMode, type LoadedTask, type TaskContext, type TaskLogger } from './task.ts';
+import { migrationName, TaskMode, type LoadedTask, type TaskContext, type TaskLogger, type TaskServices } from './task.ts';
 import { assertWindow, confirmRun, windowState, type SafetyPolicy } from './safety.ts';
 import type { TargetState } from './verify.ts';
 import { SAMPLE_SIZE, type PlanSample } from './plan.ts';
@@ -44,6 +44,8 @@ export interface RunSettings {
   notices?: readonly string[];
   /** Environment, maintenance windows and confirmation rules for this target. */
   safety: SafetyPolicy;
+  /** What the task may need beyond the database, e.g. who is connected (never audited). */
+  services?: TaskServices;
 }
 
 /** Rate limit and back-off, consulted around every write batch. */
@@ -226,7 +228,7 @@ export async function runTask(
     await run.acquireLock();
     await reportDrift(run, loaded);
     const work = await run.step('plan', async () => {
-      const context: TaskContext<unknown> = { db: deps.db, params, now: settings.now, log: taskLogger(run) };
+      const context: TaskContext<unknown> = { db: deps.db, params, now: settings.now, log: taskLogger(run), services: settings.services ?? {} };
       const planned = workOf(loaded.task.id, deps.db, await loaded.task.plan(context as never));
       const { sample, ...summary } = await planned.plan();
       record.plan = summary;

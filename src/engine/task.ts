@@ -29,6 +29,13 @@ export interface TaskPlan {
   change(document: Document): FieldChange;
   /** An index to use for the plan's reads (see DESIGN "Scale"). */
   hint?: Document | string;
+  /**
+   * For what the filter cannot say on the server (e.g. "not connected right
+   * now"): a document the filter matches is planned only if `keep` accepts it.
+   * It sees `_id` and `fields`. The plan then streams the matches to count
+   * them, instead of counting on the server.
+   */
+  keep?(document: Document): boolean;
 }
 
 /** An index a task wants on a collection. */
@@ -65,12 +72,20 @@ export interface TaskLogger {
   warn(message: string): void;
 }
 
+/**
+ * What the host hands a task beyond the database, by name (e.g. a source of
+ * who is connected): never audited, so it may hold credentials. A task checks
+ * what it needs and refuses to plan without it.
+ */
+export type TaskServices = Readonly<Record<string, unknown>>;
+
 export interface TaskContext<Params> {
   db: Db;
   params: Params;
   /** Fixed when the run starts; every time the task needs is derived from it. */
   now: Date;
   log: TaskLogger;
+  services: TaskServices;
 }
 
 export interface MaintenanceTask<Schema extends z.ZodType = z.ZodType> {

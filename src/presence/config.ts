@@ -2,13 +2,17 @@ import { readFile } from 'node:fs/promises';
 import type { z } from 'zod';
 import { UsageError } from '../engine/errors.ts';
 import { parseParams, type ParamNaming } from '../engine/task-catalog.ts';
+import { connectedSettingsSchema, type ConnectedSettings } from './connected-settings.ts';
 
-/** One presence setting: its config file key, environment variable and flag, and the task parameter it fills. */
+/** One presence setting: its config file key, environment variable and flag, and the parameter it fills. */
 interface PresenceSetting {
   key: string;
   env: string;
-  flag: string;
+  /** None for a secret: a flag would show it to every user of `ps`. */
+  flag?: string;
   param: string;
+  /** Never quoted back in an error. */
+  secret?: true;
 }
 
 /** Every presence setting, in the order of the README's table. */
@@ -20,8 +24,22 @@ export const PRESENCE_SETTINGS: readonly PresenceSetting[] = [
   { key: 'lastSeenField', env: 'PRESENCE_LAST_SEEN_FIELD', flag: '--last-seen-field', param: 'lastSeenField' },
   { key: 'offlineSet', env: 'PRESENCE_OFFLINE_SET', flag: '--offline-set', param: 'offlineSet' },
   { key: 'staleMinutes', env: 'PRESENCE_STALE_MINUTES', flag: '--minutes', param: 'minutes' },
+  { key: 'ghostGraceSeconds', env: 'PRESENCE_GHOST_GRACE_SECONDS', flag: '--grace', param: 'graceSeconds' },
+  { key: 'fixMissing', env: 'PRESENCE_FIX_MISSING', flag: '--fix-missing', param: 'fixMissing' },
 ];
+
+/** Where the connected set comes from: not task parameters (they are audited), and some are secret. */
+export const CONNECTED_SETTINGS: readonly PresenceSetting[] = [
+  { key: 'connectedUrl', env: 'PRESENCE_CONNECTED_URL', flag: '--connected', param: 'url', secret: true },
+  { key: 'connectedToken', env: 'PRESENCE_CONNECTED_TOKEN', param: 'token', secret: true },
+  { key: 'connectedRedis', env: 'PRESENCE_CONNECTED_REDIS', flag: '--connected-redis', param: 'redis', secret: true },
+  { key: 'connectedNamespace', env: 'PRESENCE_CONNECTED_NAMESPACE', flag: '--connected-namespace', param: 'namespace' },
+  { key: 'connectedAdapterKey', env: 'PRESENCE_CONNECTED_ADAPTER_KEY', flag: '--connected-adapter-key', param: 'adapterKey' },
+  { key: 'connectedTimeoutSeconds', env: 'PRESENCE_CONNECTED_TIMEOUT_SECONDS', flag: '--connected-timeout', param: 'timeoutSeconds' },
+];
+
 export const PRESENCE_CONFIG_ENV = 'PRESENCE_CONFIG';
+const CONFIG_KEYS = [...PRESENCE_SETTINGS, ...CONNECTED_SETTINGS].map((setting) => setting.key);
 
 export interface PresenceSources {
   /** Flag values by task parameter; undefined when not given. */
@@ -43,7 +61,17 @@ interface Sourced {
  * once, by the task catalog's parser, before anything connects. A bad value
  * is a usage error naming the setting and where it was set.
  */
-export async function loadPresenceParams<Schema extends z.ZodObject>(
+export function loadPresenceParams<Schema extends z.ZodObject>(schema: Schema, sources: PresenceSources): Promise<z.output<Schema>> {
+  return loadSettings(PRESENCE_SETTINGS, schema, sources);
+}
+
+/** Where the connected set comes from, by the same rules; undefined values when none is configured. */
+export function loadConnectedSettings(sources: PresenceSources): Promise<ConnectedSettings> {
+  return loadSettings(CONNECTED_SETTINGS, connectedSettingsSchema, sources);
+}
+
+async function loadSettings<Schema extends z.ZodObject>(
+  table: readonly PresenceSetting[],
   schema: Schema,
   sources: PresenceSources,
 ): Promise<z.output<Schema>> {
@@ -51,22 +79,24 @@ export async function loadPresenceParams<Schema extends z.ZodObject>(
   const file = configPath === undefined ? {} : await readConfigFile(configPath);
   const values: Record<string, unknown> = {};
   const given = new Map<string, Sourced>();
-  for (const setting of PRESENCE_SETTINGS) {
+  for (const setting of table) {
     if (!Object.hasOwn(schema.shape, setting.param)) continue;
     const sourced = pick(setting, sources, file, configPath);
     if (sourced === undefined) continue;
     values[setting.param] = sourced.value;
     given.set(setting.param, sourced);
   }
-  return parseParams(schema, values, settingNaming(given)) as z.output<Schema>;
+  return parseParams(schema, values, settingNaming(table, given)) as z.output<Schema>;
 }
 
-function settingNaming(given: ReadonlyMap<string, Sourced>): ParamNaming {
-  const keyOf = (param: string) => PRESENCE_SETTINGS.find((setting) => setting.param === param)?.key ?? param;
+function settingNaming(table: readonly PresenceSetting[], given: ReadonlyMap<string, Sourced>): ParamNaming {
+  const settingOf = (param: string) => table.find((setting) => setting.param === param);
+  const keyOf = (param: string) => settingOf(param)?.key ?? param;
   return {
     badValue: ([param = ''], message) => {
       const sourced = given.get(param);
-      return `presence setting ${keyOf(param)} (${sourced?.source ?? 'default'}): ${message}${shown(sourced)}`;
+      const quoted = settingOf(param)?.secret ? '' : shown(sourced);
+      return `presence setting ${keyOf(param)} (${sourced?.source ?? 'default'}): ${message}${quoted}`;
     },
     brokenRule: (message, [param] = []) =>
       param === undefined ? `presence settings: ${message}` : `presence setting ${keyOf(param)} ${message}`,
@@ -76,7 +106,7 @@ function settingNaming(given: ReadonlyMap<string, Sourced>): ParamNaming {
 
 function pick(setting: PresenceSetting, sources: PresenceSources, file: Record<string, unknown>, configPath: string | undefined): Sourced | undefined {
   const flag = sources.flags[setting.param];
-  if (flag !== undefined) return { value: flag, source: setting.flag };
+  if (flag !== undefined && setting.flag !== undefined) return { value: flag, source: setting.flag };
   const env = nonEmpty(sources.env[setting.env]);
   if (env !== undefined) return { value: env, source: setting.env };
   if (Object.hasOwn(file, setting.key)) return { value: file[setting.key], source: `"${setting.key}" in ${configPath}` };
@@ -111,10 +141,9 @@ async function readConfigFile(path: string): Promise<Record<string, unknown>> {
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
     throw new UsageError(`presence config file ${path} must hold a JSON object of settings`);
   }
-  const keys = PRESENCE_SETTINGS.map((setting) => setting.key);
-  const unknown = Object.keys(parsed).find((key) => !keys.includes(key));
+  const unknown = Object.keys(parsed).find((key) => !CONFIG_KEYS.includes(key));
   if (unknown !== undefined) {
-    throw new UsageError(`presence config file ${path}: unknown key "${unknown}" (keys: ${keys.join(', ')})`);
+    throw new UsageError(`presence config file ${path}: unknown key "${unknown}" (keys: ${CONFIG_KEYS.join(', ')})`);
   }
   return parsed as Record<string, unknown>;
 }

@@ -1,4 +1,5 @@
-import { MaintenanceError, ExitCode } from '../engine/errors.ts';
+import { ExitCode, MaintenanceError, UsageError } from '../engine/errors.ts';
+import type { TaskServices } from '../engine/task.ts';
 
 /**
  * Who is really connected to the platform's Socket.IO deployment, as one
@@ -31,4 +32,18 @@ export class ConnectedSourceError extends MaintenanceError {
     // Unreachable source: like an unreachable database (3). A partial or late answer: refused (4).
     super(message, options?.unreachable ? ExitCode.database : ExitCode.refused, { cause: options?.cause });
   }
+}
+
+/** The name a connected-set source is handed to a task by (see `TaskServices`). */
+export const CONNECTED_SERVICE = 'connected';
+
+/** The source a task was handed, or a usage error saying how to configure one. */
+export function connectedSourceIn(services: TaskServices, taskId: string): ConnectedSource {
+  const source = services[CONNECTED_SERVICE] as ConnectedSource | undefined;
+  if (source === undefined || typeof source.fetch !== 'function') {
+    throw new UsageError(
+      `task ${taskId} needs a connected-set source: configure connectedUrl (the app's endpoint, with connectedToken) or connectedRedis (the deployment's Redis adapter)`,
+    );
+  }
+  return source;
 }

@@ -34,6 +34,11 @@ export function onlineValueOf(model: PresenceModel): boolean | string {
   return model.online.kind === 'boolean' ? true : model.online.onlineValues[0]!;
 }
 
+/** Whether a stored online field's value says online (the filters have already refused wrong types). */
+export function isOnlineValue(model: PresenceModel, value: unknown): boolean {
+  return model.online.kind === 'boolean' ? value === true : typeof value === 'string' && model.online.onlineValues.includes(value);
+}
+
 /** Every field a presence write reads or sets: backed up and compared at write time. */
 export function presenceFields(model: PresenceModel): string[] {
   return [model.online.field, model.lastSeenField, ...Object.keys(model.offlineSet)];

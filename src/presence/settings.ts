@@ -70,6 +70,21 @@ const offlineSet = z.preprocess(
     }),
 );
 
+/** Seconds, decimals allowed, from 0 to a day. */
+const graceSecondsSchema = z.preprocess(
+  numberFromText,
+  z
+    .number({ error: 'must be a number of seconds' })
+    .min(0, 'must be 0 or more seconds')
+    .max(86_400, 'must be at most 86400 seconds (a day)'),
+);
+
+/** true/false from a flag, an env var or JSON alike. */
+const switchSchema = z.preprocess(
+  (value) => (value === 'true' ? true : value === 'false' ? false : value),
+  z.boolean({ error: 'must be true or false' }),
+);
+
 /** The default online values of a status field. */
 export const DEFAULT_ONLINE_VALUES: readonly string[] = ['online'];
 
@@ -124,6 +139,26 @@ export const presenceModelParams = presenceModelObject.superRefine(checkModelRul
 /** The model plus the stale threshold: a parameter of each run (stale, status, test), not part of the model. */
 export const stalePresenceParams = presenceModelObject
   .extend({ minutes: minutesSchema.default(DEFAULT_STALE_MINUTES) })
+  .superRefine(checkModelRules);
+
+/** A ghost's last activity is older than this: a user who just connected is not yet in the connected set the plan read. */
+export const DEFAULT_GHOST_GRACE_SECONDS = 120;
+
+/** The model plus what reconciling with the connected set takes. */
+export const reconcilePresenceParams = presenceModelObject
+  .extend({
+    graceSeconds: graceSecondsSchema.default(DEFAULT_GHOST_GRACE_SECONDS),
+    /** Also set online the connected users the database shows offline. */
+    fixMissing: switchSchema.default(false),
+  })
+  .superRefine(checkModelRules);
+
+/** What `status` takes: the stale threshold and the ghosts' grace period. */
+export const statusPresenceParams = presenceModelObject
+  .extend({
+    minutes: minutesSchema.default(DEFAULT_STALE_MINUTES),
+    graceSeconds: graceSecondsSchema.default(DEFAULT_GHOST_GRACE_SECONDS),
+  })
   .superRefine(checkModelRules);
 
 export type PresenceSettings = z.output<typeof presenceModelParams>;

@@ -3,5 +3,6 @@ export const PresenceTaskId = {
   stale: 'presence-stale',
   cleanup: 'presence-cleanup',
   indexes: 'presence-indexes',
+  reconcile: 'presence-reconcile',
 } as const;
 export type PresenceTaskId = (typeof PresenceTaskId)[keyof typeof PresenceTaskId];

@@ -3,8 +3,10 @@ import { TaskMigrator } from '../../engine/migrator.ts';
 import type { RunRecord } from '../../engine/run-record.ts';
 import { runTask, type RunnerDeps, type RunSettings } from '../../engine/runner.ts';
 import { findTask, loadTasks, parseTaskParams } from '../../engine/task-catalog.ts';
-import { migrationName, type LoadedTask } from '../../engine/task.ts';
+import { migrationName, type LoadedTask, type TaskServices } from '../../engine/task.ts';
+import { CONNECTED_SERVICE } from '../../presence/connected.ts';
 import { exitCodeOfRecord } from '../exit-codes.ts';
+import { connectedSourceFromOptions } from '../presence-options.ts';
 import { outcomeLines } from '../render/format.ts';
 import { paceFor, type PaceFlags } from '../pace.ts';
 import { outputMode, printJson, printLines, type OutputMode } from '../render/output.ts';
@@ -25,8 +27,14 @@ export async function runCommand(taskId: string, options: RunOptions): Promise<n
   const tasks = await loadTasks(paths.tasksDir);
   const loaded = findTask(tasks, taskId);
   const params = parseTaskParams(loaded, options.param ?? {});
-  const record = await runLoadedTask(tasks, loaded, params, options);
-  return record === undefined ? 0 : exitCodeOfRecord(record);
+  // A task that needs who is connected (presence-reconcile) finds the source configured in the env or config file.
+  const source = await connectedSourceFromOptions({}, process.env);
+  try {
+    const record = await runLoadedTask(tasks, loaded, params, options, source === undefined ? {} : { [CONNECTED_SERVICE]: source });
+    return record === undefined ? 0 : exitCodeOfRecord(record);
+  } finally {
+    await source?.close();
+  }
 }
 
 export interface WriteContext {
@@ -46,6 +54,7 @@ export async function withWriteContext(
   tasks: readonly LoadedTask[],
   options: RunOptions,
   perform: (context: WriteContext) => Promise<RunRecord | undefined>,
+  services: TaskServices = {},
 ): Promise<RunRecord | undefined> {
   const paths = localPaths(options);
   const target = targetOf(options);
@@ -81,6 +90,7 @@ export async function withWriteContext(
             pace: paced.pace,
             notices: paced.notices,
             safety,
+            services,
           },
         });
       } finally {
@@ -98,9 +108,13 @@ export async function runLoadedTask(
   loaded: LoadedTask,
   params: Record<string, unknown>,
   options: RunOptions,
+  services: TaskServices = {},
 ): Promise<RunRecord | undefined> {
-  const record = await withWriteContext(tasks, options, ({ session, deps, settings }) =>
-    new TaskMigrator(tasks, session.store).up(loaded, () => runTask(deps, loaded, params, settings)),
+  const record = await withWriteContext(
+    tasks,
+    options,
+    ({ session, deps, settings }) => new TaskMigrator(tasks, session.store).up(loaded, () => runTask(deps, loaded, params, settings)),
+    services,
   );
   report(record, loaded, outputMode(options.json));
   return record;

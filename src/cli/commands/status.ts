@@ -3,8 +3,9 @@ import { databaseError } from '../../db/connect.ts';
 import { presenceFigures } from '../../presence/figures.ts';
 import { lastCompletedRuns, recentPresenceRuns } from '../../presence/last-runs.ts';
 import { presenceModelOf } from '../../presence/model.ts';
-import { stalePresenceParams } from '../../presence/settings.ts';
-import { presenceParamsFromOptions, type PresenceOptions } from '../presence-options.ts';
+import { statusPresenceParams } from '../../presence/settings.ts';
+import { connectedFigures } from '../../presence/connected-figures.ts';
+import { connectedSourceFromOptions, presenceParamsFromOptions, type ConnectedOptions, type PresenceOptions } from '../presence-options.ts';
 import { printJson, printLines } from '../render/output.ts';
 import { presenceStatusJson, presenceStatusLines } from '../render/presence-status.ts';
 import { prometheusText } from '../render/prometheus.ts';
@@ -13,7 +14,7 @@ import { openSession, targetOf, type TargetOptions } from '../session.ts';
 export const StatusFormat = { text: 'text', json: 'json', prometheus: 'prometheus' } as const;
 export type StatusFormat = (typeof StatusFormat)[keyof typeof StatusFormat];
 
-export interface StatusOptions extends TargetOptions, PresenceOptions {
+export interface StatusOptions extends TargetOptions, PresenceOptions, ConnectedOptions {
   format?: StatusFormat;
 }
 
@@ -21,25 +22,29 @@ const RECENT_RUNS = 5;
 
 /** `presence status`: who is online, who is stale, what is malformed, index health and the last runs. Read-only. */
 export async function statusCommand(options: StatusOptions, env: NodeJS.ProcessEnv = process.env): Promise<number> {
-  const params = await presenceParamsFromOptions(stalePresenceParams, options, env);
+  const params = await presenceParamsFromOptions(statusPresenceParams, options, env);
   const model = presenceModelOf(params);
+  const source = await connectedSourceFromOptions(options, env);
   const format = options.json ? StatusFormat.json : (options.format ?? StatusFormat.text);
   const target = targetOf(options);
   const session = await openSession(target, options);
   try {
-    const figures = await presenceFigures(session.connection.db, model, params.minutes, new Date());
+    const db = session.connection.db;
+    const now = new Date();
+    const figures = await presenceFigures(db, model, params.minutes, now);
+    const connected = source && (await connectedFigures(db, model, source, now, params.graceSeconds));
     if (format === StatusFormat.prometheus) {
-      process.stdout.write(prometheusText(figures, await lastCompletedRuns(session.store)));
+      process.stdout.write(prometheusText(figures, await lastCompletedRuns(session.store), connected));
       return 0;
     }
     const runs = await recentPresenceRuns(session.store, RECENT_RUNS);
-    if (format === StatusFormat.json) printJson(presenceStatusJson(model, figures, runs));
-    else printLines(presenceStatusLines(model, figures, runs));
+    if (format === StatusFormat.json) printJson(presenceStatusJson(model, figures, runs, connected));
+    else printLines(presenceStatusLines(model, figures, runs, connected));
     return 0;
   } catch (error) {
     // A connection lost mid-way is the database's failure (exit 3), not the command's.
     throw error instanceof MongoError ? databaseError(error, target) : error;
   } finally {
-    await session.close();
+    await Promise.all([session.close(), source?.close()]);
   }
 }

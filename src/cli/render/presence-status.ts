@@ -1,4 +1,5 @@
 import type { RunRecord } from '../../engine/run-record.ts';
+import type { ConnectedFigures } from '../../presence/connected-figures.ts';
 import type { PresenceFigures } from '../../presence/figures.ts';
 import { indexKeyText } from '../../presence/indexes.ts';
 import { describeOnline, type PresenceModel } from '../../presence/model.ts';
@@ -14,7 +15,12 @@ function age(since: Date, now: Date): string {
 }
 
 /** `presence status` as an operator reads it: counts first, then what needs attention, then the audit. */
-export function presenceStatusLines(model: PresenceModel, figures: PresenceFigures, runs: readonly RunRecord[]): string[] {
+export function presenceStatusLines(
+  model: PresenceModel,
+  figures: PresenceFigures,
+  runs: readonly RunRecord[],
+  connected?: ConnectedFigures,
+): string[] {
   const rows: [string, string, string][] = [
     ['users', count(figures.total), figures.total === 0 ? 'the collection is empty' : ''],
     ['online', count(figures.online), ''],
@@ -38,9 +44,33 @@ export function presenceStatusLines(model: PresenceModel, figures: PresenceFigur
     `presence in ${figures.database}.${figures.collection}: online in ${describeOnline(model)}, last activity in ${model.lastSeenField}`,
     ...rows.map(([label, figure, note]) => `  ${label.padEnd(width)}  ${figure.padStart(numberWidth)}  ${note}`.trimEnd()),
   ];
+  lines.push('', ...connectedLines(connected));
   lines.push('', runs.length === 0 ? 'no presence runs recorded yet' : 'last presence runs');
   if (runs.length > 0) lines.push(...table(['STARTED', 'RUN', 'TASK', 'STATUS', 'RESULT', 'DURATION'], runs.map(runRow)).map((line) => `  ${line}`));
   return lines;
+}
+
+/** The database against who is really connected, or how to set that up. */
+function connectedLines(connected: ConnectedFigures | undefined): string[] {
+  if (connected === undefined) {
+    return [
+      'connected users: no source configured. Ghosts are guessed from inactivity until one is:',
+      "  --connected <url> (the app's presence endpoint, token in $PRESENCE_CONNECTED_TOKEN) or --connected-redis <uri>",
+    ];
+  }
+  if (connected.state === 'unknown') return [`connected users: UNKNOWN (${connected.reason})`];
+  const rows: [string, number, string][] = [
+    ['connected users', connected.connected, `${count(connected.sockets)} socket(s) on ${count(connected.servers)} server(s)`],
+    ['  online in the database', connected.onlineConnected, ''],
+    ['ghosts', connected.ghosts, `online in the database, not connected, inactive > ${connected.graceSeconds} s: presence reconcile`],
+    ['missing', connected.missing, 'connected, shown offline: presence reconcile --fix-missing'],
+  ];
+  const width = Math.max(...rows.map(([label]) => label.length));
+  const numberWidth = Math.max(...rows.map(([, figure]) => count(figure).length));
+  return [
+    `against ${connected.source}, asked at ${connected.at.toISOString()}`,
+    ...rows.map(([label, figure, note]) => `  ${label.padEnd(width)}  ${count(figure).padStart(numberWidth)}  ${note}`.trimEnd()),
+  ];
 }
 
 function runRow(run: RunRecord): string[] {
@@ -60,10 +90,11 @@ function runRow(run: RunRecord): string[] {
 }
 
 /** `--json`: the figures, the model they were measured with, and the recent runs in brief. */
-export function presenceStatusJson(model: PresenceModel, figures: PresenceFigures, runs: readonly RunRecord[]) {
+export function presenceStatusJson(model: PresenceModel, figures: PresenceFigures, runs: readonly RunRecord[], connected?: ConnectedFigures) {
   return {
     model,
     figures,
+    connected: connected ?? { state: 'not-configured' },
     lastRuns: runs.map((run) => ({
       runId: run._id,
       task: run.migration,

@@ -1,4 +1,5 @@
 import { RunStatus, type RunRecord } from '../../engine/run-record.ts';
+import type { ConnectedFigures } from '../../presence/connected-figures.ts';
 import type { PresenceFigures } from '../../presence/figures.ts';
 import { indexKeyText } from '../../presence/indexes.ts';
 
@@ -29,7 +30,11 @@ function sampleLine(name: string, labels: Labels | undefined, value: number): st
  * The Prometheus text exposition (format 0.0.4) of `status`, for a
  * textfile collector or a scrape wrapper: every figure a gauge.
  */
-export function prometheusText(figures: PresenceFigures, lastRuns: ReadonlyMap<string, RunRecord>): string {
+export function prometheusText(
+  figures: PresenceFigures,
+  lastRuns: ReadonlyMap<string, RunRecord>,
+  connected?: ConnectedFigures,
+): string {
   const collection = { collection: figures.collection };
   const metrics: Metric[] = [
     {
@@ -77,6 +82,7 @@ export function prometheusText(figures: PresenceFigures, lastRuns: ReadonlyMap<s
       help: 'How long each presence query of this status took.',
       samples: Object.entries(figures.latencyMs).map(([operation, ms]) => ({ labels: { operation }, value: seconds(ms) })),
     },
+    ...(connected === undefined ? [] : connectedMetrics(connected, collection)),
     ...runMetrics(lastRuns),
   ];
   const lines: string[] = [];
@@ -85,6 +91,32 @@ export function prometheusText(figures: PresenceFigures, lastRuns: ReadonlyMap<s
     for (const sample of metric.samples) lines.push(sampleLine(metric.name, sample.labels, sample.value));
   }
   return lines.join('\n') + '\n';
+}
+
+/** Against who is really connected; when the source did not answer completely, only its health: unknown is never 0. */
+function connectedMetrics(connected: ConnectedFigures, collection: Labels): Metric[] {
+  const source = { source: connected.source };
+  const health: Metric = {
+    name: 'presence_connected_source_up',
+    help: '1 when the connected-set source answered completely, 0 when its answer was partial, late or failed.',
+    samples: [{ labels: source, value: connected.state === 'known' ? 1 : 0 }],
+  };
+  if (connected.state === 'unknown') return [health];
+  const gauge = (name: string, help: string, value: number, labels: Labels = collection): Metric => ({ name, help, samples: [{ labels, value }] });
+  return [
+    health,
+    gauge('presence_connected_users', 'Users connected to the Socket.IO deployment.', connected.connected, source),
+    gauge('presence_connected_sockets', 'Sockets connected to the Socket.IO deployment.', connected.sockets, source),
+    gauge('presence_connected_servers', 'Socket.IO servers that answered.', connected.servers, source),
+    gauge('presence_online_connected_users', 'Users online in the database and connected.', connected.onlineConnected),
+    gauge(
+      'presence_ghost_users',
+      'Users online in the database, not connected, inactive longer than the grace period.',
+      connected.ghosts,
+      { ...collection, grace_seconds: String(connected.graceSeconds) },
+    ),
+    gauge('presence_missing_users', 'Users connected but shown offline in the database.', connected.missing),
+  ];
 }
 
 function runMetrics(lastRuns: ReadonlyMap<string, RunRecord>): Metric[] {
