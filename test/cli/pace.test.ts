@@ -3,11 +3,11 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { RunRecord } from '../../src/engine/run-record.ts';
 import { parseJson, runCli, tempStateDir } from '../support/cli.ts';
 import { useTestDatabase } from '../support/database.ts';
-import { startWireProxy, type WireProxy } from '../support/wire-proxy.ts';
+import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.ts';
 
 const database = useTestDatabase('pace');
 let stateDir: string;
-let proxy: WireProxy | undefined;
+let proxy: TcpProxy | undefined;
 
 /** `stale` users online and inactive for two hours, `active` ones seen just now, a few offline. */
 async function seedPresence(stale: number, active = 10): Promise<void> {
@@ -53,8 +53,8 @@ describe('pace', () => {
     await seedPresence(60);
     let updates = 0;
     // The 8th and 9th write batches are held 400 ms: well above the running median on any engine.
-    proxy = await startWireProxy(database.uri(), {
-      delayReply: (request) => (request.command === 'update' && request.target === 'users' && [8, 9].includes(++updates) ? 400 : 0),
+    proxy = await startTcpProxy(database.uri(), {
+      delayReply: (request) => (request.command === 'update' && request.collection === 'users' && [8, 9].includes(++updates) ? 400 : 0),
     });
 
     const result = await stale(proxy.uri, '--batch-size', '2');
