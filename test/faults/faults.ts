@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { Double, Int32, Long, type Db, type Document } from 'mongodb';
 import type { AuditLine } from '../../src/db/audit-file.ts';
 import type { RunRecord } from '../../src/engine/run-record.ts';
+import { until } from '../support/until.ts';
 import { buildUsers } from '../support/users.ts';
 
 export const MINUTE = 60_000;
@@ -91,13 +91,16 @@ export function lockOf(db: Db): Promise<LockDocument | null> {
 
 /** Waits until no live lock is left (none, or an expired one): a dead holder's lock expires by itself. */
 export async function lockExpired(db: Db, withinMs = 30_000): Promise<LockDocument | null> {
-  const deadline = Date.now() + withinMs;
-  for (;;) {
-    const lock = await lockOf(db);
-    if (lock === null || lock.expiresAt.getTime() < Date.now()) return lock;
-    if (Date.now() > deadline) throw new Error(`lock of run ${lock.runId} still live after ${withinMs} ms`);
-    await sleep(Math.min(200, Math.max(10, lock.expiresAt.getTime() - Date.now() + 5)));
-  }
+  let lock: LockDocument | null = null;
+  await until(
+    'no live lock left',
+    async () => {
+      lock = await lockOf(db);
+      return lock === null || lock.expiresAt.getTime() < Date.now();
+    },
+    { withinMs, everyMs: 50, detail: () => `the lock of run ${lock?.runId} is still live` },
+  );
+  return lock;
 }
 
 export function runRecord(db: Db, runId: string): Promise<RunRecord | null> {
