@@ -10,7 +10,7 @@ import { useTestDatabase } from '../support/database.ts';
 
 const database = useTestDatabase('memory');
 const FIXTURES = join(REPO, 'test', 'fixtures', 'tasks');
-const PEAK_RSS_HOOK = pathToFileURL(join(REPO, 'test', 'support', 'peak-rss.mjs')).href;
+const PEAK_RSS_HOOK = pathToFileURL(join(REPO, 'bench', 'peak-rss.mjs')).href;
 /**
  * Large pre-images make a backup held in memory show: 100 of them are 25 MB
  * of text, more once parsed. (Reading the backup back through `readline`,

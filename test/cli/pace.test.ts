@@ -1,21 +1,21 @@
-import { ObjectId, type Document } from 'mongodb';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { RunRecord } from '../../src/engine/run-record.ts';
 import { parseJson, runCli, tempStateDir } from '../support/cli.ts';
 import { useTestDatabase } from '../support/database.ts';
-import { startWireProxy, type WireProxy } from '../support/wire-proxy.ts';
+import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.ts';
+import { buildUsers } from '../support/users.ts';
 
 const database = useTestDatabase('pace');
 let stateDir: string;
-let proxy: WireProxy | undefined;
+let proxy: TcpProxy | undefined;
 
 /** `stale` users online and inactive for two hours, `active` ones seen just now, a few offline. */
 async function seedPresence(stale: number, active = 10): Promise<void> {
-  const now = Date.now();
-  const users: Document[] = [];
-  for (let i = 0; i < stale; i++) users.push({ _id: new ObjectId(), isOnline: true, lastSeen: new Date(now - 2 * 3600_000 - i * 1000) });
-  for (let i = 0; i < active; i++) users.push({ _id: new ObjectId(), isOnline: true, lastSeen: new Date(now - i * 1000) });
-  for (let i = 0; i < 10; i++) users.push({ _id: new ObjectId(), isOnline: false, lastSeen: new Date(now - 86_400_000) });
+  const users = buildUsers(new Date(), [
+    { count: stale, online: () => true, minutesAgo: (n) => 120 + n / 60 },
+    { count: active, online: () => true, minutesAgo: (n) => n / 60 },
+    { count: 10, online: () => false, minutesAgo: () => 24 * 60 },
+  ]);
   await database.db().collection('users').insertMany(users);
 }
 
@@ -53,8 +53,8 @@ describe('pace', () => {
     await seedPresence(60);
     let updates = 0;
     // The 8th and 9th write batches are held 400 ms: well above the running median on any engine.
-    proxy = await startWireProxy(database.uri(), {
-      delayReply: (request) => (request.command === 'update' && request.target === 'users' && [8, 9].includes(++updates) ? 400 : 0),
+    proxy = await startTcpProxy(database.uri(), {
+      delayReply: (request) => (request.command === 'update' && request.collection === 'users' && [8, 9].includes(++updates) ? 400 : 0),
     });
 
     const result = await stale(proxy.uri, '--batch-size', '2');

@@ -1,12 +1,13 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Double, Int32, Long, ObjectId, type Document } from 'mongodb';
+import { Double, Int32, Long, type Document } from 'mongodb';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { openBackup, readBackupBatches } from '../../src/engine/backup.ts';
 import type { RunRecord } from '../../src/engine/run-record.ts';
 import { idKey } from '../../src/engine/verify.ts';
 import { parseJson, REPO, runCli, tempStateDir } from '../support/cli.ts';
 import { collectionChecksum, useTestDatabase } from '../support/database.ts';
+import { buildUsers } from '../support/users.ts';
 
 const database = useTestDatabase('runpath');
 const FIXTURES = join(REPO, 'test', 'fixtures', 'tasks');
@@ -19,14 +20,18 @@ function presence(...args: string[]) {
 }
 
 async function seedUsers(count = 40): Promise<Document[]> {
-  const users = Array.from({ length: count }, (_, i) => ({
-    _id: new ObjectId(),
-    name: `user${i}`,
-    email: i % 3 === 0 ? `User${i}@Example.COM` : `user${i}@example.com`,
-    // Types that must survive a backup and a restore exactly.
-    score: i % 4 === 0 ? new Int32(i) : i % 4 === 1 ? new Double(i + 0.5) : i % 4 === 2 ? Long.fromNumber(i) : null,
-    ...(i % 5 === 0 ? { flagged: false } : {}),
-  }));
+  const users = buildUsers(new Date(), [
+    {
+      count,
+      name: (i) => `user${i}`,
+      extra: (i) => ({
+        email: i % 3 === 0 ? `User${i}@Example.COM` : `user${i}@example.com`,
+        // Types that must survive a backup and a restore exactly.
+        score: i % 4 === 0 ? new Int32(i) : i % 4 === 1 ? new Double(i + 0.5) : i % 4 === 2 ? Long.fromNumber(i) : null,
+        ...(i % 5 === 0 ? { flagged: false } : {}),
+      }),
+    },
+  ]);
   await database.db().collection('users').insertMany(users);
   return users;
 }

@@ -1,7 +1,6 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { EJSON } from 'bson';
 import type { Document } from 'mongodb';
 import { describe, expect, it } from 'vitest';
@@ -11,7 +10,8 @@ import type { RunRecord } from '../../src/engine/run-record.ts';
 import { parseJson, REPO, runCli, tempStateDir } from '../support/cli.ts';
 import { useTestDatabase } from '../support/database.ts';
 import type { PresenceWrite } from '../support/presence-server.ts';
-import { messageDocuments, startFaultProxy, type FaultProxy } from '../support/fault-proxy.ts';
+import { messageDocuments, startTcpProxy, type TcpProxy } from '../support/tcp-proxy.ts';
+import { until } from '../support/until.ts';
 import { presenceUsers, randomSource } from './faults.ts';
 
 /**
@@ -107,7 +107,7 @@ interface WriteWindow {
 }
 
 /** The run's write commands on `users` as they pass the proxy: which users, sent and answered when. */
-function recordWrites(proxy: FaultProxy): WriteWindow[] {
+function recordWrites(proxy: TcpProxy): WriteWindow[] {
   const pending = new Map<number, WriteWindow>();
   const windows: WriteWindow[] = [];
   proxy.onCommand((seen) => {
@@ -177,10 +177,10 @@ describe('a run while the presence server writes', () => {
       const ids = [...pick(planned, planned.length / 2), ...pick(others, planned.length / 4)];
 
       const ferretdb = typeof (await database.db().admin().command({ buildInfo: 1 })).ferretdbVersion === 'string';
-      const proxy = await startFaultProxy(database.uri());
+      const proxy = await startTcpProxy(database.uri());
       const windows = recordWrites(proxy);
       const server = await presenceServer(ids);
-      while (server.writes.length < 20) await sleep(50);
+      await until('the presence server wrote 20 times', () => server.writes.length >= 20);
       const stateDir = tempStateDir();
       // On FerretDB, one statement per write command keeps each one's window (see racedUsers) short.
       const result = await runCli([...scenario.args, '--json', '--uri', proxy.uri, ...(ferretdb ? ['--batch-size', '1'] : [])], {

@@ -11,7 +11,8 @@ import type { RunRecord } from '../../src/engine/run-record.ts';
 import { changedIds, snapshot } from '../presence/snapshot.ts';
 import { parseJson, runCli, tempStateDir } from '../support/cli.ts';
 import { collectionChecksum } from '../support/database.ts';
-import { startFaultProxy, type FaultProxy } from '../support/fault-proxy.ts';
+import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.ts';
+import { until } from '../support/until.ts';
 import { auditLines, lockExpired, presenceUsers } from './faults.ts';
 
 /**
@@ -33,7 +34,7 @@ const dataDir = mkdtempSync(join(tmpdir(), 'presence-lost-engine-'));
 const stateDir = tempStateDir();
 const env = { PRESENCE_STATE_DIR: stateDir, PRESENCE_LOCK_TTL_MS: String(LOCK_TTL_MS) };
 let engine: Sandbox;
-let proxy: FaultProxy;
+let proxy: TcpProxy;
 let pristine: string;
 
 /** A direct connection to the engine as it is now (not through the proxy), for the test's own reads. */
@@ -54,7 +55,7 @@ async function restartEngine(): Promise<void> {
 
 beforeAll(async () => {
   engine = await startSandbox({ dataDir });
-  proxy = await startFaultProxy(`${engine.uri}${DATABASE}`);
+  proxy = await startTcpProxy(`${engine.uri}${DATABASE}`);
   await withEngine(async (db) => {
     await db.collection('users').insertMany(presenceUsers(USERS, new Date()));
     pristine = await collectionChecksum(db, 'users');
@@ -201,13 +202,8 @@ describe('the database lost during apply', () => {
       withEngine((db) =>
         db.collection<RunRecord>('maintenance_runs').countDocuments({ 'task.id': 'presence-stale', status: 'succeeded', startedAt: { $gte: since } }),
       );
-    const waitFor = async (what: string, ok: () => Promise<boolean> | boolean, withinMs = 40_000) => {
-      const deadline = Date.now() + withinMs;
-      while (!(await ok())) {
-        if (Date.now() > deadline) throw new Error(`${what}: not within ${withinMs} ms\n${lines.join('\n')}`);
-        await sleep(200);
-      }
-    };
+    const waitFor = (what: string, ok: () => Promise<boolean> | boolean) =>
+      until(what, ok, { withinMs: 40_000, everyMs: 200, detail: () => lines.join('\n') });
 
     const start = new Date();
     await waitFor('a first run', async () => (await runsSince(start)) >= 1);
