@@ -6,6 +6,7 @@ import { startSandbox, type Sandbox } from '../src/db/sandbox.ts';
 import { serverFacts } from '../src/db/server-facts.ts';
 import { serverLimits } from '../src/db/server.ts';
 import { DEFAULT_BATCH_SIZE } from '../src/engine/runner.ts';
+import { appliedCounts } from '../src/engine/run-record.ts';
 import { startWireProxy, type WireProxy } from '../test/support/wire-proxy.ts';
 import { runTool, runWorker, scratchFile, type ToolRun, type WorkerRun } from './children.ts';
 import { resetStale, seedUsers, STALE_MINUTES, type Population } from './population.ts';
@@ -139,7 +140,7 @@ function fromTool(run: ToolRun, proxied: boolean, collection: string): Sample {
   const { record } = run;
   if (record.status !== 'succeeded') throw new Error(`the tool's run ${record._id} ${record.status}: ${record.error?.message}`);
   return {
-    written: record.result?.written ?? 0,
+    written: appliedCounts(record)?.written ?? 0,
     totalMs: record.durationMs ?? run.processMs,
     stepMs: record.stepMs as Record<string, number>,
     processMs: run.processMs,
