@@ -1,7 +1,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
-import type { RunRecord } from '../../src/engine/run-record.ts';
+import { outcomeOf, type TaskRunRecord } from '../../src/engine/run-record.ts';
 import { runCli, tempStateDir, type CliResult } from '../support/cli.ts';
 import { useTestDatabase } from '../support/database.ts';
 import { population, PRESENCE_CASES, staleIds, writeConfig, type PresenceCase } from './population.ts';
@@ -47,10 +47,10 @@ async function until(what: string, condition: () => Promise<boolean> | boolean, 
   }
 }
 
-function staleRuns(): Promise<RunRecord[]> {
+function staleRuns(): Promise<TaskRunRecord[]> {
   return database
     .db()
-    .collection<RunRecord>('maintenance_runs')
+    .collection<TaskRunRecord>('maintenance_runs')
     .find({ 'task.id': 'presence-stale', dryRun: false })
     .sort({ startedAt: 1 })
     .toArray();
@@ -84,7 +84,7 @@ describe.each(PRESENCE_CASES)('presence stale --scheduled ($name)', (presence) =
     expect(runs.length).toBeGreaterThanOrEqual(2);
     const finished = runs.filter((run) => run.status !== 'interrupted');
     expect(finished.every((run) => run.status === 'succeeded')).toBe(true);
-    const written = finished.reduce((sum, run) => sum + (run.result?.written ?? 0), 0);
+    const written = finished.reduce((sum, run) => sum + (outcomeOf(run.result)?.written ?? 0), 0);
     expect(written).toBe(staleIds(pop, presence, 60).length + 1);
     expect(new Set(runs.map((run) => run._id)).size).toBe(runs.length);
   });
