@@ -56,6 +56,15 @@ describe('production safety', () => {
     const record = parseJson<RunRecord>(result.stdout);
     expect(record).toMatchObject({ status: 'refused', env: 'production', error: { step: 'confirm' } });
     expect(record.error?.message).toMatch(/pass --yes and --expect <count>/);
+    // Every step the refusal stopped before says so in the record, and the error names the rule that refused.
+    expect(record).toMatchObject({
+      plan: { state: 'done' },
+      confirmation: null,
+      backup: { state: 'not-reached' },
+      result: { state: 'not-reached' },
+      verify: { state: 'not-reached' },
+      error: { rule: 'production-confirmation' },
+    });
     const refusals = await database.db().collection('maintenance_runs').countDocuments({ status: 'refused' });
     expect(refusals).toBe(1);
   });
