@@ -255,7 +255,7 @@ export async function runTask(
   loaded: LoadedTask,
   params: Record<string, unknown>,
   settings: RunSettings,
-): Promise<RunRecord> {
+): Promise<TaskRunRecord> {
   const { id, version, mode } = loaded.task;
   const task = { id, version, mode, checksum: loaded.checksum };
   const record: TaskRunRecord = { ...startingRecord(task, params, settings), kind: RunKind.run, backup: notReached, result: notReached };
