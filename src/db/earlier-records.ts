@@ -1,10 +1,4 @@
-import {
-  notReached,
-  reached,
-  RunKind,
-  type RunRecord,
-  type StepResult,
-} from '../engine/run-record.ts';
+import { notReached, reached, RunKind, type RunRecord, type StepResult } from '../engine/run-record.ts';
 
 /**
  * A run record as stored by any version of the tool. Earlier versions left a

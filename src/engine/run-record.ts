@@ -107,7 +107,8 @@ export type NotReached = { state: typeof StepState.notReached };
 export type Reached<T> = { state: typeof StepState.done } & T;
 export type StepResult<T> = NotReached | Reached<T>;
 
-export const notReached: NotReached = { state: StepState.notReached };
+/** Shared by every record as it starts: frozen, so filling one record's step can never touch another's. */
+export const notReached: NotReached = Object.freeze({ state: StepState.notReached });
 
 export function reached<T extends object>(outcome: T): Reached<T> {
   return { state: StepState.done, ...outcome };

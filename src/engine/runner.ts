@@ -79,7 +79,7 @@ class StepError extends Error {
 class Run<R extends RunRecord> {
   lock?: HeldLock;
   /** Steps started or skipped: the others end the run not reached. */
-  private readonly reachedSteps = new Set<RunStep>();
+  private readonly startedOrSkipped = new Set<RunStep>();
 
   constructor(
     readonly deps: RunnerDeps,
@@ -94,7 +94,7 @@ class Run<R extends RunRecord> {
   }
 
   async step<T>(step: RunStep, work: () => Promise<T>): Promise<T> {
-    this.reachedSteps.add(step);
+    this.startedOrSkipped.add(step);
     this.deps.observer.stepStarted(step);
     const started = performance.now();
     try {
@@ -111,7 +111,7 @@ class Run<R extends RunRecord> {
 
   skip(steps: RunStep[], reason: string): void {
     for (const step of steps) {
-      this.reachedSteps.add(step);
+      this.startedOrSkipped.add(step);
       this.deps.observer.stepSkipped(step, reason);
     }
   }
@@ -179,7 +179,7 @@ class Run<R extends RunRecord> {
     record.endedAt = endedAt;
     record.durationMs = endedAt.getTime() - record.startedAt.getTime();
     for (const step of Object.values(RunStep)) {
-      if (step !== RunStep.audit && !this.reachedSteps.has(step)) this.deps.observer.stepNotReached(step);
+      if (step !== RunStep.audit && !this.startedOrSkipped.has(step)) this.deps.observer.stepNotReached(step);
     }
     await this.step('audit', () => this.deps.store.complete(record)).catch((error: unknown) => {
       record.notices.push(`audit record not saved in the database (${errorMessage(error)}); the local audit file has it`);

@@ -187,7 +187,7 @@ class ListrRunView implements RunView {
           const outcome = await this.outcomeOf(state, task);
           if (state.details.length > 0) task.output = state.details.join('\n');
           if (outcome.kind === 'skipped') return task.skip(outcome.reason);
-          if (outcome.kind === 'no run') return task.skip();
+          if (outcome.kind === 'no run') return task.skip('no run');
           if (outcome.kind === 'failed') throw new Error(`${step}: ${outcome.message}`);
           task.title = `${step}: ${outcome.title}`;
         },
@@ -210,7 +210,7 @@ class ListrRunView implements RunView {
     try {
       return await work();
     } finally {
-      // Steps of no run (the connection failed, or a `once` task was already applied) have nothing to say.
+      // Steps the engine never heard of: no run began (the connection failed, or a `once` task was already applied).
       for (const step of this.steps) this.state(step).settle({ kind: 'no run' });
       await rendering;
     }
