@@ -159,7 +159,7 @@ interface RecordOfAnyKind {
   notices: string[];
   /** Back-off events: when the runner slowed down for the database, and when it recovered. */
   backoff?: string[];
-  /** Present exactly when the run did not succeed. */
+  /** Present exactly when the run ended failed, refused or interrupted. */
   error?: RunFailure;
   /** Set by umzug's storage when a `once` task's run counts as applied. */
   applied?: boolean;
