@@ -5,6 +5,7 @@ import { MongoClient, type Db } from 'mongodb';
 import { startSandbox, type Sandbox } from '../src/db/sandbox.ts';
 import { serverFacts } from '../src/db/server-facts.ts';
 import { writeBatchSize } from '../src/db/server.ts';
+import { appliedCounts } from '../src/engine/run-record.ts';
 import { runTool, runWorker, scratchFile, type ToolRun, type WorkerRun } from './children.ts';
 import { resetStale, seedUsers, STALE_MINUTES, type Population } from './population.ts';
 import { checkTargets, count, machine, summarize, table, type Cases, type Sample } from './report.ts';
@@ -126,7 +127,7 @@ function fromTool(run: ToolRun, collection: string): Sample {
   const { record } = run;
   if (record.status !== 'succeeded') throw new Error(`the tool's run ${record._id} ${record.status}: ${record.error?.message}`);
   return {
-    written: record.result?.written ?? 0,
+    written: appliedCounts(record)?.written ?? 0,
     totalMs: record.durationMs ?? run.processMs,
     stepMs: record.stepMs as Record<string, number>,
     processMs: run.processMs,

@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { RunRecord } from '../../src/engine/run-record.ts';
+import type { TaskRunRecord } from '../../src/engine/run-record.ts';
+import { reachedStep } from '../support/records.ts';
 import { parseJson, runCli, tempStateDir } from '../support/cli.ts';
 import { useTestDatabase } from '../support/database.ts';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.ts';
@@ -40,8 +41,8 @@ describe('pace', () => {
     const result = await stale(database.uri(), '--rate', '10', '--batch-size', '2', '--json');
 
     expect(result.code, result.stderr).toBe(0);
-    const record = parseJson<RunRecord>(result.stdout);
-    expect(record.result?.written).toBe(40);
+    const record = parseJson<TaskRunRecord>(result.stdout);
+    expect(reachedStep('apply', record.result).written).toBe(40);
     const applySeconds = record.stepMs.apply! / 1000;
     expect(applySeconds).toBeGreaterThanOrEqual(3);
     // Batches 200 ms apart: a back-off after one slow batch rests within that spacing, and the rate still holds.
@@ -62,9 +63,9 @@ describe('pace', () => {
     expect(result.code, result.stderr).toBe(0);
     expect(result.stdout).toMatch(/backing off: a write batch took \d+ ms against a median of \d+ ms; pausing ×2/);
     const runId = /run (\d{8}T\d{6}Z-[0-9a-f]{6})/.exec(result.stdout)![1];
-    const record = await database.db().collection<RunRecord>('maintenance_runs').findOne({ _id: runId! });
+    const record = await database.db().collection<TaskRunRecord>('maintenance_runs').findOne({ _id: runId! });
     expect(record?.status).toBe('succeeded');
-    expect(record?.result?.written).toBe(60);
+    expect(reachedStep('apply', record!.result).written).toBe(60);
     expect(record?.backoff?.[0]).toMatch(/backing off: a write batch took \d+ ms/);
     expect(record?.backoff).toContainEqual(expect.stringMatching(/write latency is back to normal: full pace/));
   });
@@ -73,8 +74,8 @@ describe('pace', () => {
     await seedPresence(5);
     const result = await stale(database.uri(), '--max-lag', '2', '--json');
     expect(result.code, result.stderr).toBe(0);
-    const record = parseJson<RunRecord>(result.stdout);
-    expect(record.result?.written).toBe(5);
+    const record = parseJson<TaskRunRecord>(result.stdout);
+    expect(reachedStep('apply', record.result).written).toBe(5);
     const hello = await database.db().admin().command({ hello: 1 });
     if (hello.setName === undefined) {
       expect(record.notices).toContainEqual(expect.stringMatching(/--max-lag has nothing to watch/));
@@ -86,7 +87,7 @@ describe('pace', () => {
     await seedPresence(150);
     const result = await stale(database.uri(), '--json');
     expect(result.code, result.stderr).toBe(0);
-    expect(parseJson<RunRecord>(result.stdout).result).toMatchObject({ written: 150, failed: 0, remaining: 0 });
+    expect(parseJson<TaskRunRecord>(result.stdout).result).toMatchObject({ written: 150, failed: 0, remaining: 0 });
   });
 });
 

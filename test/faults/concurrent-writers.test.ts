@@ -6,7 +6,8 @@ import type { Document } from 'mongodb';
 import { describe, expect, it } from 'vitest';
 import { openBackup, readBackupBatches } from '../../src/engine/backup.ts';
 import type { BackupEntry } from '../../src/engine/document-state.ts';
-import type { RunRecord } from '../../src/engine/run-record.ts';
+import type { TaskRunRecord } from '../../src/engine/run-record.ts';
+import { reachedStep } from '../support/records.ts';
 import { parseJson, REPO, runCli, tempStateDir } from '../support/cli.ts';
 import { useTestDatabase } from '../support/database.ts';
 import type { PresenceWrite } from '../support/presence-server.ts';
@@ -190,14 +191,14 @@ describe('a run while the presence server writes', () => {
       const log = await server.stop();
       expect(log.errors, 'every server write was acknowledged').toBe(0);
       expect(result.code, result.stderr + result.stdout.slice(-2000)).toBe(0);
-      const record = parseJson<RunRecord>(result.stdout);
+      const record = parseJson<TaskRunRecord>(result.stdout);
       expect(record.status).toBe('succeeded');
 
       const backup = await backupEntries(stateDir, record._id);
       const raced = ferretdb ? racedUsers(windows, log.writes) : new Set<string>();
       const racedPlanned = [...raced].filter((id) => backup.has(id)).length;
       const expected = expectedOutcomes(backup, log.writes, raced);
-      const counts = record.result!;
+      const counts = reachedStep('apply', record.result);
       console.log(
         `${scenario.command} with a presence server (seed ${random.seed}): ${USERS} users, ${log.writes.length} server writes in ${log.seconds} s ` +
           `(${Math.round(log.writes.length / log.seconds)}/s), ${log.errors} errors; run ${JSON.stringify(counts)}; ` +
@@ -241,7 +242,7 @@ describe('a run while the presence server writes', () => {
       }
       // Verify (while the server still wrote) found each user either as the run left it or changed by the server since:
       // none back in its backed-up state, so no lost write, and the run succeeded.
-      const verify = record.verify!;
+      const verify = reachedStep('verify', record.verify);
       expect(verify).toMatchObject({ checked: backup.size, missing: 0 });
       expect(verify.inTargetState + verify.changedSince).toBe(backup.size);
       expect(verify.changedSince).toBeGreaterThanOrEqual(expected.skipped);

@@ -1,6 +1,6 @@
 import type { ChildProcess } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import type { RunRecord } from '../../src/engine/run-record.ts';
+import { outcomeOf, type TaskRunRecord } from '../../src/engine/run-record.ts';
 import { runCli, tempStateDir, type CliResult } from '../support/cli.ts';
 import { useTestDatabase } from '../support/database.ts';
 import { startTcpProxy } from '../support/tcp-proxy.ts';
@@ -42,10 +42,10 @@ function scheduler(presence: PresenceCase, uri: string, stateDir: string, env: N
 /** A scheduler's runs come 1.2 s apart, on a machine that may be busy. */
 const within = (what: string, condition: () => Promise<boolean> | boolean) => until(what, condition, { withinMs: 60_000 });
 
-function staleRuns(): Promise<RunRecord[]> {
+function staleRuns(): Promise<TaskRunRecord[]> {
   return database
     .db()
-    .collection<RunRecord>('maintenance_runs')
+    .collection<TaskRunRecord>('maintenance_runs')
     .find({ 'task.id': 'presence-stale', dryRun: false })
     .sort({ startedAt: 1 })
     .toArray();
@@ -79,7 +79,7 @@ describe.each(PRESENCE_CASES)('presence stale --scheduled ($name)', (presence) =
     expect(runs.length).toBeGreaterThanOrEqual(2);
     const finished = runs.filter((run) => run.status !== 'interrupted');
     expect(finished.every((run) => run.status === 'succeeded')).toBe(true);
-    const written = finished.reduce((sum, run) => sum + (run.result?.written ?? 0), 0);
+    const written = finished.reduce((sum, run) => sum + (outcomeOf(run.result)?.written ?? 0), 0);
     expect(written).toBe(staleIds(pop, presence, 60).length + 1);
     expect(new Set(runs.map((run) => run._id)).size).toBe(runs.length);
   });

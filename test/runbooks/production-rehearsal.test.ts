@@ -101,13 +101,13 @@ describe('production-rehearsal', () => {
     await watchStaging;
     expect(changedProduction).toBe(true);
     expect(result.code).toBe(4);
-    expect(result.stderr).toMatch(/stopped at production run \(exit 4\): the plan counts 9 document\(s\), --expect said 7: nothing written/);
+    expect(result.stderr).toMatch(/stopped at production run \(exit 4\): the plan counts 9 document\(s\), the operator expected 7: nothing written \(--expect\)/);
     expect(await onlineCount(production.db())).toBe(12);
     expect(await collectionChecksum(production.db(), 'users')).toBe(afterChange);
     const [refused, ...none] = await writingRuns(production.db());
     expect(none).toEqual([]);
     expect(refused).toMatchObject({ status: 'refused', plan: { count: 9 }, error: { step: 'confirm' } });
-    expect(refused?.result).toBeUndefined();
+    expect(refused).toMatchObject({ result: { state: 'not-reached' } });
   });
 
   it('SIGTERM during the staging run: staging stops after its batch (audited as interrupted), production is not touched', async () => {

@@ -5,6 +5,7 @@ import { runTask, type RunnerDeps, type RunSettings } from '../../engine/runner.
 import { findTask, loadTasks, parseTaskParams } from '../../engine/task-catalog.ts';
 import { migrationName, type LoadedTask } from '../../engine/task.ts';
 import { exitCodeOfRecord } from '../exit-codes.ts';
+import { withFlagHint } from '../flag-hints.ts';
 import { outcomeLines } from '../render/format.ts';
 import { paceFor, type PaceFlags } from '../pace.ts';
 import { outputMode, printJson, printLines, type OutputMode } from '../render/output.ts';
@@ -55,7 +56,7 @@ export async function withWriteContext(
   if (!options.dryRun) await assertWritableDir(paths.backupDir);
   const interrupt = abortOnSignals();
   try {
-    return await view.show(async () => {
+    const record = await view.show(async () => {
       const session = await openSession(target, options, view);
       try {
         const paced = await paceFor(session.connection.db, options, (message) => view.notice(message));
@@ -87,6 +88,7 @@ export async function withWriteContext(
         await session.close();
       }
     });
+    return record && withFlagHint(record);
   } finally {
     interrupt.dispose();
   }
