@@ -4,13 +4,13 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { RunRecord } from '../src/engine/run-record.ts';
-import type { WireProxy } from '../test/support/wire-proxy.ts';
+import { COMMAND_LOG_ENV, countCommands } from './command-log.ts';
 import type { WorkerRequest, WorkerResult } from './worker.ts';
 
 const REPO = resolve(import.meta.dirname, '..');
 const PRESENCE_BIN = join(REPO, 'bin', 'presence.js');
 const WORKER = join(REPO, 'bench', 'worker.ts');
-const PEAK_RSS_HOOK = pathToFileURL(join(REPO, 'test', 'support', 'peak-rss.mjs')).href;
+const PEAK_RSS_HOOK = pathToFileURL(join(REPO, 'bench', 'peak-rss.mjs')).href;
 
 /** What every measured process reports, whoever wrote the code it runs. */
 export interface Measured {
@@ -19,7 +19,7 @@ export interface Measured {
   peakRssMb: number;
   /** The process's own CPU time (user + system): what the client side costs, whatever the database's speed. */
   cpuMs: number;
-  /** Commands the proxy saw, handshakes and server monitoring aside. */
+  /** Commands the process sent, from its driver's command log (bench/command-log.ts). */
   roundTrips: number;
   /** By command and collection, e.g. `update users`. */
   commands: Record<string, number>;
@@ -45,62 +45,51 @@ function run(args: string[], env: NodeJS.ProcessEnv): Promise<Exited> {
   });
 }
 
-/** The environment of a child: no presence settings or target of the operator's leak in. */
+/** The environment of a child: no presence settings or target of the operator's leak in; its driver logs its commands. */
 function cleanEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const [key, value] of Object.entries(process.env)) {
-    if (!key.startsWith('PRESENCE_') && key !== 'MONGODB_URI') env[key] = value;
+    if (!key.startsWith('PRESENCE_') && !key.startsWith('MONGODB_LOG_') && key !== 'MONGODB_URI') env[key] = value;
   }
-  return { ...env, ...extra };
+  return { ...env, ...COMMAND_LOG_ENV, ...extra };
 }
 
-/** A hand-written case (bench/worker.ts) in its own process, through the proxy. */
-export interface WorkerRun extends Omit<WorkerResult, 'commands' | 'maxRssKb'>, Measured {
-  /** What the driver's command monitoring counted in the worker: the proxy's count, seen from inside. */
-  monitored: Record<string, number>;
-}
+/** A hand-written case (bench/worker.ts) in its own process. */
+export interface WorkerRun extends Omit<WorkerResult, 'maxRssKb'>, Measured {}
 
-export async function runWorker(request: WorkerRequest, proxy: WireProxy): Promise<WorkerRun> {
-  proxy.reset();
+export async function runWorker(request: WorkerRequest): Promise<WorkerRun> {
   const exited = await run(['--import', 'tsx', WORKER, JSON.stringify(request)], cleanEnv());
-  if (exited.code !== 0) throw new Error(`bench worker ${request.kind} exited ${exited.code}: ${exited.stderr.trim().slice(-500)}`);
-  const { commands, maxRssKb, cpuMs, ...result } = JSON.parse(exited.stdout) as WorkerResult;
-  return {
-    ...result,
-    monitored: commands,
-    processMs: exited.processMs,
-    peakRssMb: maxRssKb / 1024,
-    cpuMs,
-    roundTrips: proxy.roundTrips(),
-    commands: proxy.countsByTarget(),
-  };
+  const { roundTrips, commands, otherOutput } = countCommands(exited.stderr);
+  if (exited.code !== 0) throw new Error(`bench worker ${request.kind} exited ${exited.code}: ${otherOutput.trim().slice(-500)}`);
+  const { maxRssKb, cpuMs, ...result } = JSON.parse(exited.stdout) as WorkerResult;
+  return { ...result, processMs: exited.processMs, peakRssMb: maxRssKb / 1024, cpuMs, roundTrips, commands };
 }
 
 export interface ToolRun extends Measured {
   record: RunRecord;
 }
 
-/** `presence <args> --json` as an operator runs it, through the proxy; its peak RSS from a preloaded exit hook. */
-export async function runTool(args: string[], proxy: WireProxy): Promise<ToolRun> {
+/** `presence <args> --json` as an operator runs it; its peak RSS from a preloaded exit hook. */
+export async function runTool(args: string[]): Promise<ToolRun> {
   const scratch = mkdtempSync(join(tmpdir(), 'presence-bench-tool-'));
   const rssFile = join(scratch, 'peak-rss');
   const cpuFile = join(scratch, 'cpu');
   try {
-    proxy.reset();
     const exited = await run(
       ['--import', PEAK_RSS_HOOK, PRESENCE_BIN, ...args, '--json', '--state-dir', scratch],
       cleanEnv({ BENCH_PEAK_RSS_FILE: rssFile, BENCH_CPU_FILE: cpuFile }),
     );
+    const { roundTrips, commands, otherOutput } = countCommands(exited.stderr);
     if (exited.code !== 0) {
-      throw new Error(`presence ${args[0]} exited ${exited.code}: ${(exited.stderr || exited.stdout).trim().slice(-500)}`);
+      throw new Error(`presence ${args[0]} exited ${exited.code}: ${(otherOutput.trim() || exited.stdout).trim().slice(-500)}`);
     }
     return {
       record: JSON.parse(exited.stdout) as RunRecord,
       processMs: exited.processMs,
       peakRssMb: Number(readFileSync(rssFile, 'utf8')) / 1024,
       cpuMs: Number(readFileSync(cpuFile, 'utf8')),
-      roundTrips: proxy.roundTrips(),
-      commands: proxy.countsByTarget(),
+      roundTrips,
+      commands,
     };
   } finally {
     rmSync(scratch, { recursive: true, force: true });

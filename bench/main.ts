@@ -5,7 +5,7 @@ import { MongoClient, type Db } from 'mongodb';
 import { startSandbox, type Sandbox } from '../src/db/sandbox.ts';
 import { serverFacts } from '../src/db/server-facts.ts';
 import { writeBatchSize } from '../src/db/server.ts';
-import { startWireProxy, type WireProxy } from '../test/support/wire-proxy.ts';
+import { appliedCounts } from '../src/engine/run-record.ts';
 import { runTool, runWorker, scratchFile, type ToolRun, type WorkerRun } from './children.ts';
 import { resetStale, seedUsers, STALE_MINUTES, type Population } from './population.ts';
 import { checkTargets, count, machine, summarize, table, type Cases, type Sample } from './report.ts';
@@ -109,7 +109,7 @@ function cutoff(): string {
   return new Date(Date.now() - STALE_MINUTES * 60_000).toISOString();
 }
 
-function fromWorker(run: WorkerRun, proxied: boolean): Sample {
+function fromWorker(run: WorkerRun): Sample {
   return {
     written: run.written,
     totalMs: run.totalMs,
@@ -117,25 +117,24 @@ function fromWorker(run: WorkerRun, proxied: boolean): Sample {
     processMs: run.processMs,
     peakRssMb: run.peakRssMb,
     cpuMs: run.cpuMs,
-    roundTrips: proxied ? run.roundTrips : Object.values(run.monitored).reduce((sum, n) => sum + n, 0),
-    updateCommands: proxied ? (run.commands['update users'] ?? 0) : run.monitored.update,
-    commands: proxied ? run.commands : run.monitored,
-    monitored: run.monitored,
+    roundTrips: run.roundTrips,
+    updateCommands: run.commands['update users'] ?? 0,
+    commands: run.commands,
   };
 }
 
-function fromTool(run: ToolRun, proxied: boolean, collection: string): Sample {
+function fromTool(run: ToolRun, collection: string): Sample {
   const { record } = run;
   if (record.status !== 'succeeded') throw new Error(`the tool's run ${record._id} ${record.status}: ${record.error?.message}`);
   return {
-    written: record.result?.written ?? 0,
+    written: appliedCounts(record)?.written ?? 0,
     totalMs: record.durationMs ?? run.processMs,
     stepMs: record.stepMs as Record<string, number>,
     processMs: run.processMs,
     peakRssMb: run.peakRssMb,
     cpuMs: run.cpuMs,
-    roundTrips: proxied ? run.roundTrips : undefined,
-    updateCommands: proxied ? (run.commands[`update ${collection}`] ?? 0) : undefined,
+    roundTrips: run.roundTrips,
+    updateCommands: run.commands[`update ${collection}`] ?? 0,
     commands: run.commands,
   };
 }
@@ -149,7 +148,6 @@ function expectWritten(name: string, sample: Sample, population: Population): Sa
 
 async function bench(options: BenchOptions, say: (line: string) => void): Promise<number> {
   let sandbox: Sandbox | undefined;
-  let proxy: WireProxy | undefined;
   let client: MongoClient | undefined;
   const backup = scratchFile('raw-safe.ejson.gz');
   try {
@@ -163,9 +161,6 @@ async function bench(options: BenchOptions, say: (line: string) => void): Promis
     const engine = await engineOf(db);
     const users = options.users ?? (engine.embedded ? DEFAULT_EMBEDDED_USERS : DEFAULT_MONGODB_USERS);
     const batchSize = await writeBatchSize(db, options.batchSize === undefined ? undefined : { size: options.batchSize, flag: '--batch-size' });
-    proxy = await startWireProxy(serverUri).catch(() => undefined);
-    const childUri = proxy?.uri ?? serverUri;
-    const proxied = proxy !== undefined;
 
     say(`engine: ${engine.name} · ${count(users)} users · batch ${batchSize} · ${options.runs} runs`);
     await db.dropDatabase();
@@ -175,32 +170,28 @@ async function bench(options: BenchOptions, say: (line: string) => void): Promis
 
     const worker = (kind: 'naive' | 'raw-safe' | 'plan') =>
       runWorker(
-        { kind, uri: childUri, database: DATABASE, collection: 'users', cutoff: cutoff(), batchSize, backupFile: backup.path },
-        proxy ?? inert,
+        { kind, uri: serverUri, database: DATABASE, collection: 'users', cutoff: cutoff(), batchSize, backupFile: backup.path },
       );
     const tool = (target: Population, ...extra: string[]) =>
-      runTool(
-        ['stale', '--minutes', String(STALE_MINUTES), '--uri', childUri, '--collection', target.collection, '--batch-size', String(batchSize), ...extra],
-        proxy ?? inert,
-      );
+      runTool(['stale', '--minutes', String(STALE_MINUTES), '--uri', serverUri, '--collection', target.collection, '--batch-size', String(batchSize), ...extra]);
 
     const samples: Record<keyof Cases, Sample[]> = { naive: [], rawSafe: [], tool: [], bare: [], dryRun: [], toolSmall: [] };
     for (let run = 1; run <= options.runs; run++) {
       await resetStale(db, population);
       const bare = await worker('plan');
       if (bare.count !== population.stale) throw new Error(`the bare plan counted ${bare.count}, expected ${population.stale}`);
-      samples.bare.push(fromWorker(bare, proxied));
-      samples.dryRun.push(fromTool(await tool(population, '--dry-run'), proxied, 'users'));
-      samples.naive.push(expectWritten('naive', fromWorker(await worker('naive'), proxied), population));
+      samples.bare.push(fromWorker(bare));
+      samples.dryRun.push(fromTool(await tool(population, '--dry-run'), 'users'));
+      samples.naive.push(expectWritten('naive', fromWorker(await worker('naive')), population));
       await resetStale(db, population);
-      samples.rawSafe.push(expectWritten('raw-safe', fromWorker(await worker('raw-safe'), proxied), population));
+      samples.rawSafe.push(expectWritten('raw-safe', fromWorker(await worker('raw-safe')), population));
       await resetStale(db, population);
       samples.tool.push(
-        expectWritten('tool', fromTool(await tool(population, '--yes', '--expect', String(population.stale)), proxied, 'users'), population),
+        expectWritten('tool', fromTool(await tool(population, '--yes', '--expect', String(population.stale)), 'users'), population),
       );
       await resetStale(db, small);
       samples.toolSmall.push(
-        expectWritten('tool (small)', fromTool(await tool(small, '--yes', '--expect', String(small.stale)), proxied, 'users_small'), small),
+        expectWritten('tool (small)', fromTool(await tool(small, '--yes', '--expect', String(small.stale)), 'users_small'), small),
       );
       say(
         `run ${run}/${options.runs}: naive ${seconds(samples.naive.at(-1)!)} · raw-safe ${seconds(samples.rawSafe.at(-1)!)} · ` +
@@ -215,11 +206,7 @@ async function bench(options: BenchOptions, say: (line: string) => void): Promis
     say('');
     say(`presence bench · ${engine.name} · ${count(users)} users, ${count(population.stale)} stale · batch ${batchSize} · medians of ${options.runs} runs`);
     say(`machine: ${host.cpuModel}, ${host.cpus} CPUs, ${host.memoryGb} GB, ${host.platform}, node ${host.node}`);
-    say(
-      proxied
-        ? 'round trips: commands counted by a loopback proxy (handshakes and server monitoring aside); total: the work (tool: its run record, lock to audit)'
-        : 'round trips: the workers\' command monitoring; the tool\'s are not counted (no proxy in front of a server off this machine)',
-    );
+    say("round trips: commands each process sent, from its driver's command log (handshakes and server monitoring aside); total: the work (tool: its run record, lock to audit)");
     say('');
     for (const line of table(cases, targets)) say(line);
 
@@ -232,7 +219,7 @@ async function bench(options: BenchOptions, say: (line: string) => void): Promis
       smallUsers: small.users,
       batchSize,
       runs: options.runs,
-      roundTripsCountedBy: proxied ? 'loopback proxy' : 'worker command monitoring only',
+      roundTripsCountedBy: "each process's driver command log (MONGODB_LOG_COMMAND=debug)",
       cases,
       samples,
       targets,
@@ -248,20 +235,9 @@ async function bench(options: BenchOptions, say: (line: string) => void): Promis
   } finally {
     backup.remove();
     await client?.close();
-    await proxy?.close();
     await sandbox?.stop();
   }
 }
-
-/** Stands in for the proxy when the server is not on this machine: counts nothing. */
-const inert: WireProxy = {
-  uri: '',
-  counts: () => ({}),
-  countsByTarget: () => ({}),
-  roundTrips: () => 0,
-  reset: () => {},
-  close: async () => {},
-};
 
 function seconds(sample: Sample): string {
   return `${(sample.totalMs / 1000).toFixed(1)} s`;

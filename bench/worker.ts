@@ -3,8 +3,8 @@ import { barePlan, naive, rawSafe, type CaseTiming } from './raw-cases.ts';
 
 /**
  * One hand-written case in its own process, like the tool: its peak RSS is
- * its own, and its round trips are counted by the driver's command monitoring.
- * Prints one JSON line: timings, commands sent, peak RSS.
+ * its own, and its round trips are counted the same way (bench/command-log.ts).
+ * Prints one JSON line: timings, peak RSS, CPU time.
  */
 export interface WorkerRequest {
   kind: 'naive' | 'raw-safe' | 'plan';
@@ -18,17 +18,14 @@ export interface WorkerRequest {
 
 export interface WorkerResult extends CaseTiming {
   count?: number;
-  commands: Record<string, number>;
   maxRssKb: number;
   cpuMs: number;
 }
 
 async function main(request: WorkerRequest): Promise<WorkerResult> {
-  const client = new MongoClient(request.uri, { monitorCommands: true, retryWrites: true });
+  const client = new MongoClient(request.uri, { retryWrites: true });
   await client.connect();
   const users = client.db(request.database).collection(request.collection);
-  const commands: Record<string, number> = {};
-  client.on('commandStarted', (event) => (commands[event.commandName] = (commands[event.commandName] ?? 0) + 1));
   try {
     const cutoff = new Date(request.cutoff);
     const timing =
@@ -38,7 +35,7 @@ async function main(request: WorkerRequest): Promise<WorkerResult> {
           ? await rawSafe(users, cutoff, request.batchSize, request.backupFile)
           : await barePlan(users, cutoff);
     const usage = process.resourceUsage();
-    return { ...timing, commands: { ...commands }, maxRssKb: usage.maxRSS, cpuMs: (usage.userCPUTime + usage.systemCPUTime) / 1000 };
+    return { ...timing, maxRssKb: usage.maxRSS, cpuMs: (usage.userCPUTime + usage.systemCPUTime) / 1000 };
   } finally {
     await client.close();
   }

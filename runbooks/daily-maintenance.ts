@@ -5,7 +5,7 @@
  * non-zero exit. The health check runs even when the stale run did not, so
  * one mail says everything that is wrong.
  */
-import type { RunRecord } from '../src/engine/run-record.ts';
+import { outcomeOf, type TaskRunRecord } from '../src/engine/run-record.ts';
 import { presenceJson, presenceStep, stopOnSignals } from './lib/cli.ts';
 import { confirmedWriteArgs, parseRunbookArgs, targetUri, wholeNumber, writeArgs, writeOptions, WRITE_OPTIONS_HELP } from './lib/options.ts';
 import { assertInsideWindow, failedChecks, resultLine, undoHint, type HealthOutput } from './lib/report.ts';
@@ -83,8 +83,8 @@ interface StaleRun {
 }
 
 async function staleUsersOffline(journal: Journal, args: string[], { minutes, max, confirmed, overrideReason }: StaleRun) {
-  const dryRun = await presenceStep<RunRecord>('stale dry run', [...args, '--dry-run']);
-  const planned = dryRun.plan?.count ?? 0;
+  const dryRun = await presenceStep<TaskRunRecord>('stale dry run', [...args, '--dry-run']);
+  const planned = outcomeOf(dryRun.plan)?.count ?? 0;
   const where = `${dryRun.target.database} (${dryRun.env})`;
   journal.ok('stale dry run', `${planned} online user(s) inactive > ${minutes} min in ${where} · run ${dryRun._id}`);
   if (planned === 0) return journal.skip('stale', 'nobody to set offline');
@@ -96,7 +96,7 @@ async function staleUsersOffline(journal: Journal, args: string[], { minutes, ma
     );
   }
   assertInsideWindow(dryRun, overrideReason, 'stale');
-  const run = await presenceStep<RunRecord>('stale', [...args, ...confirmed(planned)]);
+  const run = await presenceStep<TaskRunRecord>('stale', [...args, ...confirmed(planned)]);
   journal.ok('stale', `${resultLine(run)} in ${where}`);
   journal.note(undoHint(run));
 }

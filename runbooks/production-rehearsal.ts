@@ -6,7 +6,7 @@
  * dry run. Outside every window it refuses before writing anywhere, unless an
  * override reason is given (passed on as --outside-window, and audited).
  */
-import type { RunRecord } from '../src/engine/run-record.ts';
+import { outcomeOf, type TaskRunRecord } from '../src/engine/run-record.ts';
 import { presenceStep, stopOnSignals } from './lib/cli.ts';
 import { confirmWrite } from './lib/confirm.ts';
 import { confirmedWriteArgs, parseRunbookArgs, required, targetUri, writeArgs, writeOptions, YES_HELP } from './lib/options.ts';
@@ -70,16 +70,16 @@ await runbook('production-rehearsal', async () => {
   stopOnSignals();
   const journal = new Journal();
 
-  const dryRun = await presenceStep<RunRecord>('production dry run', [...onProduction, '--dry-run']);
-  const planned = dryRun.plan?.count ?? 0;
+  const dryRun = await presenceStep<TaskRunRecord>('production dry run', [...onProduction, '--dry-run']);
+  const planned = outcomeOf(dryRun.plan)?.count ?? 0;
   journal.ok('production dry run', `${planned} document(s) would change in ${dryRun.target.database} · run ${dryRun._id}`);
   journal.note(windowLine(dryRun, values['outside-window']));
   assertInsideWindow(dryRun, values['outside-window'], 'window');
 
-  const rehearsal = await presenceStep<RunRecord>('staging run', [...onStaging, '--yes'], stagingEnv);
-  const rehearsed = rehearsal.plan?.count ?? 0;
+  const rehearsal = await presenceStep<TaskRunRecord>('staging run', [...onStaging, '--yes'], stagingEnv);
+  const rehearsed = outcomeOf(rehearsal.plan)?.count ?? 0;
   journal.ok('staging run', `${resultLine(rehearsal)} in ${rehearsal.target.database} · run ${rehearsal._id}`);
-  const failed = rehearsal.result?.failed ?? 0;
+  const failed = outcomeOf(rehearsal.result)?.failed ?? 0;
   if (failed > 0) throw new RunbookError(`the staging run failed ${failed} write(s): production not touched`, RunbookExit.failed, 'staging run');
 
   const drift = Math.abs(rehearsed - planned);
@@ -100,12 +100,12 @@ await runbook('production-rehearsal', async () => {
     database: dryRun.target.database,
   });
   journal.ok('confirm', `${by}; production must plan ${planned} (--expect)`);
-  const run = await presenceStep<RunRecord>('production run', [...onProduction, ...confirmed(planned)]);
+  const run = await presenceStep<TaskRunRecord>('production run', [...onProduction, ...confirmed(planned)]);
   journal.ok('production run', `${resultLine(run)} · ${windowLine(run, values['outside-window'])}`);
   journal.note(undoHint(run));
   journal.summary(
-    `production ${run.target.database}: ${run.result?.written ?? 0} written, ${undoHint(run)}; ` +
-      `rehearsed on staging ${rehearsal.target.database}: ${rehearsal.result?.written ?? 0} written, run ${rehearsal._id}`,
+    `production ${run.target.database}: ${outcomeOf(run.result)?.written ?? 0} written, ${undoHint(run)}; ` +
+      `rehearsed on staging ${rehearsal.target.database}: ${outcomeOf(rehearsal.result)?.written ?? 0} written, run ${rehearsal._id}`,
   );
 });
 

@@ -4,7 +4,7 @@
  * README's recipe with the audit around it: status → cleanup dry run →
  * confirmation → cleanup → health check → status. Stops at the first failure.
  */
-import type { RunRecord } from '../src/engine/run-record.ts';
+import { outcomeOf, type TaskRunRecord } from '../src/engine/run-record.ts';
 import { presenceJson, presenceStep, stopOnSignals } from './lib/cli.ts';
 import { confirmWrite } from './lib/confirm.ts';
 import { confirmedWriteArgs, parseRunbookArgs, targetUri, writeArgs, writeOptions, WRITE_OPTIONS_HELP, YES_HELP } from './lib/options.ts';
@@ -36,19 +36,19 @@ await runbook('resolve-ghost-statuses', async () => {
 
   journal.ok('status', statusLine(await presenceStep<StatusOutput>('status', ['status', ...target])));
 
-  const dryRun = await presenceStep<RunRecord>('cleanup dry run', [...cleanup, ...target, ...write, '--dry-run']);
-  const planned = dryRun.plan?.count ?? 0;
+  const dryRun = await presenceStep<TaskRunRecord>('cleanup dry run', [...cleanup, ...target, ...write, '--dry-run']);
+  const planned = outcomeOf(dryRun.plan)?.count ?? 0;
   const where = `${dryRun.target.database} (${dryRun.env})`;
   journal.ok('cleanup dry run', `${planned} online user(s) would be set offline in ${where} · run ${dryRun._id}`);
 
-  let cleanupRun: RunRecord | undefined;
+  let cleanupRun: TaskRunRecord | undefined;
   if (planned === 0) {
     journal.skip('cleanup', 'nobody is online: nothing to clean up');
   } else {
     assertInsideWindow(dryRun, values['outside-window'], 'window');
     const by = await confirmWrite({ yes: values.yes === true, what: `This sets ${planned} user(s) offline in ${where}.`, database: dryRun.target.database });
     journal.ok('confirm', `${by}; the cleanup must plan ${planned} (--expect)`);
-    cleanupRun = await presenceStep<RunRecord>('cleanup', [...cleanup, ...target, ...write, ...confirmed(planned)]);
+    cleanupRun = await presenceStep<TaskRunRecord>('cleanup', [...cleanup, ...target, ...write, ...confirmed(planned)]);
     journal.ok('cleanup', `${resultLine(cleanupRun)} · ${windowLine(cleanupRun, values['outside-window'])}`);
     journal.note(undoHint(cleanupRun));
   }
@@ -64,6 +64,6 @@ await runbook('resolve-ghost-statuses', async () => {
   const after = await presenceStep<StatusOutput>('status', ['status', ...target]);
   journal.ok('status', statusLine(after));
 
-  const cleared = cleanupRun ? `${cleanupRun.result?.written ?? 0} ghost status(es) cleared in ${where}, ${undoHint(cleanupRun)}` : `nothing to clear in ${where}`;
+  const cleared = cleanupRun ? `${outcomeOf(cleanupRun.result)?.written ?? 0} ghost status(es) cleared in ${where}, ${undoHint(cleanupRun)}` : `nothing to clear in ${where}`;
   journal.summary(`${cleared}; health check passed; ${after.figures.online} online now`);
 });

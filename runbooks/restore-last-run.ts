@@ -5,7 +5,7 @@
  * dry run), asks, then restores. Documents changed since the run are reported
  * and left alone unless --force.
  */
-import type { RunRecord } from '../src/engine/run-record.ts';
+import { outcomeOf, RunKind, type RestoreRecord, type RunRecord, type TaskRunRecord } from '../src/engine/run-record.ts';
 import { presenceStep, stopOnSignals } from './lib/cli.ts';
 import { confirmWrite } from './lib/confirm.ts';
 import { backupSample } from './lib/backup-sample.ts';
@@ -44,8 +44,11 @@ await runbook('restore-last-run', async () => {
   const journal = new Journal();
 
   const history = await presenceStep<RunRecord[]>('history', ['history', ...target, '--task', taskId, '--limit', String(HISTORY_LIMIT)]);
-  const last = history.find((record) => record.kind === 'run' && !record.dryRun && record.backup !== undefined);
-  if (!last) {
+  const last = history.find(
+    (record): record is TaskRunRecord => record.kind === RunKind.run && !record.dryRun && outcomeOf(record.backup) !== undefined,
+  );
+  const backup = last && outcomeOf(last.backup);
+  if (!last || !backup) {
     throw new RunbookError(`no run of ${taskId} with a backup in the audit of this target: nothing to restore`, RunbookExit.failed, 'history');
   }
   journal.ok(
@@ -57,20 +60,21 @@ await runbook('restore-last-run', async () => {
 
   const write = [...writeArgs({ ...values, env: values.env ?? last.env }), ...(values.force ? ['--force'] : [])];
   const restore = ['restore', last._id, ...target, ...write];
-  const dryRun = await presenceStep<RunRecord>('restore dry run', [...restore, '--dry-run']);
-  const planned = dryRun.plan?.count ?? 0;
+  const dryRun = await presenceStep<RestoreRecord>('restore dry run', [...restore, '--dry-run']);
+  const plan = outcomeOf(dryRun.plan);
+  const planned = plan?.count ?? 0;
   const where = `${dryRun.target.database} (${dryRun.env})`;
-  journal.ok('restore dry run', `${planned} document(s) of ${dryRun.plan?.collection ?? '?'} would get their ${dryRun.plan?.fields.join(', ') ?? ''} back in ${where} · run ${dryRun._id}`);
-  const sample = await backupSample(last.backup!.path, SAMPLE_SIZE);
+  journal.ok('restore dry run', `${planned} document(s) of ${plan?.collection ?? '?'} would get their ${plan?.fields.join(', ') ?? ''} back in ${where} · run ${dryRun._id}`);
+  const sample = await backupSample(backup.path, SAMPLE_SIZE);
   if (sample.length > 0) journal.note('as the run left them → as the restore puts them back:');
   for (const line of sample) journal.note(line);
-  if (sample.length < planned) journal.note(`… ${planned - sample.length} more (backup: ${last.backup!.path})`);
+  if (sample.length < planned) journal.note(`… ${planned - sample.length} more (backup: ${backup.path})`);
   assertInsideWindow(dryRun, values['outside-window'], 'window');
 
   const by = await confirmWrite({ yes: values.yes === true, what: `This restores ${planned} document(s) of run ${last._id} in ${where}.`, database: dryRun.target.database });
   journal.ok('confirm', `${by}; the restore must plan ${planned} (--expect)`);
-  const restored = await presenceStep<RunRecord>('restore', [...restore, ...confirmed(planned)]);
-  const counts = restored.restore;
+  const restored = await presenceStep<RestoreRecord>('restore', [...restore, ...confirmed(planned)]);
+  const counts = outcomeOf(restored.restore);
   const changed = values.force
     ? `${counts?.forced ?? 0} changed since the run, overwritten (--force)`
     : `${counts?.conflicts ?? 0} changed since the run, left alone (--force overwrites them)`;

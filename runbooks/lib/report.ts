@@ -1,4 +1,4 @@
-import type { RunRecord } from '../../src/engine/run-record.ts';
+import { outcomeOf, type RunRecord, type TaskRunRecord } from '../../src/engine/run-record.ts';
 import type { PresenceFigures } from '../../src/presence/figures.ts';
 import type { HealthCheck } from '../../src/presence/health-check.ts';
 import { RunbookError, RunbookExit } from './runbook.ts';
@@ -21,9 +21,9 @@ export function statusLine({ figures }: StatusOutput): string {
   );
 }
 
-export function resultLine(record: RunRecord): string {
-  const result = record.result;
-  if (!result) return `${record.plan?.count ?? 0} planned`;
+export function resultLine(record: TaskRunRecord): string {
+  const result = outcomeOf(record.result);
+  if (!result) return `${outcomeOf(record.plan)?.count ?? 0} planned`;
   return `${result.written} written, ${result.skipped} skipped (changed since the plan), ${result.failed} failed`;
 }
 

@@ -3,6 +3,7 @@ import type { RunQuery, RunStore } from '../engine/ports.ts';
 import { allowedTransitions, RunStatus, type RunRecord } from '../engine/run-record.ts';
 import { TaskMode } from '../engine/task.ts';
 import type { AuditFile } from './audit-file.ts';
+import { recordAsRead, type StoredRunRecord } from './earlier-records.ts';
 
 export const RUNS_COLLECTION = 'maintenance_runs';
 
@@ -22,13 +23,14 @@ function defined<T extends object>(patch: T): Partial<T> {
  * record survives a database that went away mid-run.
  */
 export class MongoRunStore implements RunStore {
-  private readonly runs: Collection<RunRecord>;
+  /** Holds records of earlier versions too: every read goes through `recordAsRead`. */
+  private readonly runs: Collection<StoredRunRecord>;
 
   constructor(
     db: Db,
     private readonly mirror: AuditFile,
   ) {
-    this.runs = db.collection<RunRecord>(RUNS_COLLECTION);
+    this.runs = db.collection<StoredRunRecord>(RUNS_COLLECTION);
   }
 
   async start(record: RunRecord): Promise<void> {
@@ -54,18 +56,19 @@ export class MongoRunStore implements RunStore {
   }
 
   async closeStaleRuns(closedBy: string, startedBefore: Date): Promise<string[]> {
-    const stale: Filter<RunRecord> = {
+    const stale: Filter<StoredRunRecord> = {
       _id: { $ne: closedBy },
       status: RunStatus.running,
       $or: [{ lockHeld: true }, { startedAt: { $lt: startedBefore } }],
     };
     const records = await this.runs.find(stale).toArray();
     const closed: string[] = [];
-    for (const record of records) {
+    for (const record of records.map(recordAsRead)) {
       const endedAt = new Date();
       const patch = {
         status: RunStatus.interrupted,
         endedAt,
+        durationMs: endedAt.getTime() - record.startedAt.getTime(),
         error: {
           step: 'audit' as const,
           message: `the runner stopped without finishing (process killed or host lost); found by run ${closedBy}`,
@@ -86,20 +89,22 @@ export class MongoRunStore implements RunStore {
       { 'task.id': taskId, 'task.version': version, kind: 'run', status: { $ne: RunStatus.running } },
       { sort: { startedAt: -1 } },
     );
-    return record ?? undefined;
+    return record === null ? undefined : recordAsRead(record);
   }
 
   async get(runId: string): Promise<RunRecord | undefined> {
-    return (await this.runs.findOne({ _id: runId })) ?? undefined;
+    const record = await this.runs.findOne({ _id: runId });
+    return record === null ? undefined : recordAsRead(record);
   }
 
   async list(query: RunQuery): Promise<RunRecord[]> {
-    const filter: Filter<RunRecord> = {};
+    const filter: Filter<StoredRunRecord> = {};
     if (query.taskId) filter['task.id'] = query.taskId;
     if (query.status) filter.status = query.status;
     if (query.env) filter.env = query.env;
     if (query.since) filter.startedAt = { $gte: query.since };
-    return this.runs.find(filter, { sort: { startedAt: -1 }, limit: query.limit }).toArray();
+    const records = await this.runs.find(filter, { sort: { startedAt: -1 }, limit: query.limit }).toArray();
+    return records.map(recordAsRead);
   }
 
   async appliedMigrations(): Promise<string[]> {

@@ -11,9 +11,11 @@ import { type Document } from 'mongodb';
 import type { BackupEntry } from './document-state.ts';
 import { BackupError, UsageError } from './errors.ts';
 import type { TargetInfo } from './run-record.ts';
-import type { BackupKind } from './work.ts';
 
 export const BACKUP_FORMAT = 1;
+
+/** What a backup holds: pre-images of documents' fields, or index definitions. */
+export type BackupKind = 'documents' | 'indexes';
 const DATA_FILE = 'documents.ejson.gz';
 const MANIFEST_FILE = 'manifest.json';
 

@@ -37,9 +37,22 @@ export class DatabaseError extends MaintenanceError {
   }
 }
 
-/** A safety rule said no: lock held, no confirmation, outside a window. */
+/** The safety rules that may refuse a run (DESIGN.md, "Safety around production"). */
+export const SafetyRule = {
+  oneRunPerTarget: 'one-run-per-target',
+  maintenanceWindow: 'maintenance-window',
+  expectedCount: 'expected-count',
+  productionConfirmation: 'production-confirmation',
+} as const;
+export type SafetyRule = (typeof SafetyRule)[keyof typeof SafetyRule];
+
+/** A safety rule said no: lock held, no confirmation, outside a window. The message names the rule, never a flag. */
 export class RefusedError extends MaintenanceError {
-  constructor(message: string, options?: { cause?: unknown }) {
+  constructor(
+    message: string,
+    readonly rule: SafetyRule,
+    options?: { cause?: unknown },
+  ) {
     super(message, ExitCode.refused, options);
   }
 }
@@ -48,6 +61,7 @@ export class LockHeldError extends RefusedError {
   constructor(readonly holder: { owner: string; runId: string; expiresAt: Date }) {
     super(
       `another run holds the lock: run ${holder.runId} by ${holder.owner}, expires ${holder.expiresAt.toISOString()}`,
+      SafetyRule.oneRunPerTarget,
     );
   }
 }

@@ -21,7 +21,7 @@ export function runRecordStorage(store: RunStore): UmzugStorage<MigrationContext
     },
     async unlogMigration({ context }) {
       const record = context.record;
-      if (record?.restoreOf && record.status === RunStatus.succeeded && !record.dryRun) {
+      if (record?.kind === RunKind.restore && record.status === RunStatus.succeeded && !record.dryRun) {
         await store.setApplied(record.restoreOf, false);
       }
     },

@@ -1,23 +1,13 @@
-import type { PlanReport } from './plan.ts';
-import type { RunRecord, RunStep } from './run-record.ts';
+import type { RunObserver } from './ports.ts';
 
-/** What a run tells its onlooker (the CLI's renderer), step by step. */
-export interface RunObserver {
-  stepStarted(step: RunStep): void;
-  stepProgress(step: RunStep, done: number, total: number): void;
-  stepFinished(step: RunStep, record: Readonly<RunRecord>): void;
-  stepSkipped(step: RunStep, reason: string): void;
-  stepFailed(step: RunStep, message: string): void;
-  planned(report: PlanReport): void;
-  notice(message: string): void;
-}
-
+/** An onlooker that shows nothing: for `--json`, and for callers that only want the record. */
 export const silentObserver: RunObserver = {
   stepStarted() {},
   stepProgress() {},
   stepFinished() {},
   stepSkipped() {},
   stepFailed() {},
+  stepNotReached() {},
   planned() {},
   notice() {},
 };

@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Pace } from './runner.ts';
+import type { Pace } from './ports.ts';
 
 const LATENCY_WINDOW = 21;
 /** A batch this many times slower than the running median means the database is under pressure. */
@@ -139,7 +139,7 @@ export class AdaptivePace implements Pace {
       if (!this.lagging) {
         this.lagging = true;
         this.notify(
-          `backing off: secondary ${lag.member} is ${formatSeconds(lag.seconds)} behind the primary (--max-lag ${maxLagSeconds} s); waiting for it to catch up`,
+          `backing off: secondary ${lag.member} is ${formatSeconds(lag.seconds)} behind the primary (the lag limit is ${maxLagSeconds} s); waiting for it to catch up`,
         );
       }
       await this.clock.sleep(wait, signal);

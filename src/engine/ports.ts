@@ -1,5 +1,12 @@
-import type { LockTakeover, RunRecord, RunStatus } from './run-record.ts';
+import type { PlanReport } from './plan.ts';
+import type { LockTakeover, RunRecord, RunStatus, RunStep } from './run-record.ts';
 import type { TargetEnv } from './safety.ts';
+
+/**
+ * What the engine needs from outside, and who provides it: the run store and
+ * the lock (src/db), the pace (src/engine/pace.ts, or a caller's own), the
+ * onlooker (the CLI's renderer).
+ */
 
 /** Where run records live (the audit). Implemented in src/db. */
 export interface RunStore {
@@ -45,4 +52,26 @@ export interface RunLock {
   renew(holder: LockHolder): Promise<boolean>;
   release(holder: LockHolder): Promise<void>;
   readonly ttlMs: number;
+}
+
+/** Rate limit and back-off, consulted around every write batch. */
+export interface Pace {
+  /** Resolves when the next batch may go, or early once the signal aborts. */
+  beforeBatch(size: number, signal?: AbortSignal): Promise<void>;
+  /** `error` is set when the batch's write command failed. */
+  afterBatch(size: number, elapsedMs: number, error?: unknown): void;
+  notices(): string[];
+}
+
+/** What a run tells its onlooker (the CLI's renderer), step by step. */
+export interface RunObserver {
+  stepStarted(step: RunStep): void;
+  stepProgress(step: RunStep, done: number, total: number): void;
+  stepFinished(step: RunStep, record: Readonly<RunRecord>): void;
+  stepSkipped(step: RunStep, reason: string): void;
+  stepFailed(step: RunStep, message: string): void;
+  /** The run ended before this step: its result stays "not reached" in the record. */
+  stepNotReached(step: RunStep): void;
+  planned(report: PlanReport): void;
+  notice(message: string): void;
 }

@@ -1,4 +1,4 @@
-import type { ExitCode } from './errors.ts';
+import type { ExitCode, SafetyRule } from './errors.ts';
 import type { Confirmation, TargetEnv, WindowState } from './safety.ts';
 import type { TaskMode } from './task.ts';
 
@@ -95,9 +95,42 @@ export interface LockTakeover {
   expiredAt: Date;
 }
 
-export interface RunRecord {
+/**
+ * A step's outcome: "not reached" from the moment the record is created, then
+ * the step's figures once it has run (the way Kysely's migrator seeds every
+ * result as not executed). A reached step keeps its figures at the top level,
+ * so `record.plan.count` reads as before once `record.plan.state` is `done`.
+ */
+export const StepState = { notReached: 'not-reached', done: 'done' } as const;
+export type StepState = (typeof StepState)[keyof typeof StepState];
+export type NotReached = { state: typeof StepState.notReached };
+export type Reached<T> = { state: typeof StepState.done } & T;
+export type StepResult<T> = NotReached | Reached<T>;
+
+/** Shared by every record as it starts: frozen, so filling one record's step can never touch another's. */
+export const notReached: NotReached = Object.freeze({ state: StepState.notReached });
+
+export function reached<T extends object>(outcome: T): Reached<T> {
+  return { state: StepState.done, ...outcome };
+}
+
+/** The step's figures when it ran; undefined when the run stopped before it. */
+export function outcomeOf<T>(step: StepResult<T>): Reached<T> | undefined {
+  return step.state === StepState.done ? step : undefined;
+}
+
+/** Why a run ended without succeeding; `code` is the exit code it maps to (DESIGN.md). */
+export interface RunFailure {
+  step: RunStep;
+  message: string;
+  code: ExitCode;
+  /** The safety rule that refused the run, when one did. */
+  rule?: SafetyRule;
+}
+
+/** What every record holds, a task's run or a restore. */
+interface RecordOfAnyKind {
   _id: string;
-  kind: RunKind;
   /** umzug's migration name, `task@version`. */
   migration: string;
   task: { id: string; version: number; mode: TaskMode; checksum: string };
@@ -107,32 +140,51 @@ export interface RunRecord {
   dryRun: boolean;
   /** The target's classification, shown in every plan. */
   env: TargetEnv;
-  /** Whether the run was inside a maintenance window, and the override reason if it was not. */
-  window?: WindowState;
-  /** How a write was confirmed (production needs it). */
-  confirmation?: Confirmation;
+  /** Whether the run was inside a maintenance window, and the override reason if it was not; null until the confirm step. */
+  window: WindowState | null;
+  /** How a write was confirmed (production needs it); null for a dry run and until the confirm step passed. */
+  confirmation: Confirmation | null;
   status: RunStatus;
   startedAt: Date;
-  endedAt?: Date;
-  durationMs?: number;
+  /** Null while the run is running. */
+  endedAt: Date | null;
+  durationMs: number | null;
   stepMs: Partial<Record<RunStep, number>>;
   /** True once the run held the lock: a `running` record that held it and outlived it is stale. */
   lockHeld: boolean;
   lockTakeover?: LockTakeover;
   staleRunsClosed?: string[];
-  checksumDrift?: { recordedChecksum: string; recordedRunId: string };
-  restoreOf?: string;
-  force?: boolean;
-  plan?: PlanSummary;
-  backup?: BackupSummary;
-  result?: ApplyCounts;
-  verify?: VerifyCounts;
-  restore?: RestoreCounts;
+  plan: StepResult<PlanSummary>;
+  verify: StepResult<VerifyCounts>;
   notices: string[];
   /** Back-off events: when the runner slowed down for the database, and when it recovered. */
   backoff?: string[];
-  /** `code` is the exit code the failure maps to (DESIGN.md). */
-  error?: { step: RunStep; message: string; code: ExitCode };
+  /** Present exactly when the run ended failed, refused or interrupted. */
+  error?: RunFailure;
   /** Set by umzug's storage when a `once` task's run counts as applied. */
   applied?: boolean;
+}
+
+/** A task's run: its backup is the work list, its apply counts the writes. */
+export interface TaskRunRecord extends RecordOfAnyKind {
+  kind: typeof RunKind.run;
+  checksumDrift?: { recordedChecksum: string; recordedRunId: string };
+  backup: StepResult<BackupSummary>;
+  result: StepResult<ApplyCounts>;
+}
+
+/** A restore writes from the backup of an earlier run: it has no backup of its own. */
+export interface RestoreRecord extends RecordOfAnyKind {
+  kind: typeof RunKind.restore;
+  restoreOf: string;
+  /** Overwrote documents changed since the run. */
+  force: boolean;
+  restore: StepResult<RestoreCounts>;
+}
+
+export type RunRecord = TaskRunRecord | RestoreRecord;
+
+/** The write counts of a task's run that reached apply; a restore counts what it put back instead. */
+export function appliedCounts(record: RunRecord): Reached<ApplyCounts> | undefined {
+  return record.kind === RunKind.run ? outcomeOf(record.result) : undefined;
 }

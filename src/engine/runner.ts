@@ -10,15 +10,29 @@ import {
   isConnectionLoss,
   LockLostError,
   MaintenanceError,
+  RefusedError,
 } from './errors.ts';
 import { holdLock, type HeldLock } from './lock-guard.ts';
-import type { RunObserver } from './observer.ts';
-import type { RunLock, RunStore } from './ports.ts';
-import { RunKind, RunStatus, type RunRecord, type RunStep, type TargetInfo } from './run-record.ts';
+import type { Pace, RunLock, RunObserver, RunStore } from './ports.ts';
+import {
+  notReached,
+  reached,
+  RunKind,
+  RunStatus,
+  RunStep,
+  type PlanSummary,
+  type RestoreRecord,
+  type RunFailure,
+  type RunRecord,
+  type TargetInfo,
+  type TaskRunRecord,
+  type VerifyCounts,
+} from './run-record.ts';
 import { migrationName, TaskMode, type LoadedTask, type TaskContext, type TaskLogger, type TaskServices } from './task.ts';
 import { assertWindow, confirmRun, windowState, type SafetyPolicy } from './safety.ts';
 import type { TargetState } from './verify.ts';
 import { SAMPLE_SIZE, type PlanSample } from './plan.ts';
+import type { WriteBatchesOptions } from './apply.ts';
 import { undoOf, workOf, type Work } from './work.ts';
 
 export interface RunnerDeps {
@@ -48,15 +62,6 @@ export interface RunSettings {
   services?: TaskServices;
 }
 
-/** Rate limit and back-off, consulted around every write batch. */
-export interface Pace {
-  /** Resolves when the next batch may go, or early once the signal aborts. */
-  beforeBatch(size: number, signal?: AbortSignal): Promise<void>;
-  /** `error` is set when the batch's write command failed. */
-  afterBatch(size: number, elapsedMs: number, error?: unknown): void;
-  notices(): string[];
-}
-
 /** The error of a step, remembered with the step it came from. */
 class StepError extends Error {
   constructor(
@@ -71,12 +76,14 @@ class StepError extends Error {
  * A run in progress: the record it fills as it goes, the steps' timings, and
  * the lock it holds. Every run, of any task, takes the same path.
  */
-class Run {
+class Run<R extends RunRecord> {
   lock?: HeldLock;
+  /** Steps started or skipped: the others end the run not reached. */
+  private readonly startedOrSkipped = new Set<RunStep>();
 
   constructor(
     readonly deps: RunnerDeps,
-    readonly record: RunRecord,
+    readonly record: R,
     readonly settings: RunSettings,
   ) {
     for (const message of settings.notices ?? []) this.notice(message);
@@ -87,6 +94,7 @@ class Run {
   }
 
   async step<T>(step: RunStep, work: () => Promise<T>): Promise<T> {
+    this.startedOrSkipped.add(step);
     this.deps.observer.stepStarted(step);
     const started = performance.now();
     try {
@@ -102,7 +110,20 @@ class Run {
   }
 
   skip(steps: RunStep[], reason: string): void {
-    for (const step of steps) this.deps.observer.stepSkipped(step, reason);
+    for (const step of steps) {
+      this.startedOrSkipped.add(step);
+      this.deps.observer.stepSkipped(step, reason);
+    }
+  }
+
+  /** The pace's hooks around each write batch, stopping early with the run. */
+  paced(): Pick<WriteBatchesOptions, 'pace' | 'afterBatch'> {
+    const { pace } = this.settings;
+    if (pace === undefined) return {};
+    return {
+      pace: (size) => pace.beforeBatch(size, this.signal),
+      afterBatch: (size, ms, error) => pace.afterBatch(size, ms, error),
+    };
   }
 
   notice(message: string): void {
@@ -141,21 +162,25 @@ class Run {
   }
 
   /** Ends the run: status from what happened, audit written, lock released. */
-  async finish(failure: unknown): Promise<RunRecord> {
+  async finish(failure: unknown): Promise<R> {
     const { record } = this;
     if (failure !== undefined) {
       const step = failure instanceof StepError ? failure.step : 'audit';
       const cause = failure instanceof StepError ? failure.error : failure;
       record.status = statusOf(cause, this.signal);
-      record.error = { step, message: messageOf(cause, this.signal), code: exitCodeOf(cause) };
+      record.error = failureOf(step, cause, this.signal);
     } else if (record.status === RunStatus.running) {
       record.status = RunStatus.succeeded;
     }
     const paceNotices = this.settings.pace?.notices() ?? [];
     if (paceNotices.length > 0) record.backoff = paceNotices;
     await this.lock?.release();
-    record.endedAt = new Date();
-    record.durationMs = record.endedAt.getTime() - record.startedAt.getTime();
+    const endedAt = new Date();
+    record.endedAt = endedAt;
+    record.durationMs = endedAt.getTime() - record.startedAt.getTime();
+    for (const step of Object.values(RunStep)) {
+      if (step !== RunStep.audit && !this.startedOrSkipped.has(step)) this.deps.observer.stepNotReached(step);
+    }
     await this.step('audit', () => this.deps.store.complete(record)).catch((error: unknown) => {
       record.notices.push(`audit record not saved in the database (${errorMessage(error)}); the local audit file has it`);
     });
@@ -177,10 +202,15 @@ function messageOf(error: unknown, signal: AbortSignal): string {
   return errorMessage(error);
 }
 
-function newRecord(kind: RunKind, task: RunRecord['task'], params: Record<string, unknown>, settings: RunSettings): RunRecord {
+function failureOf(step: RunStep, error: unknown, signal: AbortSignal): RunFailure {
+  const failure = { step, message: messageOf(error, signal), code: exitCodeOf(error) };
+  return error instanceof RefusedError ? { ...failure, rule: error.rule } : failure;
+}
+
+/** What a record holds as it starts, of either kind: every step's result not reached yet. */
+function startingRecord(task: RunRecord['task'], params: Record<string, unknown>, settings: RunSettings) {
   return {
     _id: settings.runId,
-    kind,
     migration: migrationName(task),
     task,
     params,
@@ -188,10 +218,16 @@ function newRecord(kind: RunKind, task: RunRecord['task'], params: Record<string
     target: settings.target,
     dryRun: settings.dryRun,
     env: settings.safety.env,
+    window: null,
+    confirmation: null,
     status: RunStatus.running,
     startedAt: settings.now,
+    endedAt: null,
+    durationMs: null,
     stepMs: {},
     lockHeld: false,
+    plan: notReached,
+    verify: notReached,
     notices: [],
   };
 }
@@ -205,7 +241,7 @@ function interruptedBy(signal: AbortSignal): Error {
   return signal.reason instanceof LockLostError ? signal.reason : new InterruptedError();
 }
 
-function taskLogger(run: Run): TaskLogger {
+function taskLogger(run: Run<RunRecord>): TaskLogger {
   return { info: (message) => run.deps.observer.notice(message), warn: (message) => run.notice(message) };
 }
 
@@ -219,24 +255,24 @@ export async function runTask(
   loaded: LoadedTask,
   params: Record<string, unknown>,
   settings: RunSettings,
-): Promise<RunRecord> {
+): Promise<TaskRunRecord> {
   const { id, version, mode } = loaded.task;
-  const record = newRecord(RunKind.run, { id, version, mode, checksum: loaded.checksum }, params, settings);
+  const task = { id, version, mode, checksum: loaded.checksum };
+  const record: TaskRunRecord = { ...startingRecord(task, params, settings), kind: RunKind.run, backup: notReached, result: notReached };
   await deps.store.start(record);
   const run = new Run(deps, record, settings);
   try {
     await run.acquireLock();
     await reportDrift(run, loaded);
-    const work = await run.step('plan', async () => {
+    const { work, summary } = await run.step('plan', async () => {
       const context: TaskContext<unknown> = { db: deps.db, params, now: settings.now, log: taskLogger(run), services: settings.services ?? {} };
       const planned = workOf(loaded.task.id, deps.db, await loaded.task.plan(context as never));
       const { sample, ...summary } = await planned.plan();
-      record.plan = summary;
       deps.observer.planned({ ...summary, sample });
-      await deps.store.update(record._id, { plan: summary });
-      return planned;
+      await planReached(run, summary);
+      return { work: planned, summary };
     });
-    await confirmStep(run, record.plan!.count);
+    await confirmStep(run, summary.count);
     if (settings.dryRun) {
       run.skip(['backup', 'apply', 'verify'], 'dry run');
       return await run.finish(undefined);
@@ -244,17 +280,16 @@ export async function runTask(
 
     const manifest = await run.step('backup', async () => {
       const header = { runId: record._id, task: record.task, target: settings.target, collection: work.collection, kind: work.kind, fields: work.fields };
-      const planned = record.plan!.count;
       const entries = counted(work.entries(settings.batchSize, run.signal), settings.batchSize, (done) =>
-        run.progress('backup', done, Math.max(done, planned)),
+        run.progress('backup', done, Math.max(done, summary.count)),
       );
       const written = await writeBackup(settings.backupDir, header, entries);
-      record.backup = { path: backupPaths(settings.backupDir, record._id).dir, sha256: written.sha256, count: written.count, bytes: written.bytes };
+      record.backup = reached({ path: backupPaths(settings.backupDir, record._id).dir, sha256: written.sha256, count: written.count, bytes: written.bytes });
       await deps.store.update(record._id, { backup: record.backup });
       return written;
     });
     if (manifest.count === 0) {
-      record.result = { planned: 0, written: 0, skipped: 0, failed: 0, remaining: 0 };
+      record.result = reached({ planned: 0, written: 0, skipped: 0, failed: 0, remaining: 0 });
       run.skip(['apply', 'verify'], 'nothing to change');
       return await run.finish(undefined);
     }
@@ -280,24 +315,30 @@ async function* counted<T>(entries: AsyncIterable<T>, every: number, report: (do
  * `--expect`, and the operator's confirmation on production. A dry run only
  * records whether a real run would be inside the window.
  */
-async function confirmStep(run: Run, planned: number): Promise<void> {
+async function confirmStep(run: Run<RunRecord>, planned: number): Promise<void> {
   const { record, settings } = run;
   await run.step('confirm', async () => {
-    record.window = windowState(settings.safety, new Date(), settings.dryRun);
-    assertWindow(record.window, settings.dryRun);
-    if (record.window.overrideReason) {
-      run.notice(`running outside the maintenance window (${record.window.windows.join(', ')}): ${record.window.overrideReason}`);
+    const window = windowState(settings.safety, new Date(), settings.dryRun);
+    record.window = window;
+    assertWindow(window, settings.dryRun);
+    if (window.overrideReason) {
+      run.notice(`running outside the maintenance window (${window.windows.join(', ')}): ${window.overrideReason}`);
     }
     if (settings.dryRun) {
-      if (!record.window.inside) run.notice('outside the maintenance window: a real run now would be refused');
+      if (!window.inside) run.notice('outside the maintenance window: a real run now would be refused');
       return;
     }
     record.confirmation = await confirmRun(settings.safety, settings.target.database, planned);
-    await run.deps.store.update(record._id, { window: record.window, confirmation: record.confirmation });
+    await run.deps.store.update(record._id, { window, confirmation: record.confirmation });
   });
 }
 
-async function reportDrift(run: Run, loaded: LoadedTask): Promise<void> {
+async function planReached(run: Run<RunRecord>, summary: PlanSummary): Promise<void> {
+  run.record.plan = reached(summary);
+  await run.deps.store.update(run.record._id, { plan: run.record.plan });
+}
+
+async function reportDrift(run: Run<TaskRunRecord>, loaded: LoadedTask): Promise<void> {
   const last = await run.deps.store.lastRun(loaded.task.id, loaded.task.version);
   if (last && last.task.checksum !== loaded.checksum) {
     run.record.checksumDrift = { recordedChecksum: last.task.checksum, recordedRunId: last._id };
@@ -307,7 +348,7 @@ async function reportDrift(run: Run, loaded: LoadedTask): Promise<void> {
   }
 }
 
-async function applyAndVerify(run: Run, work: Work, manifest: BackupManifest): Promise<void> {
+async function applyAndVerify(run: Run<TaskRunRecord>, work: Work, manifest: BackupManifest): Promise<void> {
   const { settings, record } = run;
   // The backup is the work list: only what was saved (and still checks out) is written.
   const verified = await openBackup(settings.backupDir, manifest.runId);
@@ -316,11 +357,10 @@ async function applyAndVerify(run: Run, work: Work, manifest: BackupManifest): P
       batches: readBackupBatches(settings.backupDir, verified, settings.batchSize),
       planned: verified.count,
       signal: run.signal,
-      pace: settings.pace && ((size) => settings.pace!.beforeBatch(size, run.signal)),
-      afterBatch: settings.pace && ((size, ms, error) => settings.pace!.afterBatch(size, ms, error)),
+      ...run.paced(),
       onBatch: (counts) => run.progress('apply', counts.planned - counts.remaining, counts.planned),
     });
-    record.result = result.counts;
+    record.result = reached(result.counts);
     if (result.interrupted) throw interruptedBy(run.signal);
     if (result.failure) throw writeFailed(`task ${record.task.id}: ${result.failure}`, result.cause);
     return result;
@@ -329,8 +369,7 @@ async function applyAndVerify(run: Run, work: Work, manifest: BackupManifest): P
     await verifyStep(run, verified, afterImage).catch(() => undefined);
     throw error;
   });
-  await verifyStep(run, verified, afterImage);
-  const verify = record.verify!;
+  const verify = await verifyStep(run, verified, afterImage);
   // A written document another writer changed (or deleted) since is not a lost write: on a live
   // platform users come back online. Only one found back in its backed-up state can be.
   if (verify.inTargetState + verify.changedSince + verify.missing < outcome.counts.written) {
@@ -341,15 +380,17 @@ async function applyAndVerify(run: Run, work: Work, manifest: BackupManifest): P
   }
 }
 
-async function verifyStep(run: Run, manifest: BackupManifest, target: TargetState): Promise<void> {
+async function verifyStep(run: Run<RunRecord>, manifest: BackupManifest, target: TargetState): Promise<VerifyCounts> {
   const { settings, record } = run;
-  await run.step('verify', async () => {
+  return run.step('verify', async () => {
     // Verify is read-only and must run even after an interruption, so it ignores the run's signal.
-    record.verify = await undoOf(run.deps.db, manifest).verify(
+    const counts = await undoOf(run.deps.db, manifest).verify(
       readBackupBatches(settings.backupDir, manifest, settings.batchSize),
       target,
-      (counts) => run.progress('verify', counts.checked, manifest.count),
+      (progress) => run.progress('verify', progress.checked, manifest.count),
     );
+    record.verify = reached(counts);
+    return counts;
   });
 }
 
@@ -364,7 +405,7 @@ export interface RestoreSettings extends RunSettings {
  * The manifest comes from `openBackup`, which refuses an incomplete or corrupt
  * backup; one of another database is refused here, before anything is written.
  */
-export async function restoreRun(deps: RunnerDeps, manifest: BackupManifest, settings: RestoreSettings): Promise<RunRecord> {
+export async function restoreRun(deps: RunnerDeps, manifest: BackupManifest, settings: RestoreSettings): Promise<RestoreRecord> {
   if (manifest.target.database !== settings.target.database) {
     throw new BackupError(
       `backup of run ${manifest.runId} is of database "${manifest.target.database}", not "${settings.target.database}"`,
@@ -372,9 +413,13 @@ export async function restoreRun(deps: RunnerDeps, manifest: BackupManifest, set
   }
   const original = await deps.store.get(settings.restoreOf);
   const task = { ...manifest.task, mode: original?.task.mode ?? TaskMode.repeatable };
-  const record = newRecord(RunKind.restore, task, { force: settings.force }, settings);
-  record.restoreOf = settings.restoreOf;
-  record.force = settings.force;
+  const record: RestoreRecord = {
+    ...startingRecord(task, { force: settings.force }, settings),
+    kind: RunKind.restore,
+    restoreOf: settings.restoreOf,
+    force: settings.force,
+    restore: notReached,
+  };
   await deps.store.start(record);
   const run = new Run(deps, record, settings);
   const undo = undoOf(deps.db, manifest);
@@ -382,15 +427,15 @@ export async function restoreRun(deps: RunnerDeps, manifest: BackupManifest, set
   try {
     await run.acquireLock();
     await run.step('plan', async () => {
-      record.plan = {
+      const summary: PlanSummary = {
         collection: manifest.collection,
         filter: `_id in the backup of run ${manifest.runId}`,
         fields: manifest.fields,
         count: manifest.count,
         estimatedBackupBytes: 0,
       };
-      deps.observer.planned({ ...record.plan, sample: await restoreSample(settings.backupDir, manifest) });
-      await deps.store.update(record._id, { plan: record.plan });
+      deps.observer.planned({ ...summary, sample: await restoreSample(settings.backupDir, manifest) });
+      await planReached(run, summary);
     });
     await confirmStep(run, manifest.count);
     if (settings.dryRun) {
@@ -402,11 +447,10 @@ export async function restoreRun(deps: RunnerDeps, manifest: BackupManifest, set
       const outcome = await undo.restore(manifest.count, batches(), {
         force: settings.force,
         signal: run.signal,
-        pace: settings.pace && ((size) => settings.pace!.beforeBatch(size, run.signal)),
-        afterBatch: settings.pace && ((size, ms, error) => settings.pace!.afterBatch(size, ms, error)),
+        ...run.paced(),
         onBatch: (counts) => run.progress('apply', counts.planned - counts.remaining, counts.planned),
       });
-      record.restore = outcome.counts;
+      record.restore = reached(outcome.counts);
       if (outcome.interrupted) throw interruptedBy(run.signal);
       if (outcome.failure) throw writeFailed(outcome.failure, outcome.cause);
     });

@@ -1,4 +1,4 @@
-import { RefusedError, UsageError } from './errors.ts';
+import { RefusedError, SafetyRule, UsageError } from './errors.ts';
 
 export const TargetEnv = {
   development: 'development',
@@ -65,11 +65,11 @@ export interface SafetyPolicy {
   env: TargetEnv;
   /** None configured: any time is allowed. */
   windows: readonly MaintenanceWindow[];
-  /** `--outside-window "<reason>"`: run outside the windows anyway; audited. */
+  /** Run outside the windows anyway, for this reason; audited. */
   outsideWindowReason?: string;
-  /** `--expect <count>`: the plan's count must match, within `tolerance`. */
+  /** The count the operator expects: the plan's count must match, within `tolerance`. */
   expect?: { count: number; tolerance: number };
-  /** `--yes`: no interactive question (production still needs --expect). */
+  /** The operator said yes ahead of time: no interactive question (production still needs an expected count). */
   yes: boolean;
   /** Asks the operator in a terminal; absent without one. */
   ask?: (question: string) => Promise<string>;
@@ -93,7 +93,8 @@ export function windowState(policy: SafetyPolicy, now: Date, dryRun: boolean): W
 export function assertWindow(state: WindowState, dryRun: boolean): void {
   if (state.inside || dryRun || state.overrideReason) return;
   throw new RefusedError(
-    `outside the maintenance window (${state.windows.join(', ')}): rerun inside it, or pass --outside-window "<reason>"`,
+    `outside the maintenance window (${state.windows.join(', ')}): rerun inside it, or override it with a reason`,
+    SafetyRule.maintenanceWindow,
   );
 }
 
@@ -104,16 +105,17 @@ export interface Confirmation {
 }
 
 /**
- * `--expect` must match the plan on any target. A non-dry run on production
- * also needs the operator's word: the database name typed in a terminal, or,
- * without one, `--yes` together with `--expect`.
+ * An expected count must match the plan on any target. A non-dry run on
+ * production also needs the operator's word: the database name typed in a
+ * terminal, or, without one, a yes given ahead together with an expected count.
  */
 export async function confirmRun(policy: SafetyPolicy, database: string, planned: number): Promise<Confirmation> {
   if (policy.expect) {
     const { count, tolerance } = policy.expect;
     if (Math.abs(planned - count) > tolerance) {
       throw new RefusedError(
-        `the plan counts ${planned} document(s), --expect said ${count}${tolerance ? ` ± ${tolerance}` : ''}: nothing written`,
+        `the plan counts ${planned} document(s), the operator expected ${count}${tolerance ? ` ± ${tolerance}` : ''}: nothing written`,
+        SafetyRule.expectedCount,
       );
     }
   }
@@ -124,9 +126,14 @@ export async function confirmRun(policy: SafetyPolicy, database: string, planned
     return { by: 'expected-count', expected: policy.expect.count, tolerance: policy.expect.tolerance };
   }
   if (!policy.ask) {
-    throw new RefusedError('production needs confirmation: without a terminal pass --yes and --expect <count> (from a dry run)');
+    throw new RefusedError(
+      "production needs the operator's confirmation: the database name typed in a terminal or, without one, a yes given ahead with the count of a dry run",
+      SafetyRule.productionConfirmation,
+    );
   }
   const answer = await policy.ask(`This changes ${planned} document(s) in PRODUCTION. Type the database name (${database}) to go on:`);
-  if (answer.trim() !== database) throw new RefusedError('confirmation did not match the database name: nothing written');
+  if (answer.trim() !== database) {
+    throw new RefusedError('confirmation did not match the database name: nothing written', SafetyRule.productionConfirmation);
+  }
   return { by: 'typed-database-name' };
 }

@@ -1,6 +1,6 @@
 import type { Db } from 'mongodb';
 import { applyBackup, type ApplyOutcome, type WriteBatchesOptions } from './apply.ts';
-import type { BackupManifest } from './backup.ts';
+import type { BackupKind, BackupManifest } from './backup.ts';
 import type { BackupEntry } from './document-state.ts';
 import { applyIndexes, INDEX_FIELD, indexEntries, planIndexes, restoreIndexes, verifyIndexes } from './indexes.ts';
 import { planChanges, plannedEntries, type PlanReport } from './plan.ts';
@@ -8,8 +8,6 @@ import { restoreBackup, type RestoreOptions, type RestoreOutcome } from './resto
 import type { VerifyCounts } from './run-record.ts';
 import { isIndexPlan, type AnyPlan } from './task.ts';
 import { verifyBackup, type TargetState } from './verify.ts';
-
-export type BackupKind = 'documents' | 'indexes';
 
 /** What the run path does at each step, for documents or for indexes. */
 export interface Work {

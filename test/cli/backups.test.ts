@@ -99,4 +99,91 @@ describe('history', () => {
     expect(plain.stdout).toMatch(/outside, override: hotfix/);
     expect(plain.stdout).not.toMatch(/normalize-emails/);
   });
+
+  it('reads records written by the previous version of the tool in today\'s shape', async () => {
+    const runs = database.db().collection<{ _id: string; [field: string]: unknown }>('maintenance_runs');
+    await runs.deleteMany({});
+    const startedAt = new Date('2026-11-20T02:00:00Z');
+    const common = {
+      migration: 'flag-users@1',
+      task: { id: 'flag-users', version: 1, mode: 'repeatable', checksum: 'c0ffee' },
+      params: {},
+      operator: 'ops@old-host',
+      target: { uri: 'mongodb://127.0.0.1/', database: database.name },
+      env: 'development',
+      startedAt,
+      stepMs: {},
+      lockHeld: true,
+      notices: [],
+    };
+    const plan = { collection: 'users', filter: '{}', fields: ['flagged'], count: 2, estimatedBackupBytes: 80 };
+    const verify = { checked: 2, inTargetState: 2, notInTargetState: 0, changedSince: 0, missing: 0 };
+    // Before step results carried a state: a step not reached was left out, a reached one stored its figures alone.
+    await runs.insertMany([
+      {
+        ...common,
+        _id: 'old-run',
+        kind: 'run',
+        dryRun: false,
+        status: 'succeeded',
+        window: { inside: true, windows: [] },
+        confirmation: { by: 'not-required' },
+        endedAt: new Date(startedAt.getTime() + 1500),
+        durationMs: 1500,
+        plan,
+        backup: { path: '/old/backups/old-run', sha256: 'ab'.repeat(32), count: 2, bytes: 120 },
+        result: { planned: 2, written: 2, skipped: 0, failed: 0, remaining: 0 },
+        verify,
+      },
+      {
+        ...common,
+        _id: 'old-restore',
+        kind: 'restore',
+        dryRun: false,
+        status: 'succeeded',
+        startedAt: new Date(startedAt.getTime() + 60_000),
+        endedAt: new Date(startedAt.getTime() + 61_000),
+        durationMs: 1000,
+        restoreOf: 'old-run',
+        force: false,
+        plan,
+        restore: { planned: 2, restored: 2, alreadyRestored: 0, conflicts: 0, forced: 0, remaining: 0 },
+        verify,
+      },
+      // Closed by another runner after a crash: an end, no duration, nothing reached.
+      {
+        ...common,
+        _id: 'old-crash',
+        kind: 'run',
+        dryRun: false,
+        status: 'interrupted',
+        startedAt: new Date(startedAt.getTime() + 120_000),
+        endedAt: new Date(startedAt.getTime() + 180_000),
+        error: { step: 'audit', message: 'the runner stopped without finishing', code: 1 },
+      },
+    ]);
+
+    const history = parseJson<RunRecord[]>((await presence('history', '--uri', database.uri())).stdout);
+    const byId = new Map(history.map((record) => [record._id, record]));
+    expect(byId.get('old-run')).toMatchObject({
+      plan: { state: 'done', count: 2 },
+      backup: { state: 'done', path: '/old/backups/old-run' },
+      result: { state: 'done', written: 2 },
+      verify: { state: 'done', inTargetState: 2 },
+    });
+    expect(byId.get('old-restore')).toMatchObject({ restoreOf: 'old-run', restore: { state: 'done', restored: 2 }, window: null, confirmation: null });
+    expect(byId.get('old-crash')).toMatchObject({
+      durationMs: 60_000,
+      plan: { state: 'not-reached' },
+      backup: { state: 'not-reached' },
+      result: { state: 'not-reached' },
+      verify: { state: 'not-reached' },
+    });
+
+    const plain = await runCli(['history', '--uri', database.uri()], { env: { PRESENCE_STATE_DIR: stateDir } });
+    expect(plain.code, plain.stderr).toBe(0);
+    expect(plain.stdout).toMatch(/old-run .* 2 written, 0 skipped .* 1\.5 s/);
+    expect(plain.stdout).toMatch(/old-restore .* 2 restored, 0 conflicts/);
+    expect(plain.stdout).toMatch(/old-crash .* interrupted .* 1 min 0 s/);
+  });
 });

@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
-import type { RunRecord } from '../../src/engine/run-record.ts';
+import type { RestoreRecord, RunRecord, TaskRunRecord } from '../../src/engine/run-record.ts';
+import { reachedStep } from '../support/records.ts';
 import { parseJson, REPO, runCli, tempStateDir } from '../support/cli.ts';
 import { useTestDatabase } from '../support/database.ts';
 
@@ -26,8 +27,8 @@ describe('a task that creates indexes', () => {
   it('plans the missing ones, creates them through backup/apply/verify, and a restore drops only those', async () => {
     await database.db().collection('users').createIndex({ email: 1 }, { name: 'email_1', unique: true });
 
-    const dry = parseJson<RunRecord>((await presence('run', 'index-users', '--dry-run')).stdout);
-    expect(dry.plan?.count).toBe(1);
+    const dry = parseJson<TaskRunRecord>((await presence('run', 'index-users', '--dry-run')).stdout);
+    expect(reachedStep('plan', dry.plan).count).toBe(1);
     expect(await indexNames()).toEqual(['_id_', 'email_1']);
 
     const run = parseJson<RunRecord>((await presence('run', 'index-users')).stdout);
@@ -38,7 +39,7 @@ describe('a task that creates indexes', () => {
     const restore = parseJson<RunRecord>((await presence('restore', run._id)).stdout);
     expect(restore).toMatchObject({ status: 'succeeded', restore: { restored: 1 }, verify: { inTargetState: 1 } });
     expect(await indexNames()).toEqual(['_id_', 'email_1']);
-    const again = parseJson<RunRecord>((await presence('restore', run._id)).stdout);
+    const again = parseJson<RestoreRecord>((await presence('restore', run._id)).stdout);
     expect(again.restore).toMatchObject({ restored: 0, alreadyRestored: 1 });
   });
 

@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { RunRecord } from '../../src/engine/run-record.ts';
+import type { TaskRunRecord } from '../../src/engine/run-record.ts';
+import { reachedStep } from '../support/records.ts';
 import { REPO, runCli, tempStateDir } from '../support/cli.ts';
 import { useTestDatabase } from '../support/database.ts';
 
@@ -28,13 +29,14 @@ describe('the lock', () => {
 
     expect(result.code).toBe(1);
     const [runId] = /run (\d{8}T\d{6}Z-[0-9a-f]{6})/.exec(result.stdout)!.slice(1);
-    const record = await database.db().collection<RunRecord>('maintenance_runs').findOne({ _id: runId });
+    const record = await database.db().collection<TaskRunRecord>('maintenance_runs').findOne({ _id: runId });
     expect(record).toMatchObject({ status: 'failed', error: { step: 'apply' } });
     expect(record?.error?.message).toMatch(/lost the lock: another runner took it over; stopped writing/);
-    const { written, remaining, planned } = record!.result!;
+    const counts = reachedStep('apply', record!.result);
+    const { written, remaining, planned } = counts;
     expect(remaining).toBeGreaterThan(0);
     expect(await users.countDocuments({ flagged: true })).toBe(written);
-    expect(written + remaining + record!.result!.skipped + record!.result!.failed).toBe(planned);
+    expect(written + remaining + counts.skipped + counts.failed).toBe(planned);
     // The usurper's lock is left alone.
     expect(await database.db().collection('maintenance_locks').findOne({})).toMatchObject({ runId: 'usurper' });
   });

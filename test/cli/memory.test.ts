@@ -4,13 +4,13 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { ObjectId } from 'mongodb';
 import { describe, expect, it } from 'vitest';
-import type { RunRecord } from '../../src/engine/run-record.ts';
+import type { TaskRunRecord } from '../../src/engine/run-record.ts';
 import { parseJson, REPO, runCli, tempStateDir } from '../support/cli.ts';
 import { useTestDatabase } from '../support/database.ts';
 
 const database = useTestDatabase('memory');
 const FIXTURES = join(REPO, 'test', 'fixtures', 'tasks');
-const PEAK_RSS_HOOK = pathToFileURL(join(REPO, 'test', 'support', 'peak-rss.mjs')).href;
+const PEAK_RSS_HOOK = pathToFileURL(join(REPO, 'bench', 'peak-rss.mjs')).href;
 /**
  * Large pre-images make a backup held in memory show: 100 of them are 25 MB
  * of text, more once parsed. (Reading the backup back through `readline`,
@@ -47,7 +47,7 @@ async function peakRssOfRun(matched: number): Promise<number> {
     },
   );
   expect(result.code, result.stderr.slice(-600)).toBe(0);
-  expect(parseJson<RunRecord>(result.stdout).result).toMatchObject({ written: matched, remaining: 0 });
+  expect(parseJson<TaskRunRecord>(result.stdout).result).toMatchObject({ written: matched, remaining: 0 });
   return Number(readFileSync(rssFile, 'utf8')) / 1024;
 }
 

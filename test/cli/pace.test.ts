@@ -1,21 +1,22 @@
-import { ObjectId, type Document } from 'mongodb';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { RunRecord } from '../../src/engine/run-record.ts';
+import type { TaskRunRecord } from '../../src/engine/run-record.ts';
+import { reachedStep } from '../support/records.ts';
 import { parseJson, runCli, tempStateDir } from '../support/cli.ts';
 import { useTestDatabase } from '../support/database.ts';
-import { startWireProxy, type WireProxy } from '../support/wire-proxy.ts';
+import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.ts';
+import { buildUsers } from '../support/users.ts';
 
 const database = useTestDatabase('pace');
 let stateDir: string;
-let proxy: WireProxy | undefined;
+let proxy: TcpProxy | undefined;
 
 /** `stale` users online and inactive for two hours, `active` ones seen just now, a few offline. */
 async function seedPresence(stale: number, active = 10): Promise<void> {
-  const now = Date.now();
-  const users: Document[] = [];
-  for (let i = 0; i < stale; i++) users.push({ _id: new ObjectId(), isOnline: true, lastSeen: new Date(now - 2 * 3600_000 - i * 1000) });
-  for (let i = 0; i < active; i++) users.push({ _id: new ObjectId(), isOnline: true, lastSeen: new Date(now - i * 1000) });
-  for (let i = 0; i < 10; i++) users.push({ _id: new ObjectId(), isOnline: false, lastSeen: new Date(now - 86_400_000) });
+  const users = buildUsers(new Date(), [
+    { count: stale, online: () => true, minutesAgo: (n) => 120 + n / 60 },
+    { count: active, online: () => true, minutesAgo: (n) => n / 60 },
+    { count: 10, online: () => false, minutesAgo: () => 24 * 60 },
+  ]);
   await database.db().collection('users').insertMany(users);
 }
 
@@ -40,8 +41,8 @@ describe('pace', () => {
     const result = await stale(database.uri(), '--rate', '10', '--batch-size', '2', '--json');
 
     expect(result.code, result.stderr).toBe(0);
-    const record = parseJson<RunRecord>(result.stdout);
-    expect(record.result?.written).toBe(40);
+    const record = parseJson<TaskRunRecord>(result.stdout);
+    expect(reachedStep('apply', record.result).written).toBe(40);
     const applySeconds = record.stepMs.apply! / 1000;
     expect(applySeconds).toBeGreaterThanOrEqual(3);
     // Batches 200 ms apart: a back-off after one slow batch rests within that spacing, and the rate still holds.
@@ -53,8 +54,8 @@ describe('pace', () => {
     await seedPresence(60);
     let updates = 0;
     // The 8th and 9th write batches are held 400 ms: well above the running median on any engine.
-    proxy = await startWireProxy(database.uri(), {
-      delayReply: (request) => (request.command === 'update' && request.target === 'users' && [8, 9].includes(++updates) ? 400 : 0),
+    proxy = await startTcpProxy(database.uri(), {
+      delayReply: (request) => (request.command === 'update' && request.collection === 'users' && [8, 9].includes(++updates) ? 400 : 0),
     });
 
     const result = await stale(proxy.uri, '--batch-size', '2');
@@ -62,9 +63,9 @@ describe('pace', () => {
     expect(result.code, result.stderr).toBe(0);
     expect(result.stdout).toMatch(/backing off: a write batch took \d+ ms against a median of \d+ ms; pausing ×2/);
     const runId = /run (\d{8}T\d{6}Z-[0-9a-f]{6})/.exec(result.stdout)![1];
-    const record = await database.db().collection<RunRecord>('maintenance_runs').findOne({ _id: runId! });
+    const record = await database.db().collection<TaskRunRecord>('maintenance_runs').findOne({ _id: runId! });
     expect(record?.status).toBe('succeeded');
-    expect(record?.result?.written).toBe(60);
+    expect(reachedStep('apply', record!.result).written).toBe(60);
     expect(record?.backoff?.[0]).toMatch(/backing off: a write batch took \d+ ms/);
     expect(record?.backoff).toContainEqual(expect.stringMatching(/write latency is back to normal: full pace/));
   });
@@ -73,8 +74,8 @@ describe('pace', () => {
     await seedPresence(5);
     const result = await stale(database.uri(), '--max-lag', '2', '--json');
     expect(result.code, result.stderr).toBe(0);
-    const record = parseJson<RunRecord>(result.stdout);
-    expect(record.result?.written).toBe(5);
+    const record = parseJson<TaskRunRecord>(result.stdout);
+    expect(reachedStep('apply', record.result).written).toBe(5);
     const hello = await database.db().admin().command({ hello: 1 });
     if (hello.setName === undefined) {
       expect(record.notices).toContainEqual(expect.stringMatching(/--max-lag has nothing to watch/));
@@ -86,7 +87,7 @@ describe('pace', () => {
     await seedPresence(150);
     const result = await stale(database.uri(), '--json');
     expect(result.code, result.stderr).toBe(0);
-    expect(parseJson<RunRecord>(result.stdout).result).toMatchObject({ written: 150, failed: 0, remaining: 0 });
+    expect(parseJson<TaskRunRecord>(result.stdout).result).toMatchObject({ written: 150, failed: 0, remaining: 0 });
   });
 });
 

@@ -1,12 +1,14 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Double, Int32, Long, ObjectId, type Document } from 'mongodb';
+import { Double, Int32, Long, type Document } from 'mongodb';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { openBackup, readBackupBatches } from '../../src/engine/backup.ts';
-import type { RunRecord } from '../../src/engine/run-record.ts';
+import type { RestoreRecord, TaskRunRecord } from '../../src/engine/run-record.ts';
+import { reachedStep } from '../support/records.ts';
 import { idKey } from '../../src/engine/verify.ts';
 import { parseJson, REPO, runCli, tempStateDir } from '../support/cli.ts';
 import { collectionChecksum, useTestDatabase } from '../support/database.ts';
+import { buildUsers } from '../support/users.ts';
 
 const database = useTestDatabase('runpath');
 const FIXTURES = join(REPO, 'test', 'fixtures', 'tasks');
@@ -19,20 +21,24 @@ function presence(...args: string[]) {
 }
 
 async function seedUsers(count = 40): Promise<Document[]> {
-  const users = Array.from({ length: count }, (_, i) => ({
-    _id: new ObjectId(),
-    name: `user${i}`,
-    email: i % 3 === 0 ? `User${i}@Example.COM` : `user${i}@example.com`,
-    // Types that must survive a backup and a restore exactly.
-    score: i % 4 === 0 ? new Int32(i) : i % 4 === 1 ? new Double(i + 0.5) : i % 4 === 2 ? Long.fromNumber(i) : null,
-    ...(i % 5 === 0 ? { flagged: false } : {}),
-  }));
+  const users = buildUsers(new Date(), [
+    {
+      count,
+      name: (i) => `user${i}`,
+      extra: (i) => ({
+        email: i % 3 === 0 ? `User${i}@Example.COM` : `user${i}@example.com`,
+        // Types that must survive a backup and a restore exactly.
+        score: i % 4 === 0 ? new Int32(i) : i % 4 === 1 ? new Double(i + 0.5) : i % 4 === 2 ? Long.fromNumber(i) : null,
+        ...(i % 5 === 0 ? { flagged: false } : {}),
+      }),
+    },
+  ]);
   await database.db().collection('users').insertMany(users);
   return users;
 }
 
-async function runRecord(runId: string): Promise<RunRecord> {
-  const record = await database.db().collection<RunRecord>('maintenance_runs').findOne({ _id: runId });
+async function runRecord(runId: string): Promise<TaskRunRecord> {
+  const record = await database.db().collection<TaskRunRecord>('maintenance_runs').findOne({ _id: runId });
   expect(record, `audit record of ${runId}`).not.toBeNull();
   return record!;
 }
@@ -61,7 +67,7 @@ describe('the run path', () => {
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
     expect(await collectionChecksum(database.db(), 'users')).toBe(before);
-    const record = parseJson<RunRecord>(result.stdout);
+    const record = parseJson<TaskRunRecord>(result.stdout);
     expect(record).toMatchObject({ status: 'succeeded', dryRun: true, plan: { count: 32 } });
     expect((await runRecord(record._id)).dryRun).toBe(true);
   });
@@ -72,8 +78,8 @@ describe('the run path', () => {
 
     const run = await presence('run', 'flag-users', '--batch-size', '7');
     expect(run.code, run.stderr).toBe(0);
-    const record = parseJson<RunRecord>(run.stdout);
-    expect(record.result).toEqual({ planned: 32, written: 32, skipped: 0, failed: 0, remaining: 0 });
+    const record = parseJson<TaskRunRecord>(run.stdout);
+    expect(record.result).toEqual({ state: 'done', planned: 32, written: 32, skipped: 0, failed: 0, remaining: 0 });
     expect(record.verify).toMatchObject({ checked: 32, inTargetState: 32 });
 
     const changed = users.filter((user) => user.flagged === undefined).map((user) => idKey(user._id)).sort();
@@ -82,26 +88,26 @@ describe('the run path', () => {
 
     const restore = await presence('restore', record._id);
     expect(restore.code, restore.stderr).toBe(0);
-    expect(parseJson<RunRecord>(restore.stdout).restore).toMatchObject({ restored: 32, conflicts: 0 });
+    expect(parseJson<RestoreRecord>(restore.stdout).restore).toMatchObject({ restored: 32, conflicts: 0 });
     expect(await collectionChecksum(database.db(), 'users')).toBe(before);
 
     const again = await presence('restore', record._id);
     expect(again.code).toBe(0);
-    expect(parseJson<RunRecord>(again.stdout).restore).toMatchObject({ restored: 0, alreadyRestored: 32 });
+    expect(parseJson<RestoreRecord>(again.stdout).restore).toMatchObject({ restored: 0, alreadyRestored: 32 });
     expect(await collectionChecksum(database.db(), 'users')).toBe(before);
   });
 
   it('restore reports a document changed since the run instead of overwriting it, unless forced', async () => {
     await seedUsers(10);
-    const run = parseJson<RunRecord>((await presence('run', 'flag-users')).stdout);
+    const run = parseJson<TaskRunRecord>((await presence('run', 'flag-users')).stdout);
     await database.db().collection('users').updateOne({ name: 'user1' }, { $set: { flagged: 'by hand' } });
 
     const restore = await presence('restore', run._id);
-    expect(parseJson<RunRecord>(restore.stdout).restore).toMatchObject({ restored: 7, conflicts: 1 });
+    expect(parseJson<RestoreRecord>(restore.stdout).restore).toMatchObject({ restored: 7, conflicts: 1 });
     expect(await database.db().collection('users').findOne({ name: 'user1' })).toMatchObject({ flagged: 'by hand' });
 
     const forced = await presence('restore', run._id, '--force');
-    expect(parseJson<RunRecord>(forced.stdout).restore).toMatchObject({ forced: 1, alreadyRestored: 7 });
+    expect(parseJson<RestoreRecord>(forced.stdout).restore).toMatchObject({ forced: 1, alreadyRestored: 7 });
     expect((await database.db().collection('users').findOne({ name: 'user1' }))?.flagged).toBeUndefined();
   });
 
@@ -117,11 +123,11 @@ describe('the run path', () => {
     const result = await presence('run', 'normalize-emails', '--batch-size', '3');
 
     expect(result.code).toBe(1);
-    const record = parseJson<RunRecord>(result.stdout);
+    const record = parseJson<TaskRunRecord>(result.stdout);
     expect(record.status).toBe('failed');
     expect(record.error).toMatchObject({ step: 'apply' });
     expect(record.error?.message).toMatch(/7/);
-    const { written, skipped, failed, remaining, planned } = record.result!;
+    const { written, skipped, failed, remaining, planned } = reachedStep('apply', record.result);
     expect({ planned, failed }).toEqual({ planned: 10, failed: 1 });
     expect(written + skipped + failed + remaining).toBe(planned);
     expect(written).toBe(7);
@@ -142,7 +148,7 @@ describe('the run path', () => {
     const result = await presence('run', 'explode', '--batch-size', '2');
 
     expect(result.code).toBe(1);
-    const record = parseJson<RunRecord>(result.stdout);
+    const record = parseJson<TaskRunRecord>(result.stdout);
     expect(record).toMatchObject({ status: 'failed', error: { step: 'backup' } });
     expect(record.error?.message).toContain('cannot handle user u7');
     expect(await collectionChecksum(database.db(), 'users')).toBe(before);
@@ -166,7 +172,7 @@ describe('the run path', () => {
 
     expect(second.code).toBe(4);
     expect(second.stderr).toBe('');
-    const refused = parseJson<RunRecord>(second.stdout);
+    const refused = parseJson<TaskRunRecord>(second.stdout);
     expect(refused.status).toBe('refused');
     expect(refused.error?.message).toMatch(/another run holds the lock: run \S+ by \S+@\S+/);
     expect((await runRecord(refused._id)).status).toBe('refused');
@@ -195,7 +201,7 @@ describe('the run path', () => {
     const result = await presence('run', 'flag-users');
 
     expect(result.code, result.stderr).toBe(0);
-    const record = parseJson<RunRecord>(result.stdout);
+    const record = parseJson<TaskRunRecord>(result.stdout);
     expect(record.lockTakeover).toMatchObject({ previousRunId: 'dead-run', previousOwner: 'ghost@crashed-host' });
     expect(record.staleRunsClosed).toEqual(['dead-run']);
     expect((await runRecord(record._id)).lockTakeover?.previousRunId).toBe('dead-run');
@@ -224,18 +230,18 @@ describe('the run path', () => {
     const [runId] = /run (\d{8}T\d{6}Z-[0-9a-f]{6})/.exec(result.stdout)!.slice(1);
     const record = await runRecord(runId!);
     expect(record.status).toBe('interrupted');
-    const { written, skipped, failed, remaining, planned } = record.result!;
+    const { written, skipped, failed, remaining, planned } = reachedStep('apply', record.result);
     expect(planned).toBe(48);
     expect(written).toBeGreaterThan(0);
     expect(remaining).toBeGreaterThan(0);
     expect(written + skipped + failed + remaining).toBe(planned);
-    expect(record.verify?.inTargetState).toBe(written);
+    expect(reachedStep('verify', record.verify).inTargetState).toBe(written);
     expect(await database.db().collection('users').countDocuments({ flagged: true })).toBe(written);
   });
 
   it('keeps a local append-only audit file with the start and the end of every run', async () => {
     await seedUsers(3);
-    const record = parseJson<RunRecord>((await presence('run', 'flag-users', '--dry-run')).stdout);
+    const record = parseJson<TaskRunRecord>((await presence('run', 'flag-users', '--dry-run')).stdout);
     const lines = (await readFile(join(stateDir, 'audit.jsonl'), 'utf8')).trim().split('\n').map((line) => JSON.parse(line));
     expect(lines.map((line) => [line.event, line.record._id, line.record.status])).toEqual([
       ['started', record._id, 'running'],
@@ -248,7 +254,7 @@ describe('the run path', () => {
     const pending = parseJson<Array<{ task: string; state: string }>>((await presence('tasks')).stdout);
     expect(pending.find((row) => row.task === 'mark-once')?.state).toBe('pending');
 
-    const run = parseJson<RunRecord>((await presence('run', 'mark-once')).stdout);
+    const run = parseJson<TaskRunRecord>((await presence('run', 'mark-once')).stdout);
     expect(run.status).toBe('succeeded');
     const applied = parseJson<Array<{ task: string; state: string }>>((await presence('tasks')).stdout);
     expect(applied.find((row) => row.task === 'mark-once')?.state).toBe('applied');
@@ -264,10 +270,10 @@ describe('the run path', () => {
 
   it('reports a task whose source changed without a version bump', async () => {
     await seedUsers(2);
-    const dry = parseJson<RunRecord>((await presence('run', 'flag-users', '--dry-run')).stdout);
+    const dry = parseJson<TaskRunRecord>((await presence('run', 'flag-users', '--dry-run')).stdout);
     await database.db().collection('maintenance_runs').updateOne({ _id: dry._id as never }, { $set: { 'task.checksum': 'older' } });
 
-    const result = parseJson<RunRecord>((await presence('run', 'flag-users', '--dry-run')).stdout);
+    const result = parseJson<TaskRunRecord>((await presence('run', 'flag-users', '--dry-run')).stdout);
     expect(result.checksumDrift).toMatchObject({ recordedChecksum: 'older', recordedRunId: dry._id });
     expect(result.notices.join(' ')).toMatch(/changed since run .* without a version bump/);
     const listed = parseJson<Array<{ task: string; checksumDrift: boolean }>>((await presence('tasks')).stdout);
@@ -276,9 +282,9 @@ describe('the run path', () => {
 });
 
 describe('restore refuses a backup it cannot trust, before writing', () => {
-  async function appliedRun(): Promise<RunRecord> {
+  async function appliedRun(): Promise<TaskRunRecord> {
     await seedUsers(6);
-    return parseJson<RunRecord>((await presence('run', 'flag-users')).stdout);
+    return parseJson<TaskRunRecord>((await presence('run', 'flag-users')).stdout);
   }
 
   it('a corrupt backup file', async () => {

@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
-import type { RunRecord } from '../../src/engine/run-record.ts';
+import type { RunRecord, TaskRunRecord } from '../../src/engine/run-record.ts';
+import { reachedStep } from '../support/records.ts';
 import { parseJson, REPO, runCli, tempStateDir } from '../support/cli.ts';
 import { collectionChecksum, useTestDatabase } from '../support/database.ts';
 
@@ -55,13 +56,22 @@ describe('production safety', () => {
     const record = parseJson<RunRecord>(result.stdout);
     expect(record).toMatchObject({ status: 'refused', env: 'production', error: { step: 'confirm' } });
     expect(record.error?.message).toMatch(/pass --yes and --expect <count>/);
+    // Every step the refusal stopped before says so in the record, and the error names the rule that refused.
+    expect(record).toMatchObject({
+      plan: { state: 'done' },
+      confirmation: null,
+      backup: { state: 'not-reached' },
+      result: { state: 'not-reached' },
+      verify: { state: 'not-reached' },
+      error: { rule: 'production-confirmation' },
+    });
     const refusals = await database.db().collection('maintenance_runs').countDocuments({ status: 'refused' });
     expect(refusals).toBe(1);
   });
 
   it('runs on production with --yes and the --expect count of a dry run', async () => {
-    const dry = parseJson<RunRecord>((await presence(['--env', 'production', '--dry-run'])).stdout);
-    const result = await presence(['--env', 'production', '--yes', '--expect', String(dry.plan!.count)]);
+    const dry = parseJson<TaskRunRecord>((await presence(['--env', 'production', '--dry-run'])).stdout);
+    const result = await presence(['--env', 'production', '--yes', '--expect', String(reachedStep('plan', dry.plan).count)]);
     expect(result.code, result.stderr).toBe(0);
     expect(parseJson<RunRecord>(result.stdout)).toMatchObject({
       status: 'succeeded',
@@ -73,7 +83,7 @@ describe('production safety', () => {
   it('refuses an --expect that does not match the plan, with nothing written', async () => {
     const result = await unchanged(() => presence(['--env', 'production', '--yes', '--expect', '7']));
     expect(result.code).toBe(4);
-    expect(parseJson<RunRecord>(result.stdout).error?.message).toMatch(/the plan counts 8 document\(s\), --expect said 7: nothing written/);
+    expect(parseJson<RunRecord>(result.stdout).error?.message).toMatch(/the plan counts 8 document\(s\), the operator expected 7: nothing written \(--expect\)/);
     const tolerated = await presence(['--env', 'production', '--yes', '--expect', '7', '--tolerance', '15%']);
     expect(tolerated.code).toBe(0);
   });

@@ -5,7 +5,8 @@ import { describe, expect, it } from 'vitest';
 import { AuditFile } from '../../src/db/audit-file.ts';
 import { MongoRunLock } from '../../src/db/lock.ts';
 import { MongoRunStore } from '../../src/db/run-store.ts';
-import { silentObserver, type RunObserver } from '../../src/engine/observer.ts';
+import { silentObserver } from '../../src/engine/observer.ts';
+import type { RunObserver } from '../../src/engine/ports.ts';
 import { runTask } from '../../src/engine/runner.ts';
 import { loadTasks } from '../../src/engine/task-catalog.ts';
 import { REPO } from '../support/cli.ts';
@@ -53,7 +54,7 @@ describe('compare-and-set apply', () => {
     );
 
     expect(record.status).toBe('succeeded');
-    expect(record.result).toEqual({ planned: 12, written: 10, skipped: 2, failed: 0, remaining: 0 });
+    expect(record.result).toEqual({ state: 'done', planned: 12, written: 10, skipped: 2, failed: 0, remaining: 0 });
     expect(await users.find({ _id: { $in: [3, 8] } }).toArray()).toEqual([
       { _id: 3, name: 'u3', score: 100 },
       { _id: 8, name: 'u8', score: 100 },

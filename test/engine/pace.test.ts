@@ -99,7 +99,7 @@ describe('AdaptivePace', () => {
     expect(reads).toBe(4);
     expect(clock.now() - start).toBe(250 + 500);
     expect(notices).toEqual([
-      expect.stringMatching(/backing off: secondary db2:27017 is 30 s behind the primary \(--max-lag 10 s\)/),
+      expect.stringMatching(/backing off: secondary db2:27017 is 30 s behind the primary \(the lag limit is 10 s\)/),
       expect.stringMatching(/replication caught up \(db2:27017 4 s behind\): writing again/),
     ]);
   });

@@ -43,9 +43,9 @@ describe('maintenance windows', () => {
 describe('confirmation', () => {
   it('needs --yes with --expect on production without a terminal', async () => {
     const base = { env: 'production' as const, windows: [], yes: true };
-    await expect(confirmRun(base, 'app', 10)).rejects.toThrow(/--yes and --expect/);
+    await expect(confirmRun(base, 'app', 10)).rejects.toThrow(/production needs the operator's confirmation: .*a yes given ahead with the count of a dry run/);
     await expect(confirmRun({ ...base, expect: { count: 10, tolerance: 0 } }, 'app', 10)).resolves.toMatchObject({ by: 'expected-count' });
-    await expect(confirmRun({ ...base, expect: { count: 12, tolerance: 1 } }, 'app', 10)).rejects.toThrow(/the plan counts 10 document\(s\), --expect said 12 ± 1/);
+    await expect(confirmRun({ ...base, expect: { count: 12, tolerance: 1 } }, 'app', 10)).rejects.toThrow(/the plan counts 10 document\(s\), the operator expected 12 ± 1/);
     await expect(confirmRun({ ...base, expect: { count: 12, tolerance: 2 } }, 'app', 10)).resolves.toMatchObject({ by: 'expected-count' });
   });
 
@@ -57,6 +57,6 @@ describe('confirmation', () => {
 
   it('asks nothing elsewhere, but still holds --expect', async () => {
     await expect(confirmRun({ env: 'staging', windows: [], yes: false }, 'app', 3)).resolves.toEqual({ by: 'not-required' });
-    await expect(confirmRun({ env: 'development', windows: [], yes: false, expect: { count: 4, tolerance: 0 } }, 'app', 3)).rejects.toThrow(/--expect said 4/);
+    await expect(confirmRun({ env: 'development', windows: [], yes: false, expect: { count: 4, tolerance: 0 } }, 'app', 3)).rejects.toThrow(/the operator expected 4/);
   });
 });

@@ -1,17 +1,18 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { EJSON } from 'bson';
 import type { Document } from 'mongodb';
 import { describe, expect, it } from 'vitest';
 import { openBackup, readBackupBatches } from '../../src/engine/backup.ts';
 import type { BackupEntry } from '../../src/engine/document-state.ts';
-import type { RunRecord } from '../../src/engine/run-record.ts';
+import type { TaskRunRecord } from '../../src/engine/run-record.ts';
+import { reachedStep } from '../support/records.ts';
 import { parseJson, REPO, runCli, tempStateDir } from '../support/cli.ts';
 import { useTestDatabase } from '../support/database.ts';
 import type { PresenceWrite } from '../support/presence-server.ts';
-import { messageDocuments, startFaultProxy, type FaultProxy } from '../support/fault-proxy.ts';
+import { messageDocuments, startTcpProxy, type TcpProxy } from '../support/tcp-proxy.ts';
+import { until } from '../support/until.ts';
 import { presenceUsers, randomSource } from './faults.ts';
 
 /**
@@ -107,7 +108,7 @@ interface WriteWindow {
 }
 
 /** The run's write commands on `users` as they pass the proxy: which users, sent and answered when. */
-function recordWrites(proxy: FaultProxy): WriteWindow[] {
+function recordWrites(proxy: TcpProxy): WriteWindow[] {
   const pending = new Map<number, WriteWindow>();
   const windows: WriteWindow[] = [];
   proxy.onCommand((seen) => {
@@ -177,10 +178,10 @@ describe('a run while the presence server writes', () => {
       const ids = [...pick(planned, planned.length / 2), ...pick(others, planned.length / 4)];
 
       const ferretdb = typeof (await database.db().admin().command({ buildInfo: 1 })).ferretdbVersion === 'string';
-      const proxy = await startFaultProxy(database.uri());
+      const proxy = await startTcpProxy(database.uri());
       const windows = recordWrites(proxy);
       const server = await presenceServer(ids);
-      while (server.writes.length < 20) await sleep(50);
+      await until('the presence server wrote 20 times', () => server.writes.length >= 20);
       const stateDir = tempStateDir();
       // On FerretDB, one statement per write command keeps each one's window (see racedUsers) short.
       const result = await runCli([...scenario.args, '--json', '--uri', proxy.uri, ...(ferretdb ? ['--batch-size', '1'] : [])], {
@@ -190,14 +191,14 @@ describe('a run while the presence server writes', () => {
       const log = await server.stop();
       expect(log.errors, 'every server write was acknowledged').toBe(0);
       expect(result.code, result.stderr + result.stdout.slice(-2000)).toBe(0);
-      const record = parseJson<RunRecord>(result.stdout);
+      const record = parseJson<TaskRunRecord>(result.stdout);
       expect(record.status).toBe('succeeded');
 
       const backup = await backupEntries(stateDir, record._id);
       const raced = ferretdb ? racedUsers(windows, log.writes) : new Set<string>();
       const racedPlanned = [...raced].filter((id) => backup.has(id)).length;
       const expected = expectedOutcomes(backup, log.writes, raced);
-      const counts = record.result!;
+      const counts = reachedStep('apply', record.result);
       console.log(
         `${scenario.command} with a presence server (seed ${random.seed}): ${USERS} users, ${log.writes.length} server writes in ${log.seconds} s ` +
           `(${Math.round(log.writes.length / log.seconds)}/s), ${log.errors} errors; run ${JSON.stringify(counts)}; ` +
@@ -241,7 +242,7 @@ describe('a run while the presence server writes', () => {
       }
       // Verify (while the server still wrote) found each user either as the run left it or changed by the server since:
       // none back in its backed-up state, so no lost write, and the run succeeded.
-      const verify = record.verify!;
+      const verify = reachedStep('verify', record.verify);
       expect(verify).toMatchObject({ checked: backup.size, missing: 0 });
       expect(verify.inTargetState + verify.changedSince).toBe(backup.size);
       expect(verify.changedSince).toBeGreaterThanOrEqual(expected.skipped);

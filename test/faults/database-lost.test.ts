@@ -7,11 +7,13 @@ import { MongoClient, type Db } from 'mongodb';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startSandbox, type Sandbox } from '../../src/db/sandbox.ts';
 import { openBackup } from '../../src/engine/backup.ts';
-import type { RunRecord } from '../../src/engine/run-record.ts';
+import type { RestoreRecord, RunRecord, TaskRunRecord } from '../../src/engine/run-record.ts';
+import { reachedStep } from '../support/records.ts';
 import { changedIds, snapshot } from '../presence/snapshot.ts';
 import { parseJson, runCli, tempStateDir } from '../support/cli.ts';
 import { collectionChecksum } from '../support/database.ts';
-import { startFaultProxy, type FaultProxy } from '../support/fault-proxy.ts';
+import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.ts';
+import { until } from '../support/until.ts';
 import { auditLines, lockExpired, presenceUsers } from './faults.ts';
 
 /**
@@ -33,7 +35,7 @@ const dataDir = mkdtempSync(join(tmpdir(), 'presence-lost-engine-'));
 const stateDir = tempStateDir();
 const env = { PRESENCE_STATE_DIR: stateDir, PRESENCE_LOCK_TTL_MS: String(LOCK_TTL_MS) };
 let engine: Sandbox;
-let proxy: FaultProxy;
+let proxy: TcpProxy;
 let pristine: string;
 
 /** A direct connection to the engine as it is now (not through the proxy), for the test's own reads. */
@@ -54,7 +56,7 @@ async function restartEngine(): Promise<void> {
 
 beforeAll(async () => {
   engine = await startSandbox({ dataDir });
-  proxy = await startFaultProxy(`${engine.uri}${DATABASE}`);
+  proxy = await startTcpProxy(`${engine.uri}${DATABASE}`);
   await withEngine(async (db) => {
     await db.collection('users').insertMany(presenceUsers(USERS, new Date()));
     pristine = await collectionChecksum(db, 'users');
@@ -118,10 +120,10 @@ describe('the database lost during apply', () => {
       expect(result.signal).toBeNull();
       expect(result.code, result.stderr).toBe(3);
 
-      const record = parseJson<RunRecord>(result.stdout);
+      const record = parseJson<TaskRunRecord>(result.stdout);
       expect(['failed', 'interrupted']).toContain(record.status);
       expect(record.error?.step).toBe('apply');
-      const counts = record.result!;
+      const counts = reachedStep('apply', record.result);
       expect(counts.written + counts.skipped + counts.failed + counts.remaining).toBe(counts.planned);
       expect(counts.written).toBeGreaterThanOrEqual(3 * BATCH);
       expect(counts.remaining).toBeGreaterThan(0);
@@ -143,9 +145,9 @@ describe('the database lost during apply', () => {
       const leftLock = await withEngine((db) => lockExpired(db));
       const restore = await runCli(['restore', record._id, '--json', '--uri', proxy.uri], { env });
       expect(restore.code, restore.stderr).toBe(0);
-      const restored = parseJson<RunRecord>(restore.stdout);
+      const restored = parseJson<RestoreRecord>(restore.stdout);
       expect(restored.restore).toMatchObject({ conflicts: 0, remaining: 0 });
-      expect(restored.restore!.restored).toBe(changed.length);
+      expect(reachedStep('apply', restored.restore).restored).toBe(changed.length);
       if (leftLock?.runId === record._id) expect(restored.lockTakeover?.previousRunId).toBe(record._id);
       expect(await withEngine((db) => collectionChecksum(db, 'users'))).toBe(pristine);
     },
@@ -172,11 +174,11 @@ describe('the database lost during apply', () => {
     disarm();
 
     expect(result.code, result.stderr).toBe(1);
-    const record = parseJson<RunRecord>(result.stdout);
+    const record = parseJson<TaskRunRecord>(result.stdout);
     expect(record).toMatchObject({ status: 'failed', error: { step: 'apply', message: expect.stringMatching(/lost the lock: it could not be renewed in time/) } });
     // Another runner could have taken the lock over meanwhile: not one more batch went out.
     expect(writesAfterRelease).toBe(0);
-    const counts = record.result!;
+    const counts = reachedStep('apply', record.result);
     expect(counts.remaining).toBeGreaterThan(0);
     expect(counts.written + counts.skipped + counts.failed + counts.remaining).toBe(counts.planned);
 
@@ -201,13 +203,8 @@ describe('the database lost during apply', () => {
       withEngine((db) =>
         db.collection<RunRecord>('maintenance_runs').countDocuments({ 'task.id': 'presence-stale', status: 'succeeded', startedAt: { $gte: since } }),
       );
-    const waitFor = async (what: string, ok: () => Promise<boolean> | boolean, withinMs = 40_000) => {
-      const deadline = Date.now() + withinMs;
-      while (!(await ok())) {
-        if (Date.now() > deadline) throw new Error(`${what}: not within ${withinMs} ms\n${lines.join('\n')}`);
-        await sleep(200);
-      }
-    };
+    const waitFor = (what: string, ok: () => Promise<boolean> | boolean) =>
+      until(what, ok, { withinMs: 40_000, everyMs: 200, detail: () => lines.join('\n') });
 
     const start = new Date();
     await waitFor('a first run', async () => (await runsSince(start)) >= 1);

@@ -1,9 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { Double, Int32, Long, type Db, type Document } from 'mongodb';
 import type { AuditLine } from '../../src/db/audit-file.ts';
 import type { RunRecord } from '../../src/engine/run-record.ts';
+import { until } from '../support/until.ts';
+import { buildUsers } from '../support/users.ts';
 
 export const MINUTE = 60_000;
 
@@ -39,23 +40,22 @@ export function presenceUsers(
   options: { online?: (n: number) => boolean; stale?: (n: number) => boolean } = {},
 ): Document[] {
   const { online: isOnline = (n: number) => n % 3 !== 0, stale: isStale = (n: number) => n % 2 === 0 } = options;
-  return Array.from({ length: count }, (_, n) => {
-    const online = isOnline(n);
-    const stale = isStale(n);
-    const user: Document = {
-      _id: `user-${String(n).padStart(5, '0')}`,
-      name: `User ${n} ✓`,
-      isOnline: online,
-      lastSeen: new Date(now.getTime() - (stale ? 90 + (n % 500) : 1 + (n % 20)) * MINUTE),
-      socketId: online ? `sock-${n}` : null,
-      profile: { plan: n % 2 ? 'pro' : 'free', tags: ['a', n] },
-    };
-    if (n % 4 === 0) user.score = new Int32(n);
-    else if (n % 4 === 1) user.score = new Double(n + 0.5);
-    else if (n % 4 === 2) user.score = Long.fromNumber(n * 1_000_000_007);
-    if (n % 10 === 0) user.flagged = false;
-    return user;
-  });
+  const scores = [(n: number) => new Int32(n), (n: number) => new Double(n + 0.5), (n: number) => Long.fromNumber(n * 1_000_000_007)];
+  return buildUsers(now, [
+    {
+      count,
+      id: (n) => `user-${String(n).padStart(5, '0')}`,
+      name: (n) => `User ${n} ✓`,
+      online: isOnline,
+      minutesAgo: (n) => (isStale(n) ? 90 + (n % 500) : 1 + (n % 20)),
+      extra: (n) => ({
+        socketId: isOnline(n) ? `sock-${n}` : null,
+        profile: { plan: n % 2 ? 'pro' : 'free', tags: ['a', n] },
+        ...(n % 4 < 3 ? { score: scores[n % 4]!(n) } : {}),
+        ...(n % 10 === 0 ? { flagged: false } : {}),
+      }),
+    },
+  ]);
 }
 
 export function auditLines(stateDir: string): AuditLine[] {
@@ -91,13 +91,16 @@ export function lockOf(db: Db): Promise<LockDocument | null> {
 
 /** Waits until no live lock is left (none, or an expired one): a dead holder's lock expires by itself. */
 export async function lockExpired(db: Db, withinMs = 30_000): Promise<LockDocument | null> {
-  const deadline = Date.now() + withinMs;
-  for (;;) {
-    const lock = await lockOf(db);
-    if (lock === null || lock.expiresAt.getTime() < Date.now()) return lock;
-    if (Date.now() > deadline) throw new Error(`lock of run ${lock.runId} still live after ${withinMs} ms`);
-    await sleep(Math.min(200, Math.max(10, lock.expiresAt.getTime() - Date.now() + 5)));
-  }
+  let lock: LockDocument | null = null;
+  await until(
+    'no live lock left',
+    async () => {
+      lock = await lockOf(db);
+      return lock === null || lock.expiresAt.getTime() < Date.now();
+    },
+    { withinMs, everyMs: 50, detail: () => `the lock of run ${lock?.runId} is still live` },
+  );
+  return lock;
 }
 
 export function runRecord(db: Db, runId: string): Promise<RunRecord | null> {

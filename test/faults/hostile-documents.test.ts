@@ -1,7 +1,8 @@
 import { EJSON } from 'bson';
 import { Binary, Decimal128, Double, Int32, Long, ObjectId, Timestamp, type Document } from 'mongodb';
 import { describe, expect, it } from 'vitest';
-import type { RunRecord } from '../../src/engine/run-record.ts';
+import type { RestoreRecord, TaskRunRecord } from '../../src/engine/run-record.ts';
+import { reachedStep } from '../support/records.ts';
 import { parseJson, runCli, tempStateDir } from '../support/cli.ts';
 import { collectionChecksum, useTestDatabase } from '../support/database.ts';
 import { MINUTE } from './faults.ts';
@@ -106,22 +107,22 @@ describe('hostile documents', () => {
     for (const command of [['stale', '--minutes', '60'], ['cleanup']]) {
       const dryRun = await presence(...command, '--dry-run', '--json');
       expect(dryRun.code, dryRun.context).toBe(0);
-      const planned = parseJson<RunRecord>(dryRun.stdout).plan!.count;
+      const planned = reachedStep('plan', parseJson<TaskRunRecord>(dryRun.stdout).plan).count;
       expect(planned).toBe(command[0] === 'stale' ? seeded.staleWellFormed : seeded.online);
       expect(dryRun.stdout + dryRun.stderr).not.toContain('b'.repeat(1000));
 
       const run = await presence(...command, '--json');
       expect(run.code, run.context).toBe(0);
-      const record = parseJson<RunRecord>(run.stdout);
+      const record = parseJson<TaskRunRecord>(run.stdout);
       expect(record.result).toMatchObject({ planned, written: planned, skipped: 0, failed: 0 });
       // Only presence fields were backed up: the huge document costs a few bytes.
-      expect(record.backup!.bytes).toBeLessThan(64 * 1024);
+      expect(reachedStep('backup', record.backup).bytes).toBeLessThan(64 * 1024);
       const offline = await users.find({ isOnline: false }).project({ _id: 1 }).toArray();
       expect(offline.map((user) => EJSON.stringify(user._id)).sort()).toHaveLength(planned + 1);
 
       const restore = await presence('restore', record._id, '--json');
       expect(restore.code, restore.context).toBe(0);
-      expect(parseJson<RunRecord>(restore.stdout).restore).toMatchObject({ restored: planned, conflicts: 0 });
+      expect(parseJson<RestoreRecord>(restore.stdout).restore).toMatchObject({ restored: planned, conflicts: 0 });
       expect(await collectionChecksum(database.db(), 'users'), `${command[0]} restored byte for byte`).toBe(pristine);
     }
   }, 300_000);

@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import type { RunRecord } from '../../src/engine/run-record.ts';
 import { runCli, tempStateDir, type CliResult } from '../support/cli.ts';
 import { useTestDatabase } from '../support/database.ts';
+import { until } from '../support/until.ts';
 import { lockOf, MINUTE, presenceUsers, startedRunIds } from './faults.ts';
 
 /**
@@ -40,14 +41,6 @@ function startScheduler(): Scheduler {
 
 function staleRuns(): Promise<RunRecord[]> {
   return database.db().collection<RunRecord>('maintenance_runs').find({ 'task.id': 'presence-stale' }).sort({ startedAt: 1 }).toArray();
-}
-
-async function until(what: string, condition: () => Promise<boolean>, withinMs = 30_000): Promise<void> {
-  const deadline = Date.now() + withinMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`not within ${withinMs} ms: ${what}`);
-    await sleep(50);
-  }
 }
 
 const slotOf = (at: Date) => Math.floor(at.getTime() / INTERVAL_MS);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { RunRecord } from '../../src/engine/run-record.ts';
+import type { TaskRunRecord } from '../../src/engine/run-record.ts';
 import { parseJson, runCli, tempStateDir } from '../support/cli.ts';
 import { collectionChecksum, useTestDatabase } from '../support/database.ts';
 import { idsOf, population, PRESENCE_CASES, writeConfig, type PresenceCase } from './population.ts';
@@ -32,8 +32,8 @@ describe.each(PRESENCE_CASES)('presence cleanup ($name)', (presence) => {
 
     const result = await cli(presence, 'cleanup', '--json', ...BATCH);
     expect(result.code).toBe(0);
-    const record = parseJson<RunRecord>(result.stdout);
-    expect(record.result).toEqual({ planned: online.length, written: online.length, skipped: 0, failed: 0, remaining: 0 });
+    const record = parseJson<TaskRunRecord>(result.stdout);
+    expect(record.result).toEqual({ state: 'done', planned: online.length, written: online.length, skipped: 0, failed: 0, remaining: 0 });
     expect(changedIds(before, await snapshot(database.db(), presence.collection))).toEqual(online);
 
     const status = await cli(presence, 'status', '--json');
@@ -58,7 +58,7 @@ describe('presence cleanup on an empty collection', () => {
       env: { PRESENCE_STATE_DIR: stateDir },
     });
     expect(result.code).toBe(0);
-    expect(parseJson<RunRecord>(result.stdout)).toMatchObject({ status: 'succeeded', plan: { count: 0 } });
+    expect(parseJson<TaskRunRecord>(result.stdout)).toMatchObject({ status: 'succeeded', plan: { count: 0 } });
     expect(await database.db().collection('empty_members').countDocuments()).toBe(0);
   });
 });

@@ -6,8 +6,9 @@ import type { z } from 'zod';
 import { AuditFile } from '../../src/db/audit-file.ts';
 import { MongoRunLock } from '../../src/db/lock.ts';
 import { MongoRunStore } from '../../src/db/run-store.ts';
-import { silentObserver, type RunObserver } from '../../src/engine/observer.ts';
-import type { RunRecord } from '../../src/engine/run-record.ts';
+import { silentObserver } from '../../src/engine/observer.ts';
+import type { RunObserver } from '../../src/engine/ports.ts';
+import type { TaskRunRecord } from '../../src/engine/run-record.ts';
 import { runTask } from '../../src/engine/runner.ts';
 import { findTask, loadTasks } from '../../src/engine/task-catalog.ts';
 import { REPO } from '../support/cli.ts';
@@ -25,7 +26,7 @@ export interface InProcessRun {
 }
 
 /** A bundled task through the engine's run path, in this process, as the CLI would run it. */
-export async function runBundledTask(run: InProcessRun): Promise<RunRecord> {
+export async function runBundledTask(run: InProcessRun): Promise<TaskRunRecord> {
   const loaded = findTask(await loadTasks(join(REPO, 'tasks')), run.taskId);
   const state = mkdtempSync(join(tmpdir(), 'presence-run-'));
   return runTask(

@@ -1,6 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Document } from 'mongodb';
+import { buildUsers, type Cohort } from '../support/users.ts';
 
 const MINUTE = 60_000;
 
@@ -72,33 +73,39 @@ export interface Population {
  * few seconds later sees the same truth.
  */
 export function population(presence: PresenceCase, now: Date, size = { offline: 40, active: 30, stale: 25 }): Population {
-  const users: Document[] = [];
-  const categoryOf = new Map<string, Category>();
   const ago = (minutes: number) => new Date(now.getTime() - minutes * MINUTE);
   const connected = (n: number) =>
     Object.fromEntries(Object.keys(presence.companions).map((field) => [field, `${field}-${n}`]));
-  const add = (category: Category, fields: Document) => {
-    const _id = `user-${String(users.length).padStart(4, '0')}`;
-    users.push({ _id, name: `User ${users.length}`, ...fields });
-    categoryOf.set(_id, category);
-  };
   const online = (n: number) => presence.onlineValues[n % presence.onlineValues.length];
-  const { onlineField: on, lastSeenField: seen } = presence;
-
-  for (let n = 0; n < size.offline; n++) add('offline', { [on]: presence.offlineValue, [seen]: ago(10 + n * 97), ...presence.companions });
-  for (let n = 0; n < size.active; n++) add('active', { [on]: online(n), [seen]: ago(1 + (n % 24)), ...connected(n) });
-  // 35 min, 88 min, 141 min, …: stale at 30 min; from the second on, stale at 60 min too.
-  for (let n = 0; n < size.stale; n++) add('stale', { [on]: online(n), [seen]: ago(35 + n * 53), ...connected(n) });
-  add('onlineWithoutActivity', { [on]: online(0), ...connected(1) });
-  add('onlineWithoutActivity', { [on]: online(1), [seen]: null, ...connected(2) });
-  add('onlineWithoutActivity', { [on]: online(0), ...connected(3) });
-  add('withoutPresence', {});
-  add('withoutPresence', { [seen]: ago(500) });
-  for (const [n, value] of presence.malformedOnline.entries()) add('malformed', { [on]: value, [seen]: ago(120 + n), ...connected(n) });
-  add('malformed', { [on]: online(0), [seen]: '2026-01-01T00:00:00Z', ...connected(7) });
-  add('malformed', { [on]: online(0), [seen]: ago(300).getTime(), ...connected(8) });
-  add('malformed', { [on]: online(0), [seen]: [ago(300)], ...connected(9) });
-  return { users, categoryOf, now };
+  const seen = presence.lastSeenField;
+  const named: Pick<Cohort, 'id' | 'name'> = {
+    id: (_, index) => `user-${String(index).padStart(4, '0')}`,
+    name: (_, index) => `User ${index}`,
+  };
+  /** One user, whatever is odd about it. */
+  const one = (cohort: Omit<Cohort, 'count'>): Cohort => ({ count: 1, ...cohort });
+  const kinds: Array<[Category, Cohort]> = [
+    ['offline', { count: size.offline, online: () => presence.offlineValue, minutesAgo: (n) => 10 + n * 97, extra: () => presence.companions }],
+    ['active', { count: size.active, online, minutesAgo: (n) => 1 + (n % 24), extra: connected }],
+    // 35 min, 88 min, 141 min, …: stale at 30 min; from the second on, stale at 60 min too.
+    ['stale', { count: size.stale, online, minutesAgo: (n) => 35 + n * 53, extra: connected }],
+    ['onlineWithoutActivity', one({ online: () => online(0), extra: () => connected(1) })],
+    ['onlineWithoutActivity', one({ online: () => online(1), extra: () => ({ [seen]: null, ...connected(2) }) })],
+    ['onlineWithoutActivity', one({ online: () => online(0), extra: () => connected(3) })],
+    ['withoutPresence', one({})],
+    ['withoutPresence', one({ minutesAgo: () => 500 })],
+    ['malformed', { count: presence.malformedOnline.length, online: (n) => presence.malformedOnline[n], minutesAgo: (n) => 120 + n, extra: connected }],
+    ['malformed', one({ online: () => online(0), extra: () => ({ [seen]: '2026-01-01T00:00:00Z', ...connected(7) }) })],
+    ['malformed', one({ online: () => online(0), extra: () => ({ [seen]: ago(300).getTime(), ...connected(8) }) })],
+    ['malformed', one({ online: () => online(0), extra: () => ({ [seen]: [ago(300)], ...connected(9) }) })],
+  ];
+  const users = buildUsers(
+    now,
+    kinds.map(([, cohort]) => ({ ...named, ...cohort })),
+    { online: presence.onlineField, lastSeen: seen },
+  );
+  const categories = kinds.flatMap(([category, cohort]) => Array<Category>(cohort.count).fill(category));
+  return { users, categoryOf: new Map(users.map((user, index) => [user._id as string, categories[index]!])), now };
 }
 
 export function idsOf(pop: Population, ...categories: Category[]): string[] {

@@ -1,11 +1,11 @@
 import type { ChildProcess } from 'node:child_process';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
-import type { RunRecord } from '../../src/engine/run-record.ts';
+import { outcomeOf, type TaskRunRecord } from '../../src/engine/run-record.ts';
 import { runCli, tempStateDir, type CliResult } from '../support/cli.ts';
 import { useTestDatabase } from '../support/database.ts';
+import { startTcpProxy } from '../support/tcp-proxy.ts';
+import { until } from '../support/until.ts';
 import { population, PRESENCE_CASES, staleIds, writeConfig, type PresenceCase } from './population.ts';
-import { startTcpProxy } from './tcp-proxy.ts';
 
 const database = useTestDatabase('presencesched');
 const MINUTE = 60_000;
@@ -39,18 +39,13 @@ function scheduler(presence: PresenceCase, uri: string, stateDir: string, env: N
   return { done, output: () => output, stop: (signal: NodeJS.Signals) => child?.kill(signal) };
 }
 
-async function until(what: string, condition: () => Promise<boolean> | boolean, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-    await sleep(100);
-  }
-}
+/** A scheduler's runs come 1.2 s apart, on a machine that may be busy. */
+const within = (what: string, condition: () => Promise<boolean> | boolean) => until(what, condition, { withinMs: 60_000 });
 
-function staleRuns(): Promise<RunRecord[]> {
+function staleRuns(): Promise<TaskRunRecord[]> {
   return database
     .db()
-    .collection<RunRecord>('maintenance_runs')
+    .collection<TaskRunRecord>('maintenance_runs')
     .find({ 'task.id': 'presence-stale', dryRun: false })
     .sort({ startedAt: 1 })
     .toArray();
@@ -63,14 +58,14 @@ describe.each(PRESENCE_CASES)('presence stale --scheduled ($name)', (presence) =
     const users = database.db().collection(presence.collection);
     const schedule = scheduler(presence, database.uri(), tempStateDir());
 
-    await until('the first run succeeded', async () => (await staleRuns()).some((run) => run.status === 'succeeded'));
+    await within('the first run succeeded', async () => (await staleRuns()).some((run) => run.status === 'succeeded'));
     // A user goes stale between two runs: a later run finds it, with its own plan.
     await users.insertOne({
       _id: 'late-stale' as never,
       [presence.onlineField]: presence.onlineValues[0],
       [presence.lastSeenField]: new Date(Date.now() - 90 * MINUTE),
     });
-    await until('a later run set the new stale user offline', async () => {
+    await within('a later run set the new stale user offline', async () => {
       const late = await users.findOne({ _id: 'late-stale' as never });
       return late?.[presence.onlineField] === presence.offlineValue;
     });
@@ -84,7 +79,7 @@ describe.each(PRESENCE_CASES)('presence stale --scheduled ($name)', (presence) =
     expect(runs.length).toBeGreaterThanOrEqual(2);
     const finished = runs.filter((run) => run.status !== 'interrupted');
     expect(finished.every((run) => run.status === 'succeeded')).toBe(true);
-    const written = finished.reduce((sum, run) => sum + (run.result?.written ?? 0), 0);
+    const written = finished.reduce((sum, run) => sum + (outcomeOf(run.result)?.written ?? 0), 0);
     expect(written).toBe(staleIds(pop, presence, 60).length + 1);
     expect(new Set(runs.map((run) => run._id)).size).toBe(runs.length);
   });
@@ -106,11 +101,11 @@ describe('presence stale --scheduled against a failing world', () => {
     });
     const schedule = scheduler(presence, database.uri(), tempStateDir());
 
-    await until('two turns were refused', async () => (await staleRuns()).filter((run) => run.status === 'refused').length >= 2);
+    await within('two turns were refused', async () => (await staleRuns()).filter((run) => run.status === 'refused').length >= 2);
     // The other runner dies: its lock expires.
     const expiredAt = new Date();
     await locks.updateOne({ _id: 'maintenance' as never }, { $set: { expiresAt: expiredAt } });
-    await until('a run succeeded after the lock expired', async () => (await staleRuns()).some((run) => run.status === 'succeeded'));
+    await within('a run succeeded after the lock expired', async () => (await staleRuns()).some((run) => run.status === 'succeeded'));
     schedule.stop('SIGINT');
     const result = await schedule.done;
 
@@ -130,13 +125,13 @@ describe('presence stale --scheduled against a failing world', () => {
     const proxy = await startTcpProxy(database.uri());
     try {
       // A run cut off mid-way leaves its lock behind: a short lifetime lets the next run take it over soon.
-      const schedule = scheduler(presence, proxy.uri(database.name), tempStateDir(), { PRESENCE_LOCK_TTL_MS: '2000' });
-      await until('the first run succeeded', async () => (await staleRuns()).some((run) => run.status === 'succeeded'));
-      await until('the first run was reported', () => /presence-stale@1: succeeded/.test(schedule.output()));
-      await proxy.cut();
-      await until('the scheduler reported the lost database', () => /could not run: cannot reach the database/.test(schedule.output()));
-      await proxy.restore();
-      await until('a run succeeded again', async () => (await staleRuns()).filter((run) => run.status === 'succeeded').length >= 2);
+      const schedule = scheduler(presence, proxy.uri, tempStateDir(), { PRESENCE_LOCK_TTL_MS: '2000' });
+      await within('the first run succeeded', async () => (await staleRuns()).some((run) => run.status === 'succeeded'));
+      await within('the first run was reported', () => /presence-stale@1: succeeded/.test(schedule.output()));
+      proxy.set('refuse');
+      await within('the scheduler reported the lost database', () => /could not run: cannot reach the database/.test(schedule.output()));
+      proxy.set('pass');
+      await within('a run succeeded again', async () => (await staleRuns()).filter((run) => run.status === 'succeeded').length >= 2);
       schedule.stop('SIGTERM');
       const result = await schedule.done;
 

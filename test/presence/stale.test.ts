@@ -1,6 +1,6 @@
 import { EJSON } from 'bson';
 import { describe, expect, it } from 'vitest';
-import type { RunRecord } from '../../src/engine/run-record.ts';
+import type { TaskRunRecord } from '../../src/engine/run-record.ts';
 import { silentObserver } from '../../src/engine/observer.ts';
 import { parseJson, runCli, tempStateDir } from '../support/cli.ts';
 import { collectionChecksum, useTestDatabase } from '../support/database.ts';
@@ -41,9 +41,9 @@ describe.each(PRESENCE_CASES)('presence stale ($name)', (presence) => {
 
     const result = await stale(presence, '--minutes=60', '--json');
     expect(result.code).toBe(0);
-    const record = parseJson<RunRecord>(result.stdout);
+    const record = parseJson<TaskRunRecord>(result.stdout);
     expect(record).toMatchObject({ status: 'succeeded', params: { minutes: 60 } });
-    expect(record.result).toEqual({ planned: expected.length, written: expected.length, skipped: 0, failed: 0, remaining: 0 });
+    expect(record.result).toEqual({ state: 'done', planned: expected.length, written: expected.length, skipped: 0, failed: 0, remaining: 0 });
 
     const after = await snapshot(database.db(), presence.collection);
     expect(changedIds(before, after)).toEqual(expected);
@@ -186,7 +186,7 @@ describe('presence stale with bad input', () => {
       env: { PRESENCE_STATE_DIR: stateDir },
     });
     expect(result.code).toBe(0);
-    expect(parseJson<RunRecord>(result.stdout).result).toMatchObject({ written: 1 });
+    expect(parseJson<TaskRunRecord>(result.stdout).result).toMatchObject({ written: 1 });
     expect(await users.find({ isOnline: false }).map((user) => user._id).toArray()).toEqual(['away-2h', 'gone']);
 
     const zero = await runCli(['run', 'presence-stale', '--param', 'minutes=0', '--uri', database.uri()], {

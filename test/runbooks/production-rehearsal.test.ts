@@ -1,9 +1,9 @@
 import type { ChildProcess } from 'node:child_process';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { beforeEach, describe, expect, it } from 'vitest';
 import type { RunRecord } from '../../src/engine/run-record.ts';
 import { tempStateDir } from '../support/cli.ts';
 import { collectionChecksum, useTestDatabase } from '../support/database.ts';
+import { until } from '../support/until.ts';
 import { auditOf, onlineCount, runRunbook, seedUsers, windowFromNow, writingRuns } from './runbook-process.ts';
 
 const production = useTestDatabase('rb_production');
@@ -16,6 +16,11 @@ function rehearse(args: string[], extraEnv: NodeJS.ProcessEnv = {}, onSpawn?: (c
     ['--staging-uri', staging.uri(), '--task', 'presence-stale', '--param', 'minutes=60', ...args],
     { env: { ...env, PRODUCTION_MONGODB_URI: production.uri(), ...extraEnv }, onSpawn },
   );
+}
+
+/** The staging run has started writing (it writes slowly, one user per batch at 2 a second). */
+function untilStagingWrites(): Promise<void> {
+  return until('the staging run writes', async () => (await writingRuns(staging.db())).length > 0, { withinMs: 20_000, everyMs: 50 });
 }
 
 async function checksums() {
@@ -83,46 +88,38 @@ describe('production-rehearsal', () => {
   it('refuses the production run (exit 4) with nothing written when its plan no longer matches the dry run (--expect)', async () => {
     let changedProduction = false;
     let afterChange = '';
-    const watchStaging = (async () => {
-      // While staging is rehearsed (slowly), two more production users go stale.
-      for (let tries = 0; tries < 300 && !changedProduction; tries++) {
-        if ((await writingRuns(staging.db())).length > 0) {
-          await production.db().collection<{ _id: string }>('users').updateMany(
-            { _id: { $in: ['offline-0', 'offline-1'] } },
-            { $set: { isOnline: true } },
-          );
-          afterChange = await collectionChecksum(production.db(), 'users');
-          changedProduction = true;
-        }
-        await sleep(50);
-      }
-    })();
+    // While staging is rehearsed (slowly), two more production users go stale.
+    const watchStaging = untilStagingWrites().then(async () => {
+      await production.db().collection<{ _id: string }>('users').updateMany(
+        { _id: { $in: ['offline-0', 'offline-1'] } },
+        { $set: { isOnline: true } },
+      );
+      afterChange = await collectionChecksum(production.db(), 'users');
+      changedProduction = true;
+    });
     const result = await rehearse(['--window', windowFromNow(-30), '--yes', '--batch-size', '1', '--rate', '2']);
     await watchStaging;
     expect(changedProduction).toBe(true);
     expect(result.code).toBe(4);
-    expect(result.stderr).toMatch(/stopped at production run \(exit 4\): the plan counts 9 document\(s\), --expect said 7: nothing written/);
+    expect(result.stderr).toMatch(/stopped at production run \(exit 4\): the plan counts 9 document\(s\), the operator expected 7: nothing written \(--expect\)/);
     expect(await onlineCount(production.db())).toBe(12);
     expect(await collectionChecksum(production.db(), 'users')).toBe(afterChange);
     const [refused, ...none] = await writingRuns(production.db());
     expect(none).toEqual([]);
     expect(refused).toMatchObject({ status: 'refused', plan: { count: 9 }, error: { step: 'confirm' } });
-    expect(refused?.result).toBeUndefined();
+    expect(refused).toMatchObject({ result: { state: 'not-reached' } });
   });
 
   it('SIGTERM during the staging run: staging stops after its batch (audited as interrupted), production is not touched', async () => {
     let signalled = false;
+    let watchStaging: Promise<void> | undefined;
     const result = await rehearse(['--window', windowFromNow(-30), '--yes', '--batch-size', '1', '--rate', '2'], {}, (child) => {
-      void (async () => {
-        for (let tries = 0; tries < 300 && !signalled; tries++) {
-          if ((await writingRuns(staging.db())).length > 0) {
-            child.kill('SIGTERM');
-            signalled = true;
-          }
-          await sleep(50);
-        }
-      })();
+      watchStaging = untilStagingWrites().then(() => {
+        child.kill('SIGTERM');
+        signalled = true;
+      });
     });
+    await watchStaging;
     expect(signalled).toBe(true);
     expect(result.code).not.toBe(0);
     expect(result.stderr).toMatch(/stopped at staging run \(exit \d+\)/);

@@ -175,7 +175,7 @@ describe('resolve-ghost-statuses', () => {
       });
       const afterComeback = await collectionChecksum(database.db(), 'users');
       expect(result.code).toBe(4);
-      expect(result.stdout).toMatch(/stopped at cleanup \(exit 4\): the plan counts 14 document\(s\), --expect said 12: nothing written/);
+      expect(result.stdout).toMatch(/stopped at cleanup \(exit 4\): the plan counts 14 document\(s\), the operator expected 12: nothing written \(--expect\)/);
       expect(await onlineCount(database.db())).toBe(14);
       expect(await collectionChecksum(database.db(), 'users')).toBe(afterComeback);
       const [refused, ...none] = await writingRuns(database.db());

@@ -1,5 +1,5 @@
 import { beforeEach, describe, expect, it } from 'vitest';
-import type { RunRecord } from '../../src/engine/run-record.ts';
+import type { RestoreRecord, RunRecord } from '../../src/engine/run-record.ts';
 import { parseJson, runCli, tempStateDir } from '../support/cli.ts';
 import { collectionChecksum, useTestDatabase } from '../support/database.ts';
 import { auditOf, onlineCount, runRunbook, seedUsers, windowFromNow, writingRuns } from './runbook-process.ts';
@@ -45,7 +45,7 @@ describe('restore-last-run', () => {
     expect(result.stdout).toMatch(/ok {4}restore: 3 restored, 0 already as backed up, 0 changed since the run/);
 
     expect((await users().find({ isOnline: true }).toArray()).map((user) => user._id).sort()).toEqual(['offline-0', 'offline-1', 'offline-2']);
-    const restores = await auditOf(database.db(), { kind: 'restore' });
+    const restores = (await auditOf(database.db(), { kind: 'restore' })) as RestoreRecord[];
     expect(restores.map((record) => [record.dryRun, record.restoreOf])).toEqual([
       [true, latest._id],
       [false, latest._id],
@@ -73,7 +73,7 @@ describe('restore-last-run', () => {
     expect(forced.stdout).toMatch(/ok {4}restore: 0 restored, 9 already as backed up, 1 changed since the run, overwritten \(--force\)/);
     expect(await users().findOne({ _id: 'stale-0' })).toMatchObject({ isOnline: true });
     expect(await onlineCount(database.db())).toBe(10);
-    expect((await auditOf(database.db(), { kind: 'restore', dryRun: false })).every((record) => record.restoreOf === run._id)).toBe(true);
+    expect(((await auditOf(database.db(), { kind: 'restore', dryRun: false })) as RestoreRecord[]).every((record) => record.restoreOf === run._id)).toBe(true);
   });
 
   it('without --yes and without a terminal: refused at the confirmation (exit 4), nothing written', async () => {
@@ -83,7 +83,7 @@ describe('restore-last-run', () => {
     expect(result.code).toBe(4);
     expect(result.stderr).toMatch(/stopped at confirm \(exit 4\): confirmation required/);
     expect(await collectionChecksum(database.db(), 'users')).toBe(before);
-    expect(await auditOf(database.db(), { kind: 'restore', dryRun: false })).toEqual([]);
+    expect((await auditOf(database.db(), { kind: 'restore', dryRun: false })) as RestoreRecord[]).toEqual([]);
   });
 
   it('outside the window: refused (exit 4) with nothing written; with --outside-window the reason is audited', async () => {

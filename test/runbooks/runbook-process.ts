@@ -4,6 +4,7 @@ import type { Db } from 'mongodb';
 import { quote } from 'zx';
 import type { RunRecord } from '../../src/engine/run-record.ts';
 import { REPO, type CliResult } from '../support/cli.ts';
+import { buildUsers, type Cohort } from '../support/users.ts';
 
 export type Runbook = 'resolve-ghost-statuses' | 'daily-maintenance' | 'production-rehearsal' | 'restore-last-run';
 
@@ -104,19 +105,19 @@ export interface SeedUsers {
 /** Users as the presence model expects them by default: boolean `isOnline`, Date `lastSeen`, in `users`. */
 export async function seedUsers(db: Db, seed: SeedUsers): Promise<void> {
   await db.dropDatabase();
-  const now = Date.now();
-  const user = (kind: string, i: number, isOnline: boolean, minutesAgo: number) => ({
-    _id: `${kind}-${i}`,
-    name: `${kind} ${i}`,
-    isOnline,
-    lastSeen: new Date(now - minutesAgo * 60_000),
+  const kind = (label: string, count: number, online: boolean, minutesAgo: number): Cohort => ({
+    count,
+    id: (n) => `${label}-${n}`,
+    name: (n) => `${label} ${n}`,
+    online: () => online,
+    minutesAgo: () => minutesAgo,
   });
-  const users = [
-    ...Array.from({ length: seed.active ?? 0 }, (_, i) => user('active', i, true, 5)),
-    ...Array.from({ length: seed.stale ?? 0 }, (_, i) => user('stale', i, true, 120)),
-    ...Array.from({ length: seed.offline ?? 0 }, (_, i) => user('offline', i, false, 600)),
-  ];
-  if (users.length > 0) await db.collection<{ _id: string }>('users').insertMany(users);
+  const users = buildUsers(new Date(), [
+    kind('active', seed.active ?? 0, true, 5),
+    kind('stale', seed.stale ?? 0, true, 120),
+    kind('offline', seed.offline ?? 0, false, 600),
+  ]);
+  if (users.length > 0) await db.collection('users').insertMany(users);
   if (seed.index ?? true) await db.collection('users').createIndex({ isOnline: 1, lastSeen: 1 }, { name: 'presence_isOnline_lastSeen' });
 }
 

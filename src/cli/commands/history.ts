@@ -1,5 +1,5 @@
 import { InvalidArgumentError } from 'commander';
-import { RunStatus, type RunRecord } from '../../engine/run-record.ts';
+import { RunKind, RunStatus, StepState, type RunRecord } from '../../engine/run-record.ts';
 import { parseTargetEnv } from '../../engine/safety.ts';
 import { count, duration, table } from '../render/format.ts';
 import { outputMode, printJson, printLines } from '../render/output.ts';
@@ -70,7 +70,7 @@ export async function historyCommand(options: HistoryOptions): Promise<number> {
           record.status,
           resultOf(record),
           windowOf(record),
-          record.durationMs === undefined ? '-' : duration(record.durationMs),
+          record.durationMs === null ? '-' : duration(record.durationMs),
           record.operator,
         ]),
       ),
@@ -88,8 +88,12 @@ function windowOf(record: RunRecord): string {
 }
 
 function resultOf(record: RunRecord): string {
-  if (record.restore) return `${count(record.restore.restored)} restored, ${count(record.restore.conflicts)} conflicts`;
-  if (record.result) return `${count(record.result.written)} written, ${count(record.result.skipped)} skipped`;
-  if (record.plan) return `${count(record.plan.count)} planned`;
+  if (record.kind === RunKind.restore && record.restore.state === StepState.done) {
+    return `${count(record.restore.restored)} restored, ${count(record.restore.conflicts)} conflicts`;
+  }
+  if (record.kind === RunKind.run && record.result.state === StepState.done) {
+    return `${count(record.result.written)} written, ${count(record.result.skipped)} skipped`;
+  }
+  if (record.plan.state === StepState.done) return `${count(record.plan.count)} planned`;
   return record.error?.message.slice(0, 60) ?? '-';
 }

@@ -6,6 +6,7 @@ import { findTask, loadTasks, parseTaskParams } from '../../engine/task-catalog.
 import { migrationName, type LoadedTask, type TaskServices } from '../../engine/task.ts';
 import { CONNECTED_SERVICE } from '../../presence/connected.ts';
 import { exitCodeOfRecord } from '../exit-codes.ts';
+import { withFlagHint } from '../flag-hints.ts';
 import { connectedSourceFromOptions } from '../presence-options.ts';
 import { outcomeLines } from '../render/format.ts';
 import { paceFor, type PaceFlags } from '../pace.ts';
@@ -64,7 +65,7 @@ export async function withWriteContext(
   if (!options.dryRun) await assertWritableDir(paths.backupDir);
   const interrupt = abortOnSignals();
   try {
-    return await view.show(async () => {
+    const record = await view.show(async () => {
       const session = await openSession(target, options, view);
       try {
         const paced = await paceFor(session.connection.db, options, (message) => view.notice(message));
@@ -97,6 +98,7 @@ export async function withWriteContext(
         await session.close();
       }
     });
+    return record && withFlagHint(record);
   } finally {
     interrupt.dispose();
   }

@@ -1,6 +1,6 @@
 import { EJSON } from 'bson';
 import type { PlanReport } from '../../engine/plan.ts';
-import type { RunRecord } from '../../engine/run-record.ts';
+import { RunKind, StepState, type ApplyCounts, type RunRecord, type VerifyCounts } from '../../engine/run-record.ts';
 
 const integer = new Intl.NumberFormat('en-US');
 
@@ -63,21 +63,22 @@ export function stepSummary(step: string, record: Readonly<RunRecord>): string {
     case 'lock':
       return record.lockTakeover ? `held (taken over from run ${record.lockTakeover.previousRunId})` : 'held';
     case 'plan':
-      return record.plan ? `${count(record.plan.count)} document(s) in ${record.plan.collection}` : 'done';
+      return record.plan.state === StepState.done ? `${count(record.plan.count)} document(s) in ${record.plan.collection}` : 'done';
     case 'confirm':
       return confirmSummary(record);
     case 'backup':
-      return record.backup ? `${count(record.backup.count)} document(s), ${bytes(record.backup.bytes)}` : 'done';
+      return record.kind === RunKind.run && record.backup.state === StepState.done
+        ? `${count(record.backup.count)} document(s), ${bytes(record.backup.bytes)}`
+        : 'done';
     case 'apply':
-      if (record.restore) {
+      if (record.kind === RunKind.restore) {
+        if (record.restore.state !== StepState.done) return 'done';
         const r = record.restore;
         return `${count(r.restored)} restored, ${count(r.alreadyRestored)} already restored, ${count(r.conflicts)} changed since the run${r.forced ? `, ${count(r.forced)} forced` : ''}`;
       }
-      return record.result ? applyCounts(record) : 'done';
+      return record.result.state === StepState.done ? applyCounts(record.result) : 'done';
     case 'verify':
-      return record.verify
-        ? `${count(record.verify.inTargetState)} in the intended state, ${count(record.verify.notInTargetState)} not${record.verify.changedSince ? ` (${count(record.verify.changedSince)} changed since by another writer)` : ''}, ${count(record.verify.missing)} missing`
-        : 'done';
+      return record.verify.state === StepState.done ? verifyCounts(record.verify) : 'done';
     case 'audit':
       return `run ${record._id} recorded as ${record.status}`;
     default:
@@ -103,22 +104,28 @@ function confirmSummary(record: Readonly<RunRecord>): string {
   return `${record.env} · ${window} · ${confirmed}`;
 }
 
-function applyCounts(record: Readonly<RunRecord>): string {
-  const r = record.result!;
+function applyCounts(r: ApplyCounts): string {
   const parts = [`${count(r.written)} written`, `${count(r.skipped)} skipped (changed since plan)`, `${count(r.failed)} failed`];
   if (r.remaining > 0) parts.push(`${count(r.remaining)} not attempted`);
   return parts.join(', ');
 }
 
+function verifyCounts(v: VerifyCounts): string {
+  const changedSince = v.changedSince ? ` (${count(v.changedSince)} changed since by another writer)` : '';
+  return `${count(v.inTargetState)} in the intended state, ${count(v.notInTargetState)} not${changedSince}, ${count(v.missing)} missing`;
+}
+
 /** The closing lines after the steps: outcome, backup, how to undo. */
 export function outcomeLines(record: Readonly<RunRecord>): string[] {
-  const what = record.kind === 'restore' ? `restore of run ${record.restoreOf}` : `${record.migration}${record.dryRun ? ' (dry run)' : ''}`;
+  const what = record.kind === RunKind.restore ? `restore of run ${record.restoreOf}` : `${record.migration}${record.dryRun ? ' (dry run)' : ''}`;
   const lines = [`${what}: ${record.status} in ${duration(record.durationMs ?? 0)} · run ${record._id}`];
   if (record.error) lines.push(`error at ${record.error.step}: ${record.error.message}`);
-  if (record.result && record.kind === 'run') lines.push(applyCounts(record));
-  if (record.backup) {
-    lines.push(`backup: ${record.backup.path} (${count(record.backup.count)} documents, sha256 ${record.backup.sha256.slice(0, 12)}…)`);
-    if (record.kind === 'run' && (record.result?.written ?? 0) > 0) lines.push(`undo with: presence restore ${record._id}`);
+  if (record.kind === RunKind.run) {
+    if (record.result.state === StepState.done) lines.push(applyCounts(record.result));
+    if (record.backup.state === StepState.done) {
+      lines.push(`backup: ${record.backup.path} (${count(record.backup.count)} documents, sha256 ${record.backup.sha256.slice(0, 12)}…)`);
+      if (record.result.state === StepState.done && record.result.written > 0) lines.push(`undo with: presence restore ${record._id}`);
+    }
   }
   for (const notice of record.notices) lines.push(`note: ${notice}`);
   return lines;

@@ -1,4 +1,4 @@
-import type { RunRecord } from '../../engine/run-record.ts';
+import { appliedCounts, StepState, type RunRecord } from '../../engine/run-record.ts';
 import type { ConnectedFigures } from '../../presence/connected-figures.ts';
 import type { PresenceFigures } from '../../presence/figures.ts';
 import { indexKeyText } from '../../presence/indexes.ts';
@@ -74,9 +74,10 @@ function connectedLines(connected: ConnectedFigures | undefined): string[] {
 }
 
 function runRow(run: RunRecord): string[] {
-  const result = run.result
-    ? `${count(run.result.written)} written, ${count(run.result.skipped)} skipped, ${count(run.result.failed)} failed`
-    : run.plan
+  const applied = appliedCounts(run);
+  const result = applied
+    ? `${count(applied.written)} written, ${count(applied.skipped)} skipped, ${count(applied.failed)} failed`
+    : run.plan.state === StepState.done
       ? `${count(run.plan.count)} planned`
       : (run.error?.message.slice(0, 60) ?? '-');
   return [
@@ -85,7 +86,7 @@ function runRow(run: RunRecord): string[] {
     run.migration + (run.dryRun ? ' (dry run)' : ''),
     run.status,
     result,
-    run.durationMs === undefined ? '-' : duration(run.durationMs),
+    run.durationMs === null ? '-' : duration(run.durationMs),
   ];
 }
 
@@ -101,8 +102,8 @@ export function presenceStatusJson(model: PresenceModel, figures: PresenceFigure
       dryRun: run.dryRun,
       status: run.status,
       startedAt: run.startedAt,
-      durationMs: run.durationMs ?? null,
-      result: run.result ?? null,
+      durationMs: run.durationMs,
+      result: appliedCounts(run) ?? null,
       error: run.error?.message ?? null,
     })),
   };

@@ -1,4 +1,4 @@
-import { RunStatus, type RunRecord } from '../../engine/run-record.ts';
+import { appliedCounts, RunStatus, type RunRecord } from '../../engine/run-record.ts';
 import type { ConnectedFigures } from '../../presence/connected-figures.ts';
 import type { PresenceFigures } from '../../presence/figures.ts';
 import { indexKeyText } from '../../presence/indexes.ts';
@@ -146,17 +146,17 @@ function runMetrics(lastRuns: ReadonlyMap<string, RunRecord>): Metric[] {
     {
       name: 'presence_last_run_written_documents',
       help: 'Users the last run set offline.',
-      samples: perTask((run) => run.result?.written ?? 0),
+      samples: perTask((run) => appliedCounts(run)?.written ?? 0),
     },
     {
       name: 'presence_last_run_skipped_documents',
       help: 'Users the last run left alone because they changed since its plan.',
-      samples: perTask((run) => run.result?.skipped ?? 0),
+      samples: perTask((run) => appliedCounts(run)?.skipped ?? 0),
     },
     {
       name: 'presence_last_run_update_errors',
       help: 'Failed writes of the last run, plus 1 when the run itself failed.',
-      samples: perTask((run) => (run.result?.failed ?? 0) + (run.status === RunStatus.failed ? 1 : 0)),
+      samples: perTask((run) => (appliedCounts(run)?.failed ?? 0) + (run.status === RunStatus.failed ? 1 : 0)),
     },
   ];
 }

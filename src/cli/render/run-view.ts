@@ -1,8 +1,8 @@
 import { ListrEnquirerPromptAdapter } from '@listr2/prompt-adapter-enquirer';
 import { Listr, ListrLogger, type ListrDefaultRenderer, type ListrSimpleRenderer, type ListrTask, type ListrTaskWrapper } from 'listr2';
-import type { RunObserver } from '../../engine/observer.ts';
-import type { PlanReport } from '../../engine/plan.ts';
 import { silentObserver } from '../../engine/observer.ts';
+import type { PlanReport } from '../../engine/plan.ts';
+import type { RunObserver } from '../../engine/ports.ts';
 import type { RunRecord } from '../../engine/run-record.ts';
 import { planLines, progressBar, stepSummary } from './format.ts';
 import type { OutputMode } from './output.ts';
@@ -11,7 +11,11 @@ export const RUN_STEPS = ['connect', 'lock', 'plan', 'confirm', 'backup', 'apply
 
 type StepTask = ListrTaskWrapper<unknown, ListrDefaultRenderer, ListrSimpleRenderer>;
 
-type Outcome = { kind: 'done'; title: string } | { kind: 'skipped'; reason: string } | { kind: 'failed'; message: string };
+type Outcome =
+  | { kind: 'done'; title: string }
+  | { kind: 'skipped'; reason: string }
+  | { kind: 'failed'; message: string }
+  | { kind: 'no run' };
 
 interface StepState {
   outcome: Promise<Outcome>;
@@ -44,6 +48,7 @@ class SilentRunView implements RunView {
   stepFinished = silentObserver.stepFinished;
   stepSkipped = silentObserver.stepSkipped;
   stepFailed = silentObserver.stepFailed;
+  stepNotReached = silentObserver.stepNotReached;
   planned = silentObserver.planned;
   notice = silentObserver.notice;
   show<T>(work: () => Promise<T>): Promise<T> {
@@ -147,6 +152,11 @@ class ListrRunView implements RunView {
     this.state(step).settle({ kind: 'failed', message });
   }
 
+  /** Said by the engine as the run ends: the record keeps this step's result as not reached. */
+  stepNotReached(step: string): void {
+    this.state(step).settle({ kind: 'skipped', reason: 'not reached' });
+  }
+
   planned(report: PlanReport): void {
     this.state('plan').details.push(...planLines(report));
   }
@@ -177,6 +187,7 @@ class ListrRunView implements RunView {
           const outcome = await this.outcomeOf(state, task);
           if (state.details.length > 0) task.output = state.details.join('\n');
           if (outcome.kind === 'skipped') return task.skip(outcome.reason);
+          if (outcome.kind === 'no run') return task.skip('no run');
           if (outcome.kind === 'failed') throw new Error(`${step}: ${outcome.message}`);
           task.title = `${step}: ${outcome.title}`;
         },
@@ -199,7 +210,8 @@ class ListrRunView implements RunView {
     try {
       return await work();
     } finally {
-      for (const step of this.steps) this.state(step).settle({ kind: 'skipped', reason: 'not reached' });
+      // Steps the engine never heard of: no run began (the connection failed, or a `once` task was already applied).
+      for (const step of this.steps) this.state(step).settle({ kind: 'no run' });
       await rendering;
     }
   }

@@ -1,4 +1,5 @@
 import { connect, createServer, type Server, type Socket } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { deserialize, type Document } from 'bson';
 
 const OP_MSG = 2013;
@@ -15,9 +16,14 @@ export interface SeenCommand {
   message: Buffer;
 }
 
-export type FaultMode = 'pass' | 'refuse' | 'stall' | 'hold';
+export type NetworkMode = 'pass' | 'refuse' | 'stall' | 'hold';
 
-export interface FaultProxy {
+export interface TcpProxyOptions {
+  /** How long, in ms, the reply to this request is held back (a slow server); replies still leave in order. */
+  delayReply?: (request: SeenCommand) => number;
+}
+
+export interface TcpProxy {
   /** The target's URI pointed at the proxy (`directConnection=true`): the database as the tool sees it. */
   readonly uri: string;
   /**
@@ -28,24 +34,29 @@ export interface FaultProxy {
    * the network passes again (a long pause, then everything arrives). `pass`:
    * back to normal; stalled connections are reset, as a healed partition's would be.
    */
-  set(mode: FaultMode): void;
+  set(mode: NetworkMode): void;
   /** Sends new connections to another server on this machine (an engine restarted on another port). */
   retarget(targetUri: string): void;
-  /** Called for every request on its way to the server, before any fault applies; returns the unsubscribe. */
+  /**
+   * Called for every request on its way to the server, before any fault
+   * applies: to count what passes, or to act at that exact moment (break the
+   * network, write behind the tool's back). Returns the unsubscribe.
+   */
   onCommand(listener: (seen: SeenCommand) => void): () => void;
-  /** Called for every reply on its way back, with the request it answers; returns the unsubscribe. */
+  /** Called for every reply as it is delivered, with the request it answers; returns the unsubscribe. */
   onReply(listener: (responseTo: number) => void): () => void;
   close(): Promise<void>;
 }
 
 /**
- * A loopback TCP proxy that breaks the network on demand, between the tool and
- * a MongoDB-wire server on 127.0.0.1. It only forwards bytes; it never
- * changes them, and it refuses a target that is not on this machine.
+ * The tests' one stand-in for a network: a loopback TCP proxy between the
+ * tool and a MongoDB-wire server on 127.0.0.1 that breaks, slows or watches
+ * the connection on demand. It never changes the bytes it forwards, and it
+ * refuses a target that is not on this machine.
  */
-export async function startFaultProxy(targetUri: string): Promise<FaultProxy> {
+export async function startTcpProxy(targetUri: string, options: TcpProxyOptions = {}): Promise<TcpProxy> {
   let targetPort = loopbackPort(targetUri);
-  let mode: FaultMode = 'pass';
+  let mode: NetworkMode = 'pass';
   const listeners = new Set<(seen: SeenCommand) => void>();
   const replyListeners = new Set<(responseTo: number) => void>();
   const pairs = new Set<{ client: Socket; upstream: Socket }>();
@@ -69,11 +80,18 @@ export async function startFaultProxy(targetUri: string): Promise<FaultProxy> {
       socket.on('error', close);
       socket.on('close', close);
     }
+    const replyDelay = new Map<number, number>();
+    const sendReply = inOrder((message: Buffer) => {
+      if (client.destroyed) return;
+      for (const listener of replyListeners) listener(message.readInt32LE(8));
+      client.write(message);
+    });
     client.on(
       'data',
       splitMessages((message) => {
         const seen = readCommand(message);
         for (const listener of listeners) listener(seen);
+        if (options.delayReply) replyDelay.set(seen.requestId, options.delayReply(seen));
         // A listener may just have broken the network: this request then never arrives, or later.
         const deliver = () => !upstream.destroyed && upstream.write(message);
         if (mode === 'pass') deliver();
@@ -83,11 +101,10 @@ export async function startFaultProxy(targetUri: string): Promise<FaultProxy> {
     upstream.on(
       'data',
       splitMessages((message) => {
-        const deliver = () => {
-          if (client.destroyed) return;
-          for (const listener of replyListeners) listener(message.readInt32LE(8));
-          client.write(message);
-        };
+        const responseTo = message.readInt32LE(8);
+        const delayMs = replyDelay.get(responseTo) ?? 0;
+        replyDelay.delete(responseTo);
+        const deliver = () => sendReply(message, delayMs);
         if (mode === 'pass') deliver();
         else if (mode === 'hold') held.push(deliver);
       }),
@@ -136,9 +153,28 @@ export async function startFaultProxy(targetUri: string): Promise<FaultProxy> {
 function loopbackPort(uri: string): number {
   const url = new URL(uri);
   if (!LOOPBACK.has(url.hostname) || url.host.includes(',')) {
-    throw new Error(`the fault proxy only fronts a server on this machine, not ${url.hostname}`);
+    throw new Error(`the proxy only fronts a server on this machine, not ${url.hostname}`);
   }
   return Number(url.port || 27017);
+}
+
+/**
+ * Sends each message no earlier than its delay allows, and never before one
+ * that came first: a slow reply holds back those behind it, as on a real connection.
+ */
+function inOrder(send: (message: Buffer) => void): (message: Buffer, delayMs: number) => void {
+  let queue = Promise.resolve();
+  let waiting = 0;
+  return (message, delayMs) => {
+    if (delayMs <= 0 && waiting === 0) return send(message);
+    waiting++;
+    const due = Date.now() + delayMs;
+    queue = queue.then(async () => {
+      if (due > Date.now()) await sleep(due - Date.now());
+      waiting--;
+      send(message);
+    });
+  };
 }
 
 /** Whole wire messages (length-prefixed) out of a byte stream. */
