@@ -46,8 +46,8 @@ export function redisAdapterSource(redisUri: string, options: RedisAdapterSource
     try {
       await abortable(Promise.all(clients.map((client) => client.connect())), signal);
     } catch (error) {
-      if (signal.aborted) throw error;
-      throw new ConnectedSourceError(`${description}: Redis unreachable (${reasonOf(error)})`, { cause: error, unreachable: true });
+      const reason = isTimeout(error) ? `no answer within ${timeoutMs} ms` : reasonOf(error);
+      throw new ConnectedSourceError(`${description}: Redis unreachable (${reason})`, { cause: error, unreachable: true });
     }
     const io = new Server({ adapter: createAdapter(publisher, subscriber, { key, requestsTimeout: timeoutMs }) });
     io.of(namespace);
