@@ -106,9 +106,16 @@ describe('a two-node Socket.IO cluster on Redis', () => {
     expect(fromRedis!.message).toMatch(/partial answer: Socket.IO servers went from 2 to 3/);
   });
 
-  it('a node killed (SIGKILL) drops out: the answer is complete without its sockets, and its users stay online in the database (ghosts)', async () => {
+  it('a node killed mid-answer makes that answer unknown (exit 4); the next is complete without its sockets, and its users stay online in the database (ghosts)', async () => {
+    // Stalled first, so that the kill lands after the request went out and before its answer.
+    b.signal('SIGSTOP');
+    const answer = refusalOf(endpointSource(a.endpointUrl, { token }).fetch());
+    await sleep(300);
     b.signal('SIGKILL');
     await b.exited;
+    const midAnswer = await answer;
+    expect(midAnswer).toBeInstanceOf(ConnectedSourceError);
+    expect(midAnswer!.exitCode).toBe(ExitCode.refused);
     await until('one server on Redis', async () => (await serversOnRedis()) === 1);
 
     const expected = { userIds: [onA, onBoth].sort(), sockets: 2, servers: 1, at: expect.any(Date) };
