@@ -20,6 +20,8 @@ const users = offlineUsers(3);
 const [onA, onB, onBoth] = users.map((user) => user._id.toHexString()) as [string, string, string];
 // Short, so that a stalled node costs each test a couple of seconds.
 const ENDPOINT_TIMEOUT_MS = 2000;
+/** @socket.io/redis-adapter's request type of a fetchSockets(). */
+const REMOTE_FETCH = 5;
 let redis: RedisServer;
 let a: PlatformNode;
 let b: PlatformNode;
@@ -33,6 +35,20 @@ const until = async (what: string, holds: () => Promise<boolean>) => {
     if (Date.now() - started > 10_000) throw new Error(`still not ${what}`);
   }
 };
+/**
+ * Watches Redis for the next cluster-wide fetchSockets request; `sent` resolves once it
+ * went out. A pattern subscription, because adapters count channel subscribers as servers.
+ */
+async function watchFetchRequest(): Promise<{ sent: Promise<void> }> {
+  const watcher = redisClient.duplicate();
+  await watcher.connect();
+  let seen!: () => void;
+  const sent = new Promise<void>((resolve) => (seen = resolve));
+  await watcher.pSubscribe('socket.io-request#/#', (message) => {
+    if ((JSON.parse(message) as { type?: number }).type === REMOTE_FETCH) seen();
+  });
+  return { sent: sent.finally(() => watcher.close()) };
+}
 const sorted = (set: ConnectedSet) => ({ ...set, userIds: [...set.userIds].sort() });
 const refusalOf = (work: Promise<unknown>) => work.then(() => undefined, (error: unknown) => error as ConnectedSourceError);
 
@@ -109,8 +125,9 @@ describe('a two-node Socket.IO cluster on Redis', () => {
   it('a node killed mid-answer makes that answer unknown (exit 4); the next is complete without its sockets, and its users stay online in the database (ghosts)', async () => {
     // Stalled first, so that the kill lands after the request went out and before its answer.
     b.signal('SIGSTOP');
+    const request = await watchFetchRequest();
     const answer = refusalOf(endpointSource(a.endpointUrl, { token }).fetch());
-    await sleep(300);
+    await request.sent;
     b.signal('SIGKILL');
     await b.exited;
     const midAnswer = await answer;
@@ -134,9 +151,10 @@ describe('a two-node Socket.IO cluster on Redis', () => {
 async function joinedDuring(fetching: (signal: AbortSignal) => Promise<ConnectedSet>): Promise<ConnectedSourceError | undefined> {
   const servers = await serversOnRedis();
   b.signal('SIGSTOP');
+  const request = await watchFetchRequest();
   const outcome = refusalOf(fetching(AbortSignal.timeout(10_000)));
-  // The request is out (it goes to a and b only) once the asker has counted the servers.
-  await sleep(300);
+  // Once out, the request goes to the servers counted before this one joins.
+  await request.sent;
   const publisher = createClient({ url: redis.uri });
   const subscriber = publisher.duplicate();
   await Promise.all([publisher.connect(), subscriber.connect()]);
