@@ -29,7 +29,8 @@ beforeAll(async () => {
   await Promise.all([publisher.connect(), subscriber.connect()]);
   const http = createServer();
   io = new Server(http, { adapter: createAdapter(publisher, subscriber, { key: KEY }) });
-  io.of('/rooms').on('connection', (socket) => (socket.data.userId = Number(socket.handshake.auth.userId)));
+  // This app keeps its user under its own key, as a number.
+  io.of('/rooms').on('connection', (socket) => (socket.data.user = { id: Number(socket.handshake.auth.userId) }));
   http.listen(0, '127.0.0.1');
   await once(http, 'listening');
   client = connect(`http://127.0.0.1:${(http.address() as AddressInfo).port}/rooms`, { auth: { userId: 42 }, transports: ['websocket'] });
@@ -51,8 +52,8 @@ async function refusal(work: Promise<unknown>): Promise<ConnectedSourceError> {
 }
 
 describe('redisAdapterSource', () => {
-  it('authenticates, finds the sockets of its namespace and key, and never shows the password', async () => {
-    const source = redisAdapterSource(redis.uri, { namespace: '/rooms', key: KEY, timeoutMs: 3000 });
+  it('authenticates, finds the users of its namespace, key and user field, and never shows the password', async () => {
+    const source = redisAdapterSource(redis.uri, { namespace: '/rooms', key: KEY, userIdField: 'user.id', timeoutMs: 3000 });
     expect(source.description).toBe(`redis://<credentials>@127.0.0.1:${redis.port} (namespace /rooms, key ${KEY})`);
     const set = await source.fetch();
     expect({ ...set, userIds: [...set.userIds] }).toEqual({ userIds: ['42'], sockets: 1, servers: 1, at: expect.any(Date) });

@@ -28,7 +28,9 @@ export async function startRedis(options: { password?: string } = {}): Promise<R
   let log = '';
   const exited = once(child, 'exit');
   await new Promise<void>((ready, failed) => {
-    child.on('error', failed);
+    child.on('error', (error: NodeJS.ErrnoException) =>
+      failed(error.code === 'ENOENT' ? new Error('redis-server is not installed (Debian: apt-get install redis-server)') : error),
+    );
     child.stdout.on('data', (chunk: Buffer) => {
       log += chunk.toString();
       if (log.includes('Ready to accept connections')) ready();

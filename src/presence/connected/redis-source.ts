@@ -13,6 +13,8 @@ export interface RedisAdapterSourceOptions {
   namespace?: string;
   /** The adapter's channel prefix, its `key` option (default `socket.io`). */
   key?: string;
+  /** Where each socket's user id is in `socket.data`, a dotted path (default `userId`; e.g. `user.id`). */
+  userIdField?: string;
   /** Joining, asking every server and leaving (default 10 s). */
   timeoutMs?: number;
 }
@@ -32,7 +34,8 @@ type RedisClient = ReturnType<typeof redisClient>;
  * cluster-wide requests.
  */
 export function redisAdapterSource(redisUri: string, options: RedisAdapterSourceOptions = {}): ConnectedSource {
-  const { namespace = '/', key = 'socket.io', timeoutMs = 10_000 } = options;
+  const { namespace = '/', key = 'socket.io', userIdField = 'userId', timeoutMs = 10_000 } = options;
+  const userIdPath = userIdField.split('.');
   const description = `${redactUrl(redisUri)} (namespace ${namespace}, key ${key})`;
   checkUri(redisUri);
   /** The Redis connections of fetches under way, for close(). */
@@ -73,7 +76,7 @@ export function redisAdapterSource(redisUri: string, options: RedisAdapterSource
     if (after !== before) throw refused(`partial answer: Socket.IO servers went from ${before} to ${after} while they were asked`);
     const userIds = new Set<string>();
     for (const socket of sockets) {
-      const id = userIdText((socket.data as { userId?: unknown } | undefined)?.userId);
+      const id = userIdText(userIdPath.reduce<unknown>((value, name) => (value as Record<string, unknown> | undefined)?.[name], socket.data));
       if (id !== undefined) userIds.add(id);
     }
     return { userIds, sockets: sockets.length, servers: after, at };
@@ -106,8 +109,9 @@ export function redisAdapterSource(redisUri: string, options: RedisAdapterSource
 
   /**
    * Closing the connections is leaving: Redis drops their subscriptions, so the
-   * deployment stops counting this server. The headless server itself holds
-   * nothing else (no engine, no sockets, no timers).
+   * deployment stops counting this server. The headless server holds nothing
+   * else: no engine, no socket; at most the adapter's timer of a request that
+   * was abandoned, which ends by itself within the timeout.
    */
   async function leave(clients: RedisClient[]): Promise<void> {
     visits.delete(clients);
