@@ -35,7 +35,10 @@ export async function startRedis(options: { password?: string } = {}): Promise<R
       log += chunk.toString();
       if (log.includes('Ready to accept connections')) ready();
     });
-    exited.then(() => failed(new Error(`redis-server exited before it was ready:\n${log.slice(-2000)}`)));
+    exited.then(
+      () => failed(new Error(`redis-server exited before it was ready:\n${log.slice(-2000)}`)),
+      () => undefined, // not started at all: said by the 'error' handler
+    );
   });
   const credentials = options.password ? `:${encodeURIComponent(options.password)}@` : '';
   return {
