@@ -25,7 +25,6 @@ export interface PlatformNode {
   url: string;
   /** The presence endpoint, mounted by the app: http://127.0.0.1:PORT/presence */
   endpointUrl: string;
-  pid: number;
   /** Resolves once this node has written the user online or offline, or kept them online (another socket remains). */
   reported(change: PresenceChange, userId: string): Promise<void>;
   /** SIGSTOP to stall it, SIGCONT to resume, SIGKILL to crash it. */
@@ -93,7 +92,6 @@ export async function startPlatform(options: PlatformOptions): Promise<PlatformN
   return {
     url,
     endpointUrl: `${url}/presence`,
-    pid: child.pid!,
     reported: (change, userId) => until(`${change} for ${userId}`, () => lines.some((line) => line[change] === userId)),
     signal: (signal) => child.kill(signal),
     exited,
