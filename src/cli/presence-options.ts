@@ -31,6 +31,7 @@ export interface ConnectedOptions {
   connectedRedis?: string;
   connectedNamespace?: string;
   connectedAdapterKey?: string;
+  connectedUserIdField?: string;
   connectedTimeout?: string;
 }
 
@@ -40,6 +41,7 @@ export function addConnectedOptions(command: Command): Command {
     .option('--connected-redis <uri>', "or the deployment's Socket.IO Redis adapter ($PRESENCE_CONNECTED_REDIS)")
     .option('--connected-namespace <name>', 'the Socket.IO namespace users connect to (default: /)')
     .option('--connected-adapter-key <key>', "the Redis adapter's key prefix (default: socket.io)")
+    .option('--connected-user-id-field <path>', "where the Redis adapter's sockets hold the user id in socket.data (default: userId)")
     .option('--connected-timeout <seconds>', 'how long the deployment may take to answer (default: 5)');
 }
 
@@ -102,6 +104,7 @@ export async function connectedSourceFromOptions(options: ConnectedOptions, env:
       redis: options.connectedRedis,
       namespace: options.connectedNamespace,
       adapterKey: options.connectedAdapterKey,
+      userIdField: options.connectedUserIdField,
       timeoutSeconds: options.connectedTimeout,
     },
   });

@@ -35,6 +35,7 @@ export const CONNECTED_SETTINGS: readonly PresenceSetting[] = [
   { key: 'connectedRedis', env: 'PRESENCE_CONNECTED_REDIS', flag: '--connected-redis', param: 'redis', secret: true },
   { key: 'connectedNamespace', env: 'PRESENCE_CONNECTED_NAMESPACE', flag: '--connected-namespace', param: 'namespace' },
   { key: 'connectedAdapterKey', env: 'PRESENCE_CONNECTED_ADAPTER_KEY', flag: '--connected-adapter-key', param: 'adapterKey' },
+  { key: 'connectedUserIdField', env: 'PRESENCE_CONNECTED_USER_ID_FIELD', flag: '--connected-user-id-field', param: 'userIdField' },
   { key: 'connectedTimeoutSeconds', env: 'PRESENCE_CONNECTED_TIMEOUT_SECONDS', flag: '--connected-timeout', param: 'timeoutSeconds' },
 ];
 

@@ -1,7 +1,8 @@
 import { ObjectId, type Db, type Document } from 'mongodb';
 import { ConnectedSourceError, type ConnectedSource } from './connected.ts';
 import type { PresenceModel } from './model.ts';
-import { offlineFilter, onlineFilter, userIdText } from './queries.ts';
+import { offlineFilter, onlineFilter } from './queries.ts';
+import { userIdText } from '../socketio/user-id.ts';
 
 /** Connected users per `$in` query: a few tens of kilobytes of ids per round trip. */
 const IDS_PER_QUERY = 1000;
@@ -53,7 +54,7 @@ export async function connectedFigures(
   let ghosts = 0;
   const online = users.find(onlineFilter(model), { projection: { _id: 1, [model.lastSeenField]: 1 } });
   for await (const user of online) {
-    if (connected.userIds.has(userIdText(user._id))) onlineConnected++;
+    if (connected.userIds.has(userIdText(user._id) ?? '')) onlineConnected++;
     else if (user[model.lastSeenField] instanceof Date && user[model.lastSeenField] < cutoff) ghosts++;
   }
   let missing = 0;

@@ -9,6 +9,15 @@ function hasProtocol(text: string, protocols: readonly string[]): boolean {
   }
 }
 
+/** A token may also ride in the URL's password (`https://:TOKEN@host/path`); it is never sent in the URL. */
+function hasPassword(text: string): boolean {
+  try {
+    return new URL(text).password !== '';
+  } catch {
+    return false;
+  }
+}
+
 /** Seconds from text (a flag, an env var) or JSON. */
 const timeoutSeconds = z.preprocess(
   (value) => (typeof value === 'string' && /^\s*\d+(\.\d+)?\s*$/.test(value) ? Number(value) : value),
@@ -32,6 +41,8 @@ export const connectedSettingsSchema = z
       .optional(),
     namespace: z.string({ error: 'must be text' }).startsWith('/', 'must start with "/"').default('/'),
     adapterKey: z.string({ error: 'must be text' }).min(1, 'must not be empty').default('socket.io'),
+    /** Where the Redis source finds each socket's user id in `socket.data` (a dotted path). */
+    userIdField: z.string({ error: 'must be text' }).regex(/^[^.$]+(\.[^.$]+)*$/, 'must be a field path like userId or user.id').default('userId'),
     timeoutSeconds: timeoutSeconds.default(5),
   })
   .superRefine((settings, context) => {
@@ -39,7 +50,7 @@ export const connectedSettingsSchema = z
     if (settings.url !== undefined && settings.redis !== undefined) {
       broken([], 'connectedUrl and connectedRedis are both set: choose the endpoint or the Redis adapter');
     }
-    if (settings.url !== undefined && settings.token === undefined) {
+    if (settings.url !== undefined && settings.token === undefined && !hasPassword(settings.url)) {
       broken(['url'], 'needs connectedToken: the endpoint refuses a request without its token ($PRESENCE_CONNECTED_TOKEN)');
     }
   });

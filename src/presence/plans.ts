@@ -2,7 +2,8 @@ import type { Document } from 'mongodb';
 import type { FieldChange, TaskPlan } from '../engine/task.ts';
 import type { ConnectedSet } from './connected.ts';
 import { isOnlineValue, offlineValueOf, onlineValueOf, presenceFields, type PresenceModel } from './model.ts';
-import { offlineFilter, onlineFilter, staleCutoff, staleFilter, userIdText } from './queries.ts';
+import { offlineFilter, onlineFilter, staleCutoff, staleFilter } from './queries.ts';
+import { userIdText } from '../socketio/user-id.ts';
 
 /** Going offline: the online field and every companion field, nothing else (last activity stays true). */
 export function offlineChange(model: PresenceModel): FieldChange {
@@ -50,7 +51,7 @@ export interface GhostsPlan {
  */
 export function planGhosts(model: PresenceModel, connected: ConnectedSet, now: Date, graceSeconds: number, fixMissing: boolean): GhostsPlan {
   const cutoff = new Date(now.getTime() - graceSeconds * 1000);
-  const isConnected = (document: Document) => connected.userIds.has(userIdText(document._id));
+  const isConnected = (document: Document) => connected.userIds.has(userIdText(document._id) ?? '');
   const offline = offlineChange(model);
   const ghosts = staleFilter(model, cutoff);
   if (!fixMissing) {

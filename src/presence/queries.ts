@@ -65,10 +65,3 @@ export function staleCutoff(now: Date, minutes: number): Date {
   return new Date(now.getTime() - minutes * 60_000);
 }
 
-/** A user's id as the connected set holds it: an ObjectId as its hex string, anything else as text. */
-export function userIdText(id: unknown): string {
-  if (typeof id === 'object' && id !== null && 'toHexString' in id && typeof id.toHexString === 'function') {
-    return String(id.toHexString());
-  }
-  return String(id);
-}
