@@ -11,6 +11,7 @@ import type { RunObserver } from '../../src/engine/ports.ts';
 import type { TaskRunRecord } from '../../src/engine/run-record.ts';
 import { runTask } from '../../src/engine/runner.ts';
 import { findTask, loadTasks } from '../../src/engine/task-catalog.ts';
+import type { TaskServices } from '../../src/engine/task.ts';
 import { REPO } from '../support/cli.ts';
 
 export interface InProcessRun {
@@ -23,6 +24,8 @@ export interface InProcessRun {
   observer?: RunObserver;
   /** Awaited before each write batch (e.g. another writer's update). */
   beforeBatch?: () => Promise<void>;
+  /** What the task may need beyond the database (e.g. who is connected). */
+  services?: TaskServices;
 }
 
 /** A bundled task through the engine's run path, in this process, as the CLI would run it. */
@@ -50,6 +53,7 @@ export async function runBundledTask(run: InProcessRun): Promise<TaskRunRecord> 
       signal: new AbortController().signal,
       safety: { env: 'development', windows: [], yes: false },
       pace: { beforeBatch: async () => run.beforeBatch?.(), afterBatch: () => undefined, notices: () => [] },
+      services: run.services,
     },
   );
 }
