@@ -1,5 +1,7 @@
+import { randomBytes } from 'node:crypto';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { tempStateDir } from '../support/cli.ts';
+import { connectUsers, offlineUsers, startPlatform } from '../support/socketio-platform.ts';
 import { collectionChecksum, useTestDatabase } from '../support/database.ts';
 import {
   auditOf,
@@ -182,5 +184,39 @@ describe('resolve-ghost-statuses', () => {
       expect(none).toEqual([]);
       expect(refused).toMatchObject({ status: 'refused', error: { step: 'confirm' }, plan: { count: 14 } });
     });
+  });
+});
+
+describe('resolve-ghost-statuses with a connected-set source', () => {
+  it('reconciles instead of cleaning up, says so, and leaves the connected users online', async () => {
+    await seedUsers(database.db(), { stale: 3 });
+    const connected = offlineUsers(2);
+    await database.db().collection('users').insertMany(connected);
+    const token = randomBytes(24).toString('base64url');
+    env.PRESENCE_CONNECTED_TOKEN = token;
+    const node = await startPlatform({ mongoUri: database.uri(), token });
+    const clients = await connectUsers(node, connected.map((user) => user._id.toHexString()));
+    try {
+      const result = await resolveGhosts(['--yes', '--connected', node.endpointUrl]);
+      expect(result.code, result.stderr).toBe(0);
+      const steps = result.stdout.split('\n').filter((line) => /^(ok|skip|FAIL) /.test(line)).map((line) => line.slice(6, line.indexOf(':')));
+      expect(steps).toEqual(['status', 'reconcile dry run', 'confirm', 'reconcile', 'test', 'status']);
+      expect(result.stdout).toContain('a connected-set source is configured: reconcile sets offline only the ghosts');
+      const online = await database.db().collection('users').find({ isOnline: true }).toArray();
+      expect(online.map((user) => String(user._id)).sort()).toEqual(connected.map((user) => user._id.toHexString()).sort());
+      const [reconcile, ...more] = await writingRuns(database.db());
+      expect(more).toEqual([]);
+      expect(reconcile).toMatchObject({ migration: 'presence-reconcile@1', result: { planned: 3, written: 3 } });
+      expect(result.stdout + result.stderr).not.toContain(token);
+    } finally {
+      for (const client of clients) client.socket.close();
+      await node.stop();
+    }
+  });
+
+  it('says it falls back to cleanup when no source is configured', async () => {
+    const result = await resolveGhosts(['--yes']);
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toContain('no connected-set source configured: cleanup sets offline everyone shown online');
   });
 });
