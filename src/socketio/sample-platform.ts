@@ -1,7 +1,8 @@
 /**
- * The platform's Socket.IO server, as its own process
- * (`node --import tsx test/support/socketio-platform-server.ts`), keeping
- * presence in MongoDB the way the platform's server does:
+ * A sample of the platform's Socket.IO server, run as its own process by the
+ * demo and the tests (`startSamplePlatform`), keeping presence in MongoDB the
+ * way the platform's server does, and mounting the presence endpoint as an
+ * app would:
  * - a client connects with `auth: { userId }` (an ObjectId's hex; users' `_id`
  *   are ObjectIds): `socket.data.userId` is set, the user's room joined, and
  *   the user written `isOnline: true, lastSeen: now`;
@@ -25,7 +26,7 @@ import { createAdapter } from '@socket.io/redis-adapter';
 import { MongoClient, ObjectId } from 'mongodb';
 import { createClient } from 'redis';
 import { Server } from 'socket.io';
-import { presenceEndpoint } from '../../src/socketio/endpoint.ts';
+import { presenceEndpoint } from './endpoint.ts';
 
 const mongoUri = process.env.PLATFORM_MONGODB_URI!;
 const token = process.env.PLATFORM_TOKEN!;
