@@ -5,9 +5,11 @@ import { MongoClient } from 'mongodb';
 import { startSandbox } from '../../db/sandbox.ts';
 import { ExitCode } from '../../engine/errors.ts';
 import { demoPopulation } from '../../presence/demo-population.ts';
-import { PRESENCE_CONFIG_ENV, PRESENCE_SETTINGS } from '../../presence/config.ts';
+import { CONNECTED_SETTINGS, PRESENCE_CONFIG_ENV, PRESENCE_SETTINGS } from '../../presence/config.ts';
 import { printLines } from '../render/output.ts';
 import { cleanupCommand } from './cleanup.ts';
+import { crashThePlatform, type CrashedPlatform } from './demo-crash.ts';
+import { reconcileCommand } from './reconcile.ts';
 import { staleCommand } from './stale.ts';
 import { statusCommand } from './status.ts';
 import { testCommand } from './test.ts';
@@ -16,7 +18,9 @@ const DEMO_DATABASE = 'presence_demo';
 const DEMO_SETTINGS = { collection: 'users', offlineSet: { socketId: null, currentRoom: null }, staleMinutes: 30 };
 
 interface DemoStep {
+  /** The command it runs, or what happens when it is a scene. */
   command: string;
+  scene?: true;
   run(): Promise<number>;
   /** Exit codes that mean the step showed what it should. */
   expected: readonly number[];
@@ -25,14 +29,16 @@ interface DemoStep {
 
 /**
  * `presence demo`: an embedded FerretDB, a seeded coworking population, then
- * status → stale dry-run → stale → cleanup dry-run → test → status, each
- * through the same function its command runs.
+ * status → stale dry-run → stale → a Socket.IO platform crashes → status
+ * against who is connected → reconcile dry-run → reconcile → cleanup dry-run
+ * → test → status, each through the same function its command runs.
  */
 export async function demoCommand(options: { users: number }): Promise<number> {
   const say = (line: string) => process.stdout.write(line + '\n');
   say('starting the embedded database (FerretDB on SQLite, in a temporary directory)…');
   const sandbox = await startSandbox({ log: say });
   const stateDir = await mkdtemp(join(tmpdir(), 'presence-demo-'));
+  let platform: CrashedPlatform | undefined;
   try {
     const uri = `${sandbox.uri.replace(/\/$/, '')}/${DEMO_DATABASE}`;
     const config = join(stateDir, 'presence.json');
@@ -46,10 +52,35 @@ export async function demoCommand(options: { users: number }): Promise<number> {
     const target = { uri, config, stateDir, backupDir: join(stateDir, 'backups') };
     // The sandbox is a development target by definition, whatever $PRESENCE_ENV says.
     const writes = { ...target, env: 'development' };
+    const connected = () => ({ connected: platform!.endpointUrl });
+    const envWithToken = () => ({ ...env, PRESENCE_CONNECTED_TOKEN: platform!.token });
+    // The crash was seconds ago: with the default grace (2 minutes) nobody would be a ghost yet.
+    const reconcile = { grace: '0' };
     const steps: DemoStep[] = [
       { command: 'presence status', run: () => statusCommand(target, env), expected: [0] },
       { command: 'presence stale --dry-run', run: () => staleCommand({ ...writes, dryRun: true }, env), expected: [0] },
       { command: 'presence stale', run: () => staleCommand(writes, env), expected: [0] },
+      {
+        command: 'the Socket.IO platform crashes and restarts',
+        scene: true,
+        run: async () => {
+          platform = await crashThePlatform(uri, DEMO_SETTINGS.collection, say);
+          return 0;
+        },
+        expected: [0],
+      },
+      { command: 'presence status --connected <endpoint>', run: () => statusCommand({ ...target, ...connected() }, envWithToken()), expected: [0] },
+      {
+        command: 'presence reconcile --connected <endpoint> --grace 0 --dry-run',
+        run: () => reconcileCommand({ ...writes, ...connected(), ...reconcile, dryRun: true }, envWithToken()),
+        expected: [0],
+      },
+      {
+        command: 'presence reconcile --connected <endpoint> --grace 0',
+        run: () => reconcileCommand({ ...writes, ...connected(), ...reconcile }, envWithToken()),
+        expected: [0],
+        note: 'only the users who never came back were set offline; the connected ones were left alone',
+      },
       { command: 'presence cleanup --dry-run', run: () => cleanupCommand({ ...writes, dryRun: true }, env), expected: [0] },
       {
         command: 'presence test',
@@ -61,7 +92,7 @@ export async function demoCommand(options: { users: number }): Promise<number> {
     ];
     const surprises: string[] = [];
     for (const [index, step] of steps.entries()) {
-      printLines(['', `── ${index + 1}/${steps.length}  $ ${step.command}`, '']);
+      printLines(['', `── ${index + 1}/${steps.length}  ${step.scene ? step.command : `$ ${step.command}`}`, '']);
       const exitCode = await step.run();
       if (step.note) say(`(exit ${exitCode}: ${step.note})`);
       if (!step.expected.includes(exitCode)) surprises.push(`${step.command} exited ${exitCode}`);
@@ -75,6 +106,7 @@ export async function demoCommand(options: { users: number }): Promise<number> {
     say('database runs. Against your own database: presence status --uri mongodb://HOST/DB (see the README).');
     return ExitCode.success;
   } finally {
+    await platform?.stop();
     await sandbox.stop();
     await rm(stateDir, { recursive: true, force: true });
   }
@@ -92,6 +124,6 @@ async function seed(uri: string, size: number) {
 }
 
 function withoutPresenceSettings(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
-  const names = new Set<string>([...PRESENCE_SETTINGS.map((setting) => setting.env), PRESENCE_CONFIG_ENV]);
+  const names = new Set<string>([...[...PRESENCE_SETTINGS, ...CONNECTED_SETTINGS].map((setting) => setting.env), PRESENCE_CONFIG_ENV]);
   return Object.fromEntries(Object.entries(env).filter(([name]) => !names.has(name)));
 }
