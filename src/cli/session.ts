@@ -19,6 +19,7 @@ export interface TargetOptions {
   tasksDir?: string;
 }
 
+// tasks/*.ts beside src/ when run from the sources, dist/tasks/*.js beside dist/src/ when compiled.
 export const BUNDLED_TASKS_DIR = resolve(fileURLToPath(new URL('../../tasks', import.meta.url)));
 
 /** Where this host keeps backups and its local audit file. */
