@@ -1,5 +1,6 @@
 import { Command, CommanderError, Option } from 'commander';
 import { ExitCode } from '../engine/errors.ts';
+import { exitCodeOfError } from './exit-codes.ts';
 import { parseAge, parseSince, parseStatus } from './history-options.ts';
 import { addTargetOptions, addWriteOptions, collectParam, integerIn } from './options.ts';
 import { addSafetyOptions } from './safety-options.ts';
@@ -187,8 +188,6 @@ export async function main(argv: string[]): Promise<number> {
       return error.exitCode === 0 ? ExitCode.success : ExitCode.usage;
     }
     process.stderr.write(`presence: ${oneLine(error instanceof Error ? error.message : String(error))}\n`);
-    // Loaded only on failure: it reaches the driver's error classes.
-    const { exitCodeOfError } = await import('./exit-codes.ts');
     return exitCodeOfError(error);
   }
 }
