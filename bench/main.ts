@@ -5,7 +5,7 @@ import { MongoClient, type Db } from 'mongodb';
 import { startSandbox, type Sandbox } from '../src/db/sandbox.ts';
 import { serverFacts } from '../src/db/server-facts.ts';
 import { serverLimits } from '../src/db/server.ts';
-import { DEFAULT_BATCH_SIZE } from '../src/engine/runner.ts';
+import { DEFAULT_BATCH_SIZE } from '../src/db/server.ts';
 import { startWireProxy, type WireProxy } from '../test/support/wire-proxy.ts';
 import { runTool, runWorker, scratchFile, type ToolRun, type WorkerRun } from './children.ts';
 import { resetStale, seedUsers, STALE_MINUTES, type Population } from './population.ts';

@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { MongoClient } from 'mongodb';
 import { startSandbox, type Sandbox } from '../src/db/sandbox.ts';
 
 const REPO = resolve(import.meta.dirname, '..');
@@ -51,7 +52,7 @@ async function measure(runs: number, uri: string): Promise<boolean> {
   const cases: Case[] = [
     { name: 'node -e 0', args: ['-e', '0'] },
     { name: 'presence --help', args: [PRESENCE_BIN, '--help'], targetMs: 400 },
-    { name: 'presence status (empty collection)', args: [PRESENCE_BIN, 'status', '--uri', withDatabase(uri)], targetMs: 800 },
+    { name: 'presence status (empty collection)', args: [PRESENCE_BIN, 'status', '--uri', uri], targetMs: 800 },
   ];
   let allMet = true;
   console.log(`${'CASE'.padEnd(36)} ${'MEDIAN'.padStart(8)} ${'MIN'.padStart(8)} ${'MAX'.padStart(8)}  TARGET`);
@@ -82,12 +83,19 @@ async function main(argv: string[]): Promise<number> {
     return 2;
   }
   let sandbox: Sandbox | undefined;
+  let client: MongoClient | undefined;
   try {
     const given = values.uri ?? process.env.MONGODB_TEST_URI;
     if (given === undefined) sandbox = await startSandbox({ log: (line) => console.log(line) });
+    const uri = withDatabase(given ?? sandbox!.uri);
+    client = await MongoClient.connect(uri, { serverSelectionTimeoutMS: 5000 });
+    await client.db(DATABASE).dropDatabase();
+    await client.db(DATABASE).createCollection('users');
     console.log(`${runs} runs per case, on ${process.platform} with node ${process.version}`);
-    return (await measure(runs, given ?? sandbox!.uri)) ? 0 : 1;
+    return (await measure(runs, uri)) ? 0 : 1;
   } finally {
+    await client?.db(DATABASE).dropDatabase().catch(() => undefined);
+    await client?.close();
     await sandbox?.stop();
   }
 }

@@ -1,5 +1,5 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import { DEFAULT_BATCH_SIZE } from '../engine/runner.ts';
+import { DEFAULT_BATCH_SIZE } from '../db/server.ts';
 import { DEFAULT_MAX_LAG_SECONDS } from './pace.ts';
 
 /** Most servers refuse more than 100,000 writes in one batch (maxWriteBatchSize). */

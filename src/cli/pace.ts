@@ -4,7 +4,7 @@ import { serverFacts, type ServerFacts } from '../db/server-facts.ts';
 import { errorMessage, UsageError } from '../engine/errors.ts';
 import { AdaptivePace } from '../engine/pace.ts';
 import type { ServerLimits } from '../db/server.ts';
-import { DEFAULT_BATCH_SIZE } from '../engine/runner.ts';
+import { DEFAULT_BATCH_SIZE } from '../db/server.ts';
 
 export const DEFAULT_MAX_LAG_SECONDS = 10;
 

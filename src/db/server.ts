@@ -1,5 +1,8 @@
 import type { Db } from 'mongodb';
 
+/** Documents per write batch when the operator asks for no other size. */
+export const DEFAULT_BATCH_SIZE = 500;
+
 /**
  * FerretDB 1.24 (SQLite) keeps one SQLite connection per statement of an
  * `update` command until the command ends, from a pool of 100: a bulk write of

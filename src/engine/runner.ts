@@ -21,8 +21,6 @@ import type { TargetState } from './verify.ts';
 import { SAMPLE_SIZE, type PlanSample } from './plan.ts';
 import { undoOf, workOf, type Work } from './work.ts';
 
-export const DEFAULT_BATCH_SIZE = 500;
-
 export interface RunnerDeps {
   db: Db;
   store: RunStore;
