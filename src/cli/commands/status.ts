@@ -3,11 +3,11 @@ import { databaseError } from '../../db/connect.ts';
 import { presenceFigures } from '../../presence/figures.ts';
 import { lastCompletedRuns, recentPresenceRuns } from '../../presence/last-runs.ts';
 import { presenceModelFromOptions, type PresenceOptions } from '../presence-options.ts';
-import { StatusFormat } from '../status-format.ts';
 import { printJson, printLines } from '../render/output.ts';
 import { presenceStatusJson, presenceStatusLines } from '../render/presence-status.ts';
 import { prometheusText } from '../render/prometheus.ts';
 import { openSession, targetOf, type TargetOptions } from '../session.ts';
+import { StatusFormat } from '../status-format.ts';
 
 export interface StatusOptions extends TargetOptions, PresenceOptions {
   format?: StatusFormat;
