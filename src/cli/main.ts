@@ -1,22 +1,13 @@
 import { Command, CommanderError, Option } from 'commander';
 import { ExitCode } from '../engine/errors.ts';
-import { cleanupCommand } from './commands/cleanup.ts';
-import { demoCommand } from './commands/demo.ts';
-import { listBackupsCommand, pruneBackupsCommand } from './commands/backups.ts';
-import { historyCommand, parseAge, parseSince, parseStatus } from './commands/history.ts';
-import { restoreCommand } from './commands/restore.ts';
-import { reconcileCommand } from './commands/reconcile.ts';
-import { runCommand } from './commands/run.ts';
-import { sandboxCommand } from './commands/sandbox.ts';
-import { staleCommand } from './commands/stale.ts';
-import { statusCommand, StatusFormat } from './commands/status.ts';
-import { testCommand } from './commands/test.ts';
-import { tasksCommand } from './commands/tasks.ts';
 import { exitCodeOfError } from './exit-codes.ts';
+import { parseAge, parseSince, parseStatus } from './history-options.ts';
 import { addTargetOptions, addWriteOptions, collectParam, integerIn } from './options.ts';
 import { addSafetyOptions } from './safety-options.ts';
 import { PresenceExamples } from './presence-help.ts';
 import { addConnectedOptions, addPresenceOptions, graceOption, minutesOption, parseInterval } from './presence-options.ts';
+import { StatusFormat } from './status-format.ts';
+import { helpOnlyForKnownCommands } from './unknown-command.ts';
 
 const EXAMPLES = `
 Examples:
@@ -38,6 +29,10 @@ Examples:
 Exit codes: 0 success · 1 a task or check failed · 2 bad usage or input
             3 database unreachable or unauthorised · 4 refused by a safety rule`;
 
+/**
+ * Every command's module is imported in its action, so `--help` (or a usage error) loads commander and the option
+ * parsers, not mongodb, listr2, umzug or zx behind the commands.
+ */
 function buildProgram(setExitCode: (code: number) => void): Command {
   const program = new Command('presence')
     .description('Maintenance tasks for MongoDB, run like migrations: plan, backup, apply, verify, audit.')
@@ -48,19 +43,20 @@ function buildProgram(setExitCode: (code: number) => void): Command {
     .addHelpText('after', EXAMPLES)
     .showSuggestionAfterError(true);
 
-  addConnectedOptions(addPresenceOptions(
-    addTargetOptions(
-      program
-        .command('status')
-        .description('users online, offline, stale and malformed; presence index health; the last runs (read-only)'),
+  addConnectedOptions(
+    addPresenceOptions(
+      addTargetOptions(
+        program
+          .command('status')
+          .description('users online, offline, stale and malformed; ghosts and missing against who is connected; index health; the last runs (read-only)'),
+      ),
     ),
   )
     .addOption(minutesOption('stale threshold in minutes (default: 30; $PRESENCE_STALE_MINUTES)'))
     .addOption(graceOption())
     .addOption(new Option('--format <format>', 'output format').choices(Object.values(StatusFormat)).default(StatusFormat.text))
-    )
     .addHelpText('after', PresenceExamples.status)
-    .action(async (options) => setExitCode(await statusCommand(options)));
+    .action(async (options) => setExitCode(await (await import('./commands/status.ts')).statusCommand(options)));
 
   addConnectedOptions(
     addPresenceOptions(
@@ -80,7 +76,7 @@ function buildProgram(setExitCode: (code: number) => void): Command {
     .option('--scheduled', 'keep running: an audited run every --interval minutes, until Ctrl-C or SIGTERM')
     .addOption(new Option('--interval <minutes>', 'minutes between scheduled runs, decimals allowed (default: 15)').argParser(parseInterval))
     .addHelpText('after', PresenceExamples.reconcile)
-    .action(async (options) => setExitCode(await reconcileCommand(options)));
+    .action(async (options) => setExitCode(await (await import('./commands/reconcile.ts')).reconcileCommand(options)));
 
   addPresenceOptions(
     addSafetyOptions(
@@ -90,7 +86,7 @@ function buildProgram(setExitCode: (code: number) => void): Command {
     ),
   )
     .addHelpText('after', PresenceExamples.cleanup)
-    .action(async (options) => setExitCode(await cleanupCommand(options)));
+    .action(async (options) => setExitCode(await (await import('./commands/cleanup.ts')).cleanupCommand(options)));
 
   addPresenceOptions(
     addSafetyOptions(
@@ -105,7 +101,7 @@ function buildProgram(setExitCode: (code: number) => void): Command {
     .option('--scheduled', 'keep running: an audited run every --interval minutes, until Ctrl-C or SIGTERM')
     .addOption(new Option('--interval <minutes>', 'minutes between scheduled runs, decimals allowed (default: 15)').argParser(parseInterval))
     .addHelpText('after', PresenceExamples.stale)
-    .action(async (options) => setExitCode(await staleCommand(options)));
+    .action(async (options) => setExitCode(await (await import('./commands/stale.ts')).staleCommand(options)));
 
   addPresenceOptions(
     addTargetOptions(
@@ -116,18 +112,18 @@ function buildProgram(setExitCode: (code: number) => void): Command {
   )
     .addOption(minutesOption('stale threshold of the update simulation (default: 30; $PRESENCE_STALE_MINUTES)'))
     .addHelpText('after', PresenceExamples.test)
-    .action(async (options) => setExitCode(await testCommand(options)));
+    .action(async (options) => setExitCode(await (await import('./commands/test.ts')).testCommand(options)));
 
   program
     .command('demo')
     .description('start an embedded database, seed users, and walk through status, stale, cleanup and test')
     .addOption(new Option('--users <n>', 'users to seed').argParser(integerIn(100, 20_000, '--users')).default(2000))
     .addHelpText('after', PresenceExamples.demo)
-    .action(async (options) => setExitCode(await demoCommand(options)));
+    .action(async (options) => setExitCode(await (await import('./commands/demo.ts')).demoCommand(options)));
 
   addTargetOptions(program.command('tasks').description('list tasks with their version, mode and state (pending, applied)'))
     .option('--tasks-dir <dir>', 'where task modules live (default: the bundled tasks/)')
-    .action(async (options) => setExitCode(await tasksCommand(options)));
+    .action(async (options) => setExitCode(await (await import('./commands/tasks.ts')).tasksCommand(options)));
 
   addSafetyOptions(addWriteOptions(
     addTargetOptions(
@@ -138,7 +134,7 @@ function buildProgram(setExitCode: (code: number) => void): Command {
         .option('--param <key=value>', 'a task parameter (repeatable)', collectParam)
         .option('--tasks-dir <dir>', 'where task modules live (default: the bundled tasks/)'),
     ),
-  )).action(async (task: string, options) => setExitCode(await runCommand(task, options)));
+  )).action(async (task: string, options) => setExitCode(await (await import('./commands/run.ts')).runCommand(task, options)));
 
   addSafetyOptions(addWriteOptions(
     addTargetOptions(
@@ -149,7 +145,7 @@ function buildProgram(setExitCode: (code: number) => void): Command {
         .option('--force', 'also overwrite documents changed since the run')
         .option('--tasks-dir <dir>', 'where task modules live (default: the bundled tasks/)'),
     ),
-  )).action(async (runId: string, options) => setExitCode(await restoreCommand(runId, options)));
+  )).action(async (runId: string, options) => setExitCode(await (await import('./commands/restore.ts')).restoreCommand(runId, options)));
 
   addTargetOptions(program.command('history').description('list recorded runs, newest first'))
     .option('--task <id>', 'only runs of this task')
@@ -157,7 +153,7 @@ function buildProgram(setExitCode: (code: number) => void): Command {
     .option('--env <env>', 'only runs against targets of this environment')
     .option('--since <when>', 'only runs started since a date (2026-11-01) or an age (30m, 12h, 7d)', parseSince)
     .addOption(new Option('--limit <n>', 'at most this many runs').argParser(integerIn(1, 10_000, '--limit')).default(50))
-    .action(async (options) => setExitCode(await historyCommand(options)));
+    .action(async (options) => setExitCode(await (await import('./commands/history.ts')).historyCommand(options)));
 
   const backups = program.command('backups').description('list or prune the backups kept on this host');
   backups
@@ -166,7 +162,7 @@ function buildProgram(setExitCode: (code: number) => void): Command {
     .option('--json', 'print a machine-readable result on stdout')
     .option('--state-dir <dir>', 'where backups and the local audit file live')
     .option('--backup-dir <dir>', 'backup directory (default: <state-dir>/backups)')
-    .action(async (options) => setExitCode(await listBackupsCommand(options)));
+    .action(async (options) => setExitCode(await (await import('./commands/backups.ts')).listBackupsCommand(options)));
   backups
     .command('prune')
     .description("delete backups older than an age, never the latest backup of a task")
@@ -175,13 +171,13 @@ function buildProgram(setExitCode: (code: number) => void): Command {
     .option('--json', 'print a machine-readable result on stdout')
     .option('--state-dir <dir>', 'where backups and the local audit file live')
     .option('--backup-dir <dir>', 'backup directory (default: <state-dir>/backups)')
-    .action(async (options) => setExitCode(await pruneBackupsCommand(options)));
+    .action(async (options) => setExitCode(await (await import('./commands/backups.ts')).pruneBackupsCommand(options)));
 
   program
     .command('sandbox')
     .description('start an embedded FerretDB on 127.0.0.1 (prints its URI), until Ctrl-C')
     .option('--data <dir>', 'keep the data in this directory (default: temporary)')
-    .action(async (options) => setExitCode(await sandboxCommand(options)));
+    .action(async (options) => setExitCode(await (await import('./commands/sandbox.ts')).sandboxCommand(options)));
 
   return program;
 }
@@ -210,7 +206,7 @@ export async function main(argv: string[]): Promise<number> {
   let exitCode: number = ExitCode.success;
   const program = buildProgram((code) => (exitCode = code));
   try {
-    await program.parseAsync(argv, { from: 'user' });
+    await program.parseAsync(helpOnlyForKnownCommands(program, argv), { from: 'user' });
     return exitCode;
   } catch (error) {
     if (error instanceof CommanderError) {

@@ -3,8 +3,8 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
 import { AuditFile } from '../db/audit-file.ts';
-import { connect, type Connection } from '../db/connect.ts';
-import { DEFAULT_LOCK_TTL_MS, MongoRunLock } from '../db/lock.ts';
+import type { Connection } from '../db/connect.ts';
+import type { MongoRunLock } from '../db/lock.ts';
 import { MongoRunStore } from '../db/run-store.ts';
 import { resolveTarget, type Target } from '../db/target.ts';
 import type { RunView } from './render/run-view.ts';
@@ -19,6 +19,7 @@ export interface TargetOptions {
   tasksDir?: string;
 }
 
+// tasks/*.ts beside src/ when run from the sources, dist/tasks/*.js beside dist/src/ when compiled.
 export const BUNDLED_TASKS_DIR = resolve(fileURLToPath(new URL('../../tasks', import.meta.url)));
 
 /** Where this host keeps backups and its local audit file. */
@@ -45,9 +46,9 @@ export function newRunId(now: Date): string {
   return `${now.toISOString().replace(/[-:]/g, '').replace(/\.\d+/, '')}-${randomBytes(3).toString('hex')}`;
 }
 
-export function lockTtlMs(env: NodeJS.ProcessEnv = process.env): number {
+export function lockTtlMs(fallbackMs: number, env: NodeJS.ProcessEnv = process.env): number {
   const configured = Number(env.PRESENCE_LOCK_TTL_MS);
-  return Number.isInteger(configured) && configured > 0 ? configured : DEFAULT_LOCK_TTL_MS;
+  return Number.isInteger(configured) && configured > 0 ? configured : fallbackMs;
 }
 
 export interface Session {
@@ -60,6 +61,8 @@ export interface Session {
 
 /** Connects (shown as the `connect` step) and builds the audit store and the lock. */
 export async function openSession(target: Target, options: TargetOptions, view?: RunView): Promise<Session> {
+  // The driver is loaded when a session opens, not by the option modules that import this one for localPaths.
+  const [{ connect }, { DEFAULT_LOCK_TTL_MS, MongoRunLock }] = await Promise.all([import('../db/connect.ts'), import('../db/lock.ts')]);
   const connection = view
     ? await view.step('connect', () => connect(target), () => `${target.uri} (database ${target.database})`)
     : await connect(target);
@@ -68,7 +71,7 @@ export async function openSession(target: Target, options: TargetOptions, view?:
     target,
     connection,
     store: new MongoRunStore(connection.db, new AuditFile(paths.auditFile)),
-    lock: new MongoRunLock(connection.db, lockTtlMs()),
+    lock: new MongoRunLock(connection.db, lockTtlMs(DEFAULT_LOCK_TTL_MS)),
     close: () => connection.close(),
   };
 }

@@ -4,11 +4,10 @@ import { access, mkdir, readFile, rename, rm } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { DatabaseError } from '../engine/errors.ts';
+import { packageRoot } from '../package-root.ts';
 
-const LAUNCHER_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'launcher');
 const LAUNCHER_SOURCES = ['go.mod', 'go.sum', 'main.go'];
 const START_TIMEOUT_MS = 30_000;
 const BUILD_TIMEOUT_MS = 15 * 60_000;
@@ -30,8 +29,9 @@ function cacheDir(env: NodeJS.ProcessEnv): string {
  * toolchain on first use and cached under a name that changes with its sources.
  */
 export async function launcherBinary(env: NodeJS.ProcessEnv = process.env, log: (line: string) => void = () => {}): Promise<string> {
+  const launcherDir = join(packageRoot(), 'launcher');
   const hash = createHash('sha256');
-  for (const file of LAUNCHER_SOURCES) hash.update(await readFile(join(LAUNCHER_DIR, file)));
+  for (const file of LAUNCHER_SOURCES) hash.update(await readFile(join(launcherDir, file)));
   const binary = join(cacheDir(env), `ferretdb-launcher-${hash.digest('hex').slice(0, 16)}`);
   if (await exists(binary)) return binary;
 
@@ -40,7 +40,7 @@ export async function launcherBinary(env: NodeJS.ProcessEnv = process.env, log: 
   log('building the embedded FerretDB launcher (first use; takes a minute or two)…');
   try {
     await promisify(execFile)('go', ['build', '-trimpath', '-o', building, '.'], {
-      cwd: LAUNCHER_DIR,
+      cwd: launcherDir,
       timeout: BUILD_TIMEOUT_MS,
       env: { ...env, CGO_ENABLED: '0' },
       maxBuffer: 16 * 1024 * 1024,

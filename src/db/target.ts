@@ -1,4 +1,5 @@
-import { MongoClient } from 'mongodb';
+import { createRequire } from 'node:module';
+import type * as Driver from 'mongodb';
 import { ConnectionString, redactConnectionString } from 'mongodb-connection-string-url';
 import { UsageError } from '../engine/errors.ts';
 import type { TargetInfo } from '../engine/run-record.ts';
@@ -47,6 +48,9 @@ export function resolveTarget(options: { uri?: string; db?: string }, env: NodeJ
  * only parses; it connects to nothing.
  */
 function assertDriverTakes(uri: string, source: string): void {
+  // Required when a URI is checked, not imported with the module: option modules reach this one, and
+  // `presence --help` must not load the driver.
+  const { MongoClient } = createRequire(import.meta.url)('mongodb') as typeof Driver;
   try {
     new MongoClient(uri);
   } catch (error) {

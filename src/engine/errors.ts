@@ -1,4 +1,5 @@
-import { MongoNetworkError, MongoServerSelectionError } from 'mongodb';
+import { createRequire } from 'node:module';
+import type * as Driver from 'mongodb';
 
 /**
  * One error base carrying the exit code DESIGN.md promises; only src/cli turns it
@@ -71,6 +72,9 @@ export class BackupError extends UsageError {}
 
 /** A network or server-selection failure: the database went away, whatever step we were at. */
 export function isConnectionLoss(error: unknown): boolean {
+  // The driver's own classes, required only when an error is classified (by then the driver is loaded):
+  // importing them with this module would load the driver for `presence --help`.
+  const { MongoNetworkError, MongoServerSelectionError } = createRequire(import.meta.url)('mongodb') as typeof Driver;
   return error instanceof MongoNetworkError || error instanceof MongoServerSelectionError;
 }
 

@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { z } from 'zod';
 import { UsageError } from './errors.ts';
+import { importTask } from './task-import.ts';
 import { TaskMode, type LoadedTask, type MaintenanceTask } from './task.ts';
 
 const taskFile = /^[^_.].*\.(ts|js|mjs)$/;
@@ -21,7 +21,7 @@ export async function loadTasks(dir: string): Promise<LoadedTask[]> {
   for (const file of files) {
     const path = resolve(join(dir, file));
     const source = await readFile(path);
-    const module = (await import(pathToFileURL(path).href)) as { default?: unknown };
+    const module = (await importTask(path)) as { default?: unknown };
     const task = checkTask(module.default, file);
     const duplicate = loaded.find((other) => other.task.id === task.id);
     if (duplicate) throw new UsageError(`task id "${task.id}" is declared by both ${duplicate.path} and ${path}`);

@@ -10,9 +10,7 @@ import { printJson, printLines } from '../render/output.ts';
 import { presenceStatusJson, presenceStatusLines } from '../render/presence-status.ts';
 import { prometheusText } from '../render/prometheus.ts';
 import { openSession, targetOf, type TargetOptions } from '../session.ts';
-
-export const StatusFormat = { text: 'text', json: 'json', prometheus: 'prometheus' } as const;
-export type StatusFormat = (typeof StatusFormat)[keyof typeof StatusFormat];
+import { StatusFormat } from '../status-format.ts';
 
 export interface StatusOptions extends TargetOptions, PresenceOptions, ConnectedOptions {
   format?: StatusFormat;

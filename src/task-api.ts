@@ -1,0 +1,14 @@
+// What a task module imports, from the tasks directory of an installed CLI:
+//   import { defineTask, z } from 'presence-maint/task';
+// `z` is the CLI's own zod, so the task's parameter schema is the kind the catalog checks for.
+export {
+  defineTask,
+  TaskMode,
+  type FieldChange,
+  type IndexPlan,
+  type IndexSpec,
+  type MaintenanceTask,
+  type TaskContext,
+  type TaskPlan,
+} from './engine/task.ts';
+export { z } from 'zod';

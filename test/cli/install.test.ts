@@ -1,0 +1,124 @@
+import { execFile } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { REPO, tempStateDir } from '../support/cli.ts';
+import { useTestDatabase } from '../support/database.ts';
+
+const exec = promisify(execFile);
+const database = useTestDatabase('install');
+const INSTALL_TIMEOUT_MS = 10 * 60_000;
+
+/** A task as a user writes it, in a directory of its own: no node_modules, only the installed CLI. */
+const USER_TASK = `import { defineTask, z } from 'presence-maint/task';
+
+export default defineTask({
+  id: 'greet-users',
+  version: 1,
+  description: 'Stamp a greeting on every user',
+  mode: 'repeatable',
+  params: z.object({ greeting: z.string().default('hello') }),
+  plan: ({ params }) => ({
+    collection: 'users',
+    filter: { greeting: { $ne: params.greeting } },
+    fields: ['greeting'],
+    change: () => ({ set: { greeting: params.greeting } }),
+  }),
+});
+`;
+
+/** npm's own settings for this test run (npm test sets some) must not steer the install under test. */
+function npmEnv(): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [key, value] of Object.entries(process.env)) {
+    const keep = ['npm_config_registry', 'npm_config_cache', 'npm_config_userconfig'].includes(key);
+    if (keep || !key.toLowerCase().startsWith('npm_')) env[key] = value;
+  }
+  return env;
+}
+
+interface Exited {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** The installed `presence`, started the way a shell starts it: its own shebang. */
+async function installed(bin: string, args: string[], stateDir: string): Promise<Exited> {
+  try {
+    const { stdout, stderr } = await exec(bin, args, { env: { ...npmEnv(), PRESENCE_STATE_DIR: stateDir, MONGODB_URI: undefined }, timeout: 60_000 });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const failed = error as { code?: number; stdout?: string; stderr?: string };
+    return { code: failed.code ?? -1, stdout: failed.stdout ?? '', stderr: failed.stderr ?? '' };
+  }
+}
+
+describe('npm pack, then npm install -g on a clean prefix, gives a working presence', () => {
+  const work = mkdtempSync(join(tmpdir(), 'presence-install-'));
+  const prefix = join(work, 'prefix');
+  const bin = join(prefix, 'bin', 'presence');
+  const stateDir = tempStateDir();
+  const presence = (args: string[]) => installed(bin, args, stateDir);
+
+  beforeAll(async () => {
+    // `npm test` has just built dist/: packing without `prepare` leaves it alone for the other test files.
+    await exec('npm', ['pack', '--ignore-scripts', '--pack-destination', work], { cwd: REPO, env: npmEnv() });
+    const tarball = readdirSync(work).find((file) => /^presence-maint-.*\.tgz$/.test(file));
+    expect(tarball).toBeDefined();
+    await exec('npm', ['install', '--global', '--prefix', prefix, '--no-audit', '--no-fund', join(work, tarball!)], {
+      cwd: work,
+      env: npmEnv(),
+      timeout: INSTALL_TIMEOUT_MS,
+    });
+    await database.db().createCollection('users');
+  }, INSTALL_TIMEOUT_MS);
+  afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+  it('ships the compiled tool, not its sources or tests', () => {
+    const packageDir = join(prefix, 'lib', 'node_modules', 'presence-maint');
+    expect(existsSync(join(packageDir, 'dist', 'src', 'cli', 'main.js'))).toBe(true);
+    expect(existsSync(join(packageDir, 'launcher', 'main.go'))).toBe(true);
+    expect(existsSync(join(packageDir, 'src'))).toBe(false);
+    expect(existsSync(join(packageDir, 'test'))).toBe(false);
+  });
+
+  it('presence --help exits 0', async () => {
+    const result = await presence(['--help']);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/^Usage: presence/);
+  });
+
+  it('presence status reads the database', async () => {
+    const result = await presence(['status', '--uri', database.uri()]);
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+  });
+
+  it('presence tasks lists the built-in tasks', async () => {
+    const result = await presence(['tasks', '--uri', database.uri()]);
+    expect(result.code).toBe(0);
+    for (const task of ['normalize-emails', 'presence-cleanup', 'presence-indexes', 'presence-stale']) {
+      expect(result.stdout).toContain(task);
+    }
+  });
+
+  it("runs a user's TypeScript task that imports presence-maint/task from a bare directory", async () => {
+    const tasksDir = join(work, 'my-tasks');
+    mkdirSync(tasksDir);
+    writeFileSync(join(tasksDir, 'package.json'), JSON.stringify({ type: 'module' }));
+    writeFileSync(join(tasksDir, 'greet-users.ts'), USER_TASK);
+    await database.db().collection('users').insertMany([{ name: 'ada' }, { name: 'bob', greeting: 'hello' }]);
+
+    const listed = await presence(['tasks', '--uri', database.uri(), '--tasks-dir', tasksDir]);
+    expect(listed.code).toBe(0);
+    expect(listed.stdout).toMatch(/greet-users\s+1\s+repeatable/);
+
+    const run = await presence(['run', 'greet-users', '--param', 'greeting=hello', '--uri', database.uri(), '--tasks-dir', tasksDir, '--json']);
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    expect(await database.db().collection('users').countDocuments({ greeting: 'hello' })).toBe(2);
+  });
+});
