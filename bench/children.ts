@@ -70,14 +70,14 @@ export interface ToolRun extends Measured {
 }
 
 /** `presence <args> --json` as an operator runs it; its peak RSS from a preloaded exit hook. */
-export async function runTool(args: string[]): Promise<ToolRun> {
+export async function runTool(args: string[], env: NodeJS.ProcessEnv = {}): Promise<ToolRun> {
   const scratch = mkdtempSync(join(tmpdir(), 'presence-bench-tool-'));
   const rssFile = join(scratch, 'peak-rss');
   const cpuFile = join(scratch, 'cpu');
   try {
     const exited = await run(
       ['--import', PEAK_RSS_HOOK, PRESENCE_BIN, ...args, '--json', '--state-dir', scratch],
-      cleanEnv({ BENCH_PEAK_RSS_FILE: rssFile, BENCH_CPU_FILE: cpuFile }),
+      cleanEnv({ ...env, BENCH_PEAK_RSS_FILE: rssFile, BENCH_CPU_FILE: cpuFile }),
     );
     const { roundTrips, commands, otherOutput } = countCommands(exited.stderr);
     if (exited.code !== 0) {

@@ -7,6 +7,7 @@ import { serverFacts } from '../src/db/server-facts.ts';
 import { writeBatchSize } from '../src/db/server.ts';
 import { appliedCounts } from '../src/engine/run-record.ts';
 import { runTool, runWorker, scratchFile, type ToolRun, type WorkerRun } from './children.ts';
+import { connectedCase } from './connected.ts';
 import { resetStale, seedUsers, STALE_MINUTES, type Population } from './population.ts';
 import { checkTargets, count, machine, summarize, table, type Cases, type Sample } from './report.ts';
 
@@ -21,12 +22,15 @@ import { checkTargets, count, machine, summarize, table, type Cases, type Sample
 const DEFAULT_EMBEDDED_USERS = 2_000;
 const DEFAULT_MONGODB_USERS = 1_000_000;
 const DATABASE = 'presence_bench';
-const USAGE = `usage: npm run bench -- [--users N] [--runs N] [--batch-size N] [--uri mongodb://…]
+const DEFAULT_CONNECTED_IDS = 100_000;
+const USAGE = `usage: npm run bench -- [--users N] [--runs N] [--batch-size N] [--connected-ids N] [--uri mongodb://…]
 
 Seeds a users collection (30% online, half of them stale) in the database "${DATABASE}" of --uri, else
 $MONGODB_TEST_URI, else an embedded FerretDB; then times, on the same data reset between cases: one updateMany,
 the same safe work written by hand with the driver, \`presence stale\` as a child process, and its plan against a
-bare count + sample. Prints a table, writes bench/results/*.json, exits 1 when a target is missed.
+bare count + sample; then \`presence reconcile --dry-run\` against an endpoint answering the active users plus
+--connected-ids others (default ${count(DEFAULT_CONNECTED_IDS)}), for the memory each connected user costs.
+Prints a table, writes bench/results/*.json, exits 1 when a target is missed.
 Defaults: ${count(DEFAULT_EMBEDDED_USERS)} users on the embedded engine, ${count(DEFAULT_MONGODB_USERS)} on a MongoDB; 3 runs; the tool's batch size.`;
 
 class UsageError extends Error {}
@@ -35,6 +39,7 @@ interface BenchOptions {
   users?: number;
   runs: number;
   batchSize?: number;
+  connectedIds: number;
   uri?: string;
 }
 
@@ -71,6 +76,7 @@ function parseOptions(argv: string[]): BenchOptions | 'help' {
         users: { type: 'string' },
         runs: { type: 'string' },
         'batch-size': { type: 'string' },
+        'connected-ids': { type: 'string' },
         uri: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -85,6 +91,7 @@ function parseOptions(argv: string[]): BenchOptions | 'help' {
     users: positiveInteger(parsed.users, '--users'),
     runs: positiveInteger(parsed.runs, '--runs', 3) ?? 3,
     batchSize: positiveInteger(parsed['batch-size'], '--batch-size'),
+    connectedIds: positiveInteger(parsed['connected-ids'], '--connected-ids') ?? DEFAULT_CONNECTED_IDS,
     uri: parsed.uri ?? process.env.MONGODB_TEST_URI,
   };
 }
@@ -199,6 +206,9 @@ async function bench(options: BenchOptions, say: (line: string) => void): Promis
       );
     }
 
+    await resetStale(db, population);
+    const connected = await connectedCase(db, serverUri, population, options.connectedIds);
+
     const cases = Object.fromEntries(Object.entries(samples).map(([name, list]) => [name, summarize(list)])) as unknown as Cases;
     const expectedBatches = Math.ceil(population.stale / batchSize);
     const targets = checkTargets(cases, expectedBatches, users);
@@ -209,6 +219,12 @@ async function bench(options: BenchOptions, say: (line: string) => void): Promis
     say("round trips: commands each process sent, from its driver's command log (handshakes and server monitoring aside); total: the work (tool: its run record, lock to audit)");
     say('');
     for (const line of table(cases, targets)) say(line);
+    say('');
+    say(
+      `connected set: ${count(connected.connectedIds)} connected ids cost ${count(connected.bytesPerConnectedUser)} B each at peak ` +
+        `(peak RSS ${connected.few.peakRssMb.toFixed(0)} MB with ${count(connected.few.ids)} → ${connected.many.peakRssMb.toFixed(0)} MB); ` +
+        `plan ${Math.round(connected.few.planMs)} → ${Math.round(connected.many.planMs)} ms; ${count(connected.planned)} ghosts planned both times`,
+    );
 
     const results = {
       at: new Date().toISOString(),
@@ -223,6 +239,7 @@ async function bench(options: BenchOptions, say: (line: string) => void): Promis
       cases,
       samples,
       targets,
+      connected,
     };
     const dir = resolve(import.meta.dirname, 'results');
     await mkdir(dir, { recursive: true });
