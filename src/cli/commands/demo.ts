@@ -88,7 +88,7 @@ export async function demoCommand(options: { users: number }): Promise<number> {
         expected: [ExitCode.success, ExitCode.failed],
         note: 'the seeded malformed documents fail the schema check, and no presence index exists yet: both on purpose',
       },
-      { command: 'presence status', run: () => statusCommand(target, env), expected: [0] },
+      { command: 'presence status --connected <endpoint>', run: () => statusCommand({ ...target, ...connected() }, envWithToken()), expected: [0] },
     ];
     const surprises: string[] = [];
     for (const [index, step] of steps.entries()) {
