@@ -55,7 +55,7 @@ export async function demoCommand(options: { users: number }): Promise<number> {
     const connected = () => ({ connected: platform!.endpointUrl });
     const envWithToken = () => ({ ...env, PRESENCE_CONNECTED_TOKEN: platform!.token });
     // The crash was seconds ago: with the default grace (2 minutes) nobody would be a ghost yet.
-    const reconcile = { grace: '0' };
+    const justCrashed = { grace: '0' };
     const steps: DemoStep[] = [
       { command: 'presence status', run: () => statusCommand(target, env), expected: [0] },
       { command: 'presence stale --dry-run', run: () => staleCommand({ ...writes, dryRun: true }, env), expected: [0] },
@@ -69,15 +69,19 @@ export async function demoCommand(options: { users: number }): Promise<number> {
         },
         expected: [0],
       },
-      { command: 'presence status --connected <endpoint>', run: () => statusCommand({ ...target, ...connected() }, envWithToken()), expected: [0] },
+      {
+        command: 'presence status --connected <endpoint> --grace 0',
+        run: () => statusCommand({ ...target, ...connected(), ...justCrashed }, envWithToken()),
+        expected: [0],
+      },
       {
         command: 'presence reconcile --connected <endpoint> --grace 0 --dry-run',
-        run: () => reconcileCommand({ ...writes, ...connected(), ...reconcile, dryRun: true }, envWithToken()),
+        run: () => reconcileCommand({ ...writes, ...connected(), ...justCrashed, dryRun: true }, envWithToken()),
         expected: [0],
       },
       {
         command: 'presence reconcile --connected <endpoint> --grace 0',
-        run: () => reconcileCommand({ ...writes, ...connected(), ...reconcile }, envWithToken()),
+        run: () => reconcileCommand({ ...writes, ...connected(), ...justCrashed }, envWithToken()),
         expected: [0],
         note: 'only the users who never came back were set offline; the connected ones were left alone',
       },
@@ -88,7 +92,11 @@ export async function demoCommand(options: { users: number }): Promise<number> {
         expected: [ExitCode.success, ExitCode.failed],
         note: 'the seeded malformed documents fail the schema check, and no presence index exists yet: both on purpose',
       },
-      { command: 'presence status --connected <endpoint>', run: () => statusCommand({ ...target, ...connected() }, envWithToken()), expected: [0] },
+      {
+        command: 'presence status --connected <endpoint> --grace 0',
+        run: () => statusCommand({ ...target, ...connected(), ...justCrashed }, envWithToken()),
+        expected: [0],
+      },
     ];
     const surprises: string[] = [];
     for (const [index, step] of steps.entries()) {
