@@ -17,22 +17,32 @@ describe('presence help', () => {
 });
 
 describe('presence demo', () => {
-  it('walks a seeded embedded database through status, stale, cleanup and test', async () => {
+  it('walks a seeded embedded database through status, stale, a Socket.IO crash, reconcile, cleanup and test', async () => {
     const result = await runCli(['demo', '--users', '300'], { timeoutMs: 180_000 });
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
-    const steps = [...result.stdout.matchAll(/^── \d\/6 {2}\$ (.+)$/gm)].map((match) => match[1]);
+    const steps = [...result.stdout.matchAll(/^── \d+\/10 {2}(.+)$/gm)].map((match) => match[1]);
     expect(steps).toEqual([
-      'presence status',
-      'presence stale --dry-run',
-      'presence stale',
-      'presence cleanup --dry-run',
-      'presence test',
-      'presence status',
+      '$ presence status',
+      '$ presence stale --dry-run',
+      '$ presence stale',
+      'the Socket.IO platform crashes and restarts',
+      '$ presence status --connected <endpoint> --grace 0',
+      '$ presence reconcile --connected <endpoint> --grace 0 --dry-run',
+      '$ presence reconcile --connected <endpoint> --grace 0',
+      '$ presence cleanup --dry-run',
+      '$ presence test',
+      '$ presence status --connected <endpoint> --grace 0',
     ]);
     expect(result.stdout).toMatch(/^presence-stale@1: succeeded in/m);
     expect(result.stdout).toMatch(/^schema\s+FAIL\s+/m);
     // After the stale run, the last status counts no stale user.
-    expect(result.stdout.split('── 6/6')[1]).toMatch(/^\s+stale \(> 30 min\)\s+0\s/m);
+    expect(result.stdout.split('── 10/10')[1]).toMatch(/^\s+stale \(> 30 min\)\s+0\s/m);
+    // Exactly the users who never came back after the crash are set offline, and then no ghost is left.
+    const gone = Number(/(\d+) never come back/.exec(result.stdout)?.[1]);
+    expect(gone).toBeGreaterThan(0);
+    expect(result.stdout.split('── 5/10')[1]).toMatch(new RegExp(`^\\s+ghosts\\s+${gone}\\s`, 'm'));
+    expect(result.stdout.split('── 7/10')[1]).toMatch(new RegExp(`^${gone} written, 0 skipped`, 'm'));
+    expect(result.stdout.split('── 10/10')[1]).toMatch(/^\s+ghosts\s+0\s/m);
   }, 200_000);
 });
