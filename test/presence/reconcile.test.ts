@@ -1,3 +1,4 @@
+import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { silentObserver } from '../../src/engine/observer.ts';
@@ -7,6 +8,7 @@ import { endpointSource } from '../../src/presence/connected/endpoint-source.ts'
 import { parseJson, runCli, tempStateDir } from '../support/cli.ts';
 import { collectionChecksum, useTestDatabase } from '../support/database.ts';
 import { reachedStep } from '../support/records.ts';
+import { until } from '../support/until.ts';
 import { connectUsers, offlineUsers, startPlatform, type PlatformClient, type PlatformNode } from '../support/socketio-platform.ts';
 import { runBundledTask } from './engine-run.ts';
 
@@ -161,6 +163,41 @@ describe('presence reconcile: ghosts from who is really connected', () => {
     expect(record.status).toBe('succeeded');
     expect(reachedStep('apply', record.result)).toMatchObject({ planned: 3, written: 2, skipped: 1 });
     expect(await onlineIds()).toEqual(ids([...back, returning, recent, steady]));
+  });
+});
+
+describe('presence reconcile --scheduled', () => {
+  beforeAll(afterACrash);
+
+  it('reads the connected set afresh at every interval: a user who leaves after the first run is a ghost at a later one', async () => {
+    await database.db().collection('maintenance_runs').deleteMany({ 'task.id': 'presence-reconcile' });
+    let child: ChildProcess | undefined;
+    let output = '';
+    const done = runCli(['reconcile', '--scheduled', '--interval=0.02', '--grace', '0', '--uri', database.uri(), '--connected', node.endpointUrl], {
+      env: env(),
+      timeoutMs: 90_000,
+      onStdout: (text, process) => {
+        child = process;
+        output = text;
+      },
+    });
+    const runs = () => database.db().collection<TaskRunRecord>('maintenance_runs').find({ 'task.id': 'presence-reconcile', dryRun: false }).sort({ startedAt: 1 }).toArray();
+    await until('the first run ends', async () => (await runs()).some((run) => run.status === 'succeeded'), { withinMs: 60_000 });
+    expect(await onlineIds()).toEqual(ids([...back, steady]));
+    // A connected user's socket drops without the platform writing it (as in a crash of its node): online, not connected.
+    const leaving = clients.find((client) => client.userId === id(steady))!;
+    leaving.socket.close();
+    await node.reported('offline', id(steady));
+    await users().updateOne({ _id: people[steady]!._id }, { $set: { isOnline: true } });
+    await until('a later run sets them offline', async () => (await users().findOne({ _id: people[steady]!._id }))?.isOnline === false, {
+      withinMs: 60_000,
+    });
+    child?.kill('SIGTERM');
+    const result = await done;
+    expect(result.code).toBe(0);
+    expect(output).toMatch(/\[schedule\] reconcile with .* every 0\.02 min/);
+    // SIGTERM may land mid-run: that one ends interrupted; none fails or is refused.
+    expect((await runs()).filter((run) => run.status === 'failed' || run.status === 'refused')).toEqual([]);
   });
 });
 
