@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -100,7 +100,7 @@ describe('npm pack, then npm install -g on a clean prefix, gives a working prese
   it('presence tasks lists the built-in tasks', async () => {
     const result = await presence(['tasks', '--uri', database.uri()]);
     expect(result.code).toBe(0);
-    for (const task of ['normalize-emails', 'presence-cleanup', 'presence-indexes', 'presence-stale']) {
+    for (const task of ['normalize-emails', 'presence-cleanup', 'presence-indexes', 'presence-reconcile', 'presence-stale']) {
       expect(result.stdout).toContain(task);
     }
   });
@@ -120,5 +120,15 @@ describe('npm pack, then npm install -g on a clean prefix, gives a working prese
     expect(run.stderr).toBe('');
     expect(run.code).toBe(0);
     expect(await database.db().collection('users').countDocuments({ greeting: 'hello' })).toBe(2);
+  });
+
+  it("gives an app presence-maint/socketio, the presence endpoint it mounts on its Socket.IO server", async () => {
+    const app = join(work, 'app');
+    mkdirSync(join(app, 'node_modules'), { recursive: true });
+    writeFileSync(join(app, 'package.json'), JSON.stringify({ type: 'module' }));
+    symlinkSync(join(prefix, 'lib', 'node_modules', 'presence-maint'), join(app, 'node_modules', 'presence-maint'));
+    const script = "import { presenceEndpoint, listenPresenceEndpoint } from 'presence-maint/socketio'; console.log(typeof presenceEndpoint, typeof listenPresenceEndpoint);";
+    const { stdout } = await exec(process.execPath, ['--input-type=module', '-e', script], { cwd: app, env: npmEnv() });
+    expect(stdout.trim()).toBe('function function');
   });
 });
