@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { createAdapter } from '@socket.io/redis-adapter';
 import { ObjectId } from 'mongodb';
 import { createClient } from 'redis';
@@ -10,6 +9,7 @@ import { ConnectedSourceError, type ConnectedSet } from '../../src/presence/conn
 import { endpointSource } from '../../src/presence/connected/endpoint-source.ts';
 import { redisAdapterSource } from '../../src/presence/connected/redis-source.ts';
 import { useTestDatabase } from '../support/database.ts';
+import { until } from '../support/until.ts';
 import { startRedis, type RedisServer } from '../support/redis-server.ts';
 import { connectUsers, offlineUsers, startPlatform, type PlatformClient, type PlatformNode } from '../support/socketio-platform.ts';
 
@@ -30,11 +30,6 @@ const clients: PlatformClient[] = [];
 
 /** Socket.IO servers of the default namespace subscribed on Redis, as the adapter counts them. */
 const serversOnRedis = async () => ((await redisClient.pubSubNumSub('socket.io-request#/#'))['socket.io-request#/#'] ?? 0) as number;
-const until = async (what: string, holds: () => Promise<boolean>) => {
-  for (const started = Date.now(); !(await holds()); await sleep(25)) {
-    if (Date.now() - started > 10_000) throw new Error(`still not ${what}`);
-  }
-};
 /**
  * Watches Redis for the next cluster-wide fetchSockets request; `sent` resolves once it
  * went out. A pattern subscription, because adapters count channel subscribers as servers.
@@ -59,7 +54,7 @@ beforeAll(async () => {
   await database.db().collection('users').insertMany(users);
   const node = () => startPlatform({ mongoUri: database.uri(), token, redisUri: redis.uri, timeoutMs: ENDPOINT_TIMEOUT_MS });
   [a, b] = await Promise.all([node(), node()]);
-  await until('two servers on Redis', async () => (await serversOnRedis()) === 2);
+  await until('two servers on Redis', async () => (await serversOnRedis()) === 2, { withinMs: 10_000, everyMs: 25 });
   clients.push(...(await connectUsers(a, [onA, onBoth])), ...(await connectUsers(b, [onB, onBoth, undefined])));
 });
 afterEach(async () => {
@@ -133,7 +128,7 @@ describe('a two-node Socket.IO cluster on Redis', () => {
     const midAnswer = await answer;
     expect(midAnswer).toBeInstanceOf(ConnectedSourceError);
     expect(midAnswer!.exitCode).toBe(ExitCode.refused);
-    await until('one server on Redis', async () => (await serversOnRedis()) === 1);
+    await until('one server on Redis', async () => (await serversOnRedis()) === 1, { withinMs: 10_000, everyMs: 25 });
 
     const expected = { userIds: [onA, onBoth].sort(), sockets: 2, servers: 1, at: expect.any(Date) };
     expect(sorted(await endpointSource(a.endpointUrl, { token }).fetch())).toEqual(expected);
@@ -160,13 +155,13 @@ async function joinedDuring(fetching: (signal: AbortSignal) => Promise<Connected
   await Promise.all([publisher.connect(), subscriber.connect()]);
   const before = await serversOnRedis();
   const joining = new Server({ adapter: createAdapter(publisher, subscriber) });
-  await until('the third server subscribed', async () => (await serversOnRedis()) > before);
+  await until('the third server subscribed', async () => (await serversOnRedis()) > before, { withinMs: 10_000, everyMs: 25 });
   b.signal('SIGCONT');
   try {
     return await outcome;
   } finally {
     joining.of('/').adapter.close();
     await Promise.all([publisher.close(), subscriber.close()]);
-    await until('the third server gone', async () => (await serversOnRedis()) === servers);
+    await until('the third server gone', async () => (await serversOnRedis()) === servers, { withinMs: 10_000, everyMs: 25 });
   }
 }
