@@ -119,6 +119,10 @@ describe('a run killed at any moment loses nothing', () => {
       const leftLock = await lockExpired(db);
       const deadRecord = await runRecord(db, runId);
       const heldByDead = leftLock?.runId === runId;
+      if (deadRecord?.status === 'running' && !heldByDead) {
+        // Killed before it held the lock: the next run can tell it is dead only once it is older than a lock lives.
+        await sleep(Math.max(0, deadRecord.startedAt.getTime() + LOCK_TTL_MS + 100 - Date.now()));
+      }
 
       const backup = await openBackup(backupDir, runId).then(
         (manifest) => ({ usable: true as const, manifest }),
