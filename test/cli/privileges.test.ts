@@ -171,4 +171,31 @@ describe('an optional privilege missing degrades, it does not refuse', () => {
     expect(result.code, result.stdout + result.stderr).toBe(0);
     expect(await onlineUsers()).toBe(0);
   });
+
+  it('on a replica set, a user without clusterMonitor runs with replication lag unwatched, and is told why in a few words', async () => {
+    proxy = await startTcpProxy(database.uri(), {
+      replyWith: (seen) => {
+        // The tool's own `hello` (the driver's monitoring sends none with a session): a replica-set primary's answer.
+        if (seen.command === 'hello' && messageDocuments(seen.message)[0]?.lsid !== undefined) {
+          return { isWritablePrimary: true, setName: 'rs0', maxWriteBatchSize: 100_000, ok: 1 };
+        }
+        if (seen.command !== 'replSetGetStatus') return undefined;
+        return {
+          ok: 0,
+          errmsg: 'not authorized on admin to execute command { replSetGetStatus: 1, lsid: { id: UUID("3b241101-e2bb-4255-8caf-4136c566a962") }, $db: "admin" }',
+          code: 13,
+          codeName: 'Unauthorized',
+        };
+      },
+    });
+
+    const result = await stale(proxy.uri, '--json');
+
+    expect(result.code, result.stderr).toBe(0);
+    const record = JSON.parse(result.stdout) as TaskRunRecord;
+    expect(record.notices).toContain(
+      'replication lag not watched: replSetGetStatus refused (this user may not run it); it needs the clusterMonitor role. Writes still wait for the write concern',
+    );
+    expect(await onlineUsers()).toBe(0);
+  });
 });
