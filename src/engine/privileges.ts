@@ -15,6 +15,9 @@ export interface RefusedAction {
   loginRequired: boolean;
 }
 
+/** A 13 whose message names no command. */
+const UNNAMED: RefusedAction = { action: 'a command', namespace: 'the target database', database: '', loginRequired: false };
+
 /** The server refused a command to this user: a missing privilege, not a failed login (exit 3, like any database refusal). */
 export class PrivilegeError extends DatabaseError {
   constructor(
@@ -26,9 +29,12 @@ export class PrivilegeError extends DatabaseError {
   }
 }
 
+/** Databases the tool only reads to watch the deployment (replication, sharding metadata). */
+const CLUSTER_DATABASES = new Set(['admin', 'config', 'local']);
+
 /** The role that covers an action, by where it runs: the tool reads and writes the target database, and only watches the cluster. */
 function grantFor(refused: RefusedAction): string {
-  if (refused.database === 'admin') return 'the clusterMonitor role';
+  if (CLUSTER_DATABASES.has(refused.database)) return 'the clusterMonitor role';
   return `the readWrite role on ${refused.database === '' ? 'the target database' : `database "${refused.database}"`}`;
 }
 
@@ -57,9 +63,6 @@ export function privilegeErrorOf(error: unknown): PrivilegeError | undefined {
   }
   return undefined;
 }
-
-/** A 13 whose message names no command. */
-const UNNAMED: RefusedAction = { action: 'a command', namespace: 'the target database', database: '', loginRequired: false };
 
 /**
  * `not authorized on app to execute command { find: "users", filter: … }`, or,
