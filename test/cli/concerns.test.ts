@@ -1,3 +1,4 @@
+import type { ChildProcess } from 'node:child_process';
 import type { Document } from 'mongodb';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { RestoreRecord, RunConcerns, TaskRunRecord } from '../../src/engine/run-record.ts';
@@ -5,6 +6,7 @@ import { reachedStep } from '../support/records.ts';
 import { parseJson, runCli, tempStateDir } from '../support/cli.ts';
 import { useTestDatabase } from '../support/database.ts';
 import { messageDocuments, startTcpProxy, type TcpProxy } from '../support/tcp-proxy.ts';
+import { until } from '../support/until.ts';
 import { buildUsers } from '../support/users.ts';
 
 /**
@@ -15,7 +17,7 @@ import { buildUsers } from '../support/users.ts';
 const database = useTestDatabase('concerns');
 const WEAKENING = { readPreference: 'secondaryPreferred', w: '1', readConcernLevel: 'local', retryWrites: 'false', journal: 'false' };
 const STALE_USERS = 12;
-const OWN_COLLECTIONS = new Set(['users', 'maintenance_runs', 'maintenance_locks']);
+const OWN_COLLECTIONS = new Set(['users', 'maintenance_runs', 'maintenance_locks', 'maintenance_schedules']);
 const WRITES = new Set(['insert', 'update', 'delete', 'findAndModify']);
 const READS = new Set(['find', 'aggregate', 'count', 'distinct']);
 const RUN_CONCERNS: RunConcerns = {
@@ -88,6 +90,22 @@ describe('a URI cannot weaken a run', () => {
     expect(restored.concerns).toEqual(RUN_CONCERNS);
     const audited = await database.db().collection<TaskRunRecord>('maintenance_runs').findOne({ _id: record._id });
     expect(audited?.concerns).toEqual(RUN_CONCERNS);
+  });
+
+  it("a scheduled run's claim of its interval is written with majority too", async () => {
+    let child: ChildProcess | undefined;
+    const schedule = runCli(
+      ['stale', '--scheduled', '--interval=0.02', '--minutes=30', '--uri', weakened(proxy.uri), '--state-dir', stateDir],
+      { onStdout: (_text, process) => (child = process) },
+    );
+    const sent = (command: string, collection: string) => seen.some((seen) => seen.command === command && seen.collection === collection);
+    await until('an interval was claimed and run', () => sent('insert', 'maintenance_schedules') && sent('update', 'users'));
+    child?.kill('SIGTERM');
+    expect((await schedule).code).toBe(0);
+
+    const claims = seen.filter((command) => command.collection === 'maintenance_schedules' && WRITES.has(command.command));
+    expect(claims.map((command) => command.command)).toContain('insert');
+    for (const claim of claims) expect(claim.body.writeConcern, claim.command).toEqual({ w: 'majority' });
   });
 
   it('the plan reads a secondary only when asked, and says so with the plan', async () => {
