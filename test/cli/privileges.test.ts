@@ -172,6 +172,21 @@ describe('an optional privilege missing degrades, it does not refuse', () => {
     expect(await onlineUsers()).toBe(0);
   });
 
+  it('the health check warns, not fails, when the user may not list indexes, and says which privilege', async () => {
+    proxy = await startTcpProxy(database.uri(), {
+      replyWith: (seen) => (seen.command === 'listIndexes' ? unauthorized(seen) : undefined),
+    });
+
+    const result = await runCli(['test', '--uri', proxy.uri, '--state-dir', stateDir, '--json']);
+
+    expect(result.code, result.stdout + result.stderr).toBe(0);
+    const { checks } = JSON.parse(result.stdout) as { checks: Array<{ check: string; result: string; summary: string }> };
+    expect(checks.find((check) => check.check === 'indexes')).toMatchObject({
+      result: 'warn',
+      summary: `index health unknown: not authorized: the server refused listIndexes on ${database.name}.users to this user (Unauthorized, code 13); the login worked, a privilege is missing: grant the user the readWrite role on database "${database.name}"`,
+    });
+  });
+
   it('on a replica set, a user without clusterMonitor runs with replication lag unwatched, and is told why in a few words', async () => {
     proxy = await startTcpProxy(database.uri(), {
       replyWith: (seen) => {
