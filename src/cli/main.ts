@@ -1,5 +1,6 @@
 import { Command, CommanderError, Option } from 'commander';
 import { ExitCode } from '../engine/errors.ts';
+import { privilegeErrorOf } from '../engine/privileges.ts';
 import { exitCodeOfError } from './exit-codes.ts';
 import { parseAge, parseSince, parseStatus } from './history-options.ts';
 import { addTargetOptions, addWriteOptions, collectParam, integerIn } from './options.ts';
@@ -212,7 +213,9 @@ export async function main(argv: string[]): Promise<number> {
     if (error instanceof CommanderError) {
       return error.exitCode === 0 ? ExitCode.success : ExitCode.usage;
     }
-    process.stderr.write(`presence: ${oneLine(error instanceof Error ? error.message : String(error))}\n`);
-    return exitCodeOfError(error);
+    // The server's own words for a refused privilege quote the whole command: say what was refused instead.
+    const shown = privilegeErrorOf(error) ?? error;
+    process.stderr.write(`presence: ${oneLine(shown instanceof Error ? shown.message : String(shown))}\n`);
+    return exitCodeOfError(shown);
   }
 }

@@ -21,6 +21,10 @@ export function collectParam(raw: string, previous: Record<string, string> = {})
   return { ...previous, [raw.slice(0, at)]: raw.slice(at + 1) };
 }
 
+/** Read preference modes the plan may use; a URI's `readPreference` is never taken for it. */
+export const PLAN_READ_PREFERENCES = ['primary', 'primaryPreferred', 'secondary', 'secondaryPreferred', 'nearest'] as const;
+export type PlanReadPreference = (typeof PLAN_READ_PREFERENCES)[number];
+
 export function addTargetOptions(command: Command): Command {
   return command
     .option('--uri <uri>', 'MongoDB connection string (default: $MONGODB_URI, else mongodb://127.0.0.1:27017/)')
@@ -42,6 +46,12 @@ export function addWriteOptions(command: Command): Command {
       new Option('--rate <docs/s>', 'at most this many documents written per second (default: no limit)').argParser(
         integerIn(1, 10_000_000, '--rate'),
       ),
+    )
+    .addOption(
+      new Option(
+        '--plan-read-preference <mode>',
+        "where the plan's count and sample are read (default: primary); the backup, writes and verify always use the primary",
+      ).choices(PLAN_READ_PREFERENCES),
     )
     .addOption(
       new Option(

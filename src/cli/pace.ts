@@ -2,6 +2,7 @@ import type { Db } from 'mongodb';
 import { replicationLagReader, type LagReader } from '../db/replication.ts';
 import { serverFacts, type ServerFacts } from '../db/server-facts.ts';
 import { errorMessage } from '../engine/errors.ts';
+import { privilegeErrorOf } from '../engine/privileges.ts';
 import { AdaptivePace } from '../engine/pace.ts';
 import { writeBatchSize } from '../db/server.ts';
 
@@ -50,8 +51,10 @@ async function lagReaderFor(db: Db, facts: ServerFacts, maxLag: number | undefin
     await reader();
     return reader;
   } catch (error) {
+    // A missing privilege is named, not quoted: the server's message repeats the whole command.
+    const why = privilegeErrorOf(error) ? 'this user may not run it' : errorMessage(error).split('\n')[0];
     notices.push(
-      `replication lag not watched: replSetGetStatus refused (${errorMessage(error).split('\n')[0]}); it needs the clusterMonitor role. Writes still wait for the write concern`,
+      `replication lag not watched: replSetGetStatus refused (${why}); it needs the clusterMonitor role. Writes still wait for the write concern`,
     );
     return undefined;
   }

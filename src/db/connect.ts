@@ -3,17 +3,44 @@ import {
   MongoNetworkError,
   MongoServerError,
   MongoServerSelectionError,
+  ReadConcern,
+  ReadPreference,
   type Db,
+  type DbOptions,
+  type ReadPreferenceMode,
 } from 'mongodb';
 import { DatabaseError, UsageError } from '../engine/errors.ts';
+import { privilegeErrorOf } from '../engine/privileges.ts';
+import type { RunConcerns } from '../engine/run-record.ts';
 import type { Target } from './target.ts';
 
 export const CONNECT_TIMEOUT_MS = 5000;
 
 export interface Connection {
   client: MongoClient;
+  /** Reads the primary, majority read and write concern: for everything that decides, makes or checks a write. */
   db: Db;
+  /** The same database, read with the mode the operator chose for a plan's reads. */
+  planDb(mode: ReadPreferenceMode): Db;
+  /** What `db` and `planDb(mode)` use, as the driver resolved it: kept in the run record. */
+  concerns(planMode: ReadPreferenceMode): RunConcerns;
   close(): Promise<void>;
+}
+
+/**
+ * Set on the database handle, where they win over the URI's own options: a
+ * `readPreference=secondaryPreferred&w=1` meant for an app's reads must not let
+ * verify or restore read a lagging secondary, nor a write be acknowledged by
+ * one member only (DESIGN "Pace and load"). A URI's `wtimeoutMS` is kept: it
+ * makes a write fail loudly, never weaker.
+ */
+function runDbOptions(client: MongoClient, readPreference: ReadPreference): DbOptions {
+  const wtimeoutMS = client.options.writeConcern?.wtimeoutMS;
+  return {
+    readPreference,
+    readConcern: new ReadConcern('majority'),
+    writeConcern: { w: 'majority', ...(wtimeoutMS === undefined ? {} : { wtimeoutMS }) },
+  };
 }
 
 /**
@@ -31,23 +58,43 @@ export async function connect(target: Target, options: { timeoutMs?: number; app
       ...unlessGiven('serverSelectionTimeoutMS', timeoutMs),
       ...unlessGiven('connectTimeoutMS', timeoutMs),
       appName: options.appName ?? 'presence-maint',
+      // Client options win over the URI's: a retried write or read is never turned off by it.
       retryWrites: true,
+      retryReads: true,
     });
   } catch (error) {
     throw new UsageError(`invalid MongoDB URI options for ${target.uri}: ${(error as Error).message}`);
   }
   try {
     await client.connect();
-    const db = client.db(target.database);
+    const db = client.db(target.database, runDbOptions(client, ReadPreference.primary));
     await db.command({ ping: 1 });
-    return { client, db, close: () => client.close() };
+    const planDb = (mode: ReadPreferenceMode) => client.db(target.database, runDbOptions(client, ReadPreference.fromString(mode)));
+    return {
+      client,
+      db,
+      planDb,
+      concerns: (planMode) => concernsOf(client, db, planDb(planMode)),
+      close: () => client.close(),
+    };
   } catch (error) {
     await client.close().catch(() => undefined);
     throw databaseError(error, target);
   }
 }
 
+function concernsOf(client: MongoClient, db: Db, planDb: Db): RunConcerns {
+  const wtimeoutMS = db.writeConcern?.wtimeoutMS;
+  return {
+    reads: { readPreference: db.readPreference.mode, readConcern: db.readConcern?.level ?? 'local' },
+    writes: { w: db.writeConcern?.w ?? 1, retryable: client.options.retryWrites, ...(wtimeoutMS === undefined ? {} : { wtimeoutMS }) },
+    planReads: { readPreference: planDb.readPreference.mode },
+  };
+}
+
 export function databaseError(error: unknown, target: Pick<Target, 'uri'>): DatabaseError {
+  const refused = privilegeErrorOf(error);
+  if (refused) return refused;
   if (isAuthError(error)) {
     return new DatabaseError(`authentication to ${target.uri} failed: check the user and password`, { cause: error });
   }
@@ -60,7 +107,8 @@ export function databaseError(error: unknown, target: Pick<Target, 'uri'>): Data
 }
 
 function isAuthError(error: unknown): boolean {
-  if (error instanceof MongoServerError) return error.code === 18 || error.code === 13;
+  // 18 AuthenticationFailed. A missing privilege (13) is not a failed login: privilegeErrorOf says which.
+  if (error instanceof MongoServerError) return error.code === 18;
   return error instanceof Error && /auth/i.test(error.message) && /fail/i.test(error.message);
 }
 

@@ -89,6 +89,15 @@ export interface RestoreCounts {
   remaining: number;
 }
 
+/** How a run read and wrote, as the driver resolved it: the URI's own read preference and write concern do not apply. */
+export interface RunConcerns {
+  /** Every read that decides or checks a write: backup, compare-and-set pre-reads, verify, restore, lock, run store. */
+  reads: { readPreference: string; readConcern: string };
+  writes: { w: number | string; wtimeoutMS?: number; retryable: boolean };
+  /** The plan's count and sample only: the primary unless `--plan-read-preference` says otherwise. */
+  planReads: { readPreference: string };
+}
+
 export interface LockTakeover {
   previousOwner: string;
   previousRunId: string;
@@ -137,6 +146,8 @@ interface RecordOfAnyKind {
   params: Record<string, unknown>;
   operator: string;
   target: TargetInfo;
+  /** Absent from records of versions that did not keep it. */
+  concerns?: RunConcerns;
   dryRun: boolean;
   /** The target's classification, shown in every plan. */
   env: TargetEnv;

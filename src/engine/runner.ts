@@ -13,6 +13,7 @@ import {
   RefusedError,
 } from './errors.ts';
 import { holdLock, type HeldLock } from './lock-guard.ts';
+import { privilegeErrorOf } from './privileges.ts';
 import type { Pace, RunLock, RunObserver, RunStore } from './ports.ts';
 import {
   notReached,
@@ -22,6 +23,7 @@ import {
   RunStep,
   type PlanSummary,
   type RestoreRecord,
+  type RunConcerns,
   type RunFailure,
   type RunRecord,
   type TargetInfo,
@@ -36,7 +38,10 @@ import type { WriteBatchesOptions } from './apply.ts';
 import { undoOf, workOf, type Work } from './work.ts';
 
 export interface RunnerDeps {
+  /** Reads the primary and writes with majority: everything that decides, makes or checks a write. */
   db: Db;
+  /** Where the plan's count and sample read (a secondary only when the operator asks); `db` when absent. */
+  planDb?: Db;
   store: RunStore;
   lock: RunLock;
   observer: RunObserver;
@@ -46,6 +51,8 @@ export interface RunSettings {
   runId: string;
   operator: string;
   target: TargetInfo;
+  /** What `db` and `planDb` use, recorded with the run. */
+  concerns?: RunConcerns;
   dryRun: boolean;
   backupDir: string;
   batchSize: number;
@@ -102,8 +109,10 @@ class Run<R extends RunRecord> {
       this.record.stepMs[step] = Math.round(performance.now() - started);
       this.deps.observer.stepFinished(step, this.record);
       return result;
-    } catch (error) {
+    } catch (thrown) {
       this.record.stepMs[step] = Math.round(performance.now() - started);
+      // A refused privilege is the database's answer, whatever the step wrapped it in: said as such, exit 3.
+      const error = privilegeErrorOf(thrown) ?? thrown;
       this.deps.observer.stepFailed(step, errorMessage(error));
       throw new StepError(step, error);
     }
@@ -216,6 +225,7 @@ function startingRecord(task: RunRecord['task'], params: Record<string, unknown>
     params,
     operator: settings.operator,
     target: settings.target,
+    ...(settings.concerns === undefined ? {} : { concerns: settings.concerns }),
     dryRun: settings.dryRun,
     env: settings.safety.env,
     window: null,
@@ -265,8 +275,9 @@ export async function runTask(
     await run.acquireLock();
     await reportDrift(run, loaded);
     const { work, summary } = await run.step('plan', async () => {
-      const context: TaskContext<unknown> = { db: deps.db, params, now: settings.now, log: taskLogger(run), services: settings.services ?? {} };
-      const planned = workOf(loaded.task.id, deps.db, await loaded.task.plan(context as never));
+      const planDb = deps.planDb ?? deps.db;
+      const context: TaskContext<unknown> = { db: planDb, params, now: settings.now, log: taskLogger(run), services: settings.services ?? {} };
+      const planned = workOf(loaded.task.id, { db: deps.db, planDb }, await loaded.task.plan(context as never));
       const { sample, ...summary } = await planned.plan();
       deps.observer.planned({ ...summary, sample });
       await planReached(run, summary);

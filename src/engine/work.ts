@@ -29,14 +29,19 @@ export interface Undo {
   ): Promise<RestoreOutcome>;
 }
 
-export function workOf(taskId: string, db: Db, plan: AnyPlan): Work {
+/**
+ * `planDb` serves the plan's count and sample only; the backup, which decides
+ * every write, and the writes themselves go through `db`.
+ */
+export function workOf(taskId: string, { db, planDb }: { db: Db; planDb: Db }, plan: AnyPlan): Work {
   const collection = db.collection(plan.collection);
+  const planned = planDb.collection(plan.collection);
   if (isIndexPlan(plan)) {
     return {
       kind: 'indexes',
       collection: plan.collection,
       fields: [INDEX_FIELD],
-      plan: () => planIndexes(taskId, collection, plan),
+      plan: () => planIndexes(taskId, planned, plan),
       entries: () => indexEntries(taskId, collection, plan),
       apply: (options) => applyIndexes(collection, options.batches, options.planned),
     };
@@ -45,7 +50,7 @@ export function workOf(taskId: string, db: Db, plan: AnyPlan): Work {
     kind: 'documents',
     collection: plan.collection,
     fields: plan.fields,
-    plan: () => planChanges(taskId, collection, plan),
+    plan: () => planChanges(taskId, planned, plan),
     entries: (batchSize, signal) => plannedEntries(taskId, collection, plan, batchSize, signal),
     apply: (options) => applyBackup(collection, options),
   };

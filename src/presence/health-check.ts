@@ -1,3 +1,5 @@
+import { privilegeErrorOf } from '../engine/privileges.ts';
+
 /** The outcome of one health check, as `presence test` reports it. */
 export const CheckResult = {
   pass: 'pass',
@@ -28,7 +30,9 @@ export async function runCheck(check: string, work: () => Promise<CheckOutcome>)
   let result: CheckOutcome;
   try {
     result = await work();
-  } catch (error) {
+  } catch (thrown) {
+    // A refused privilege is named, not quoted: the server's message repeats the whole command.
+    const error = privilegeErrorOf(thrown) ?? thrown;
     result = outcome(CheckResult.fail, error instanceof Error ? error.message.split('\n')[0]! : String(error));
   }
   return { check, ...result, ms: Math.round(performance.now() - started) };

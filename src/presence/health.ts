@@ -1,5 +1,6 @@
 import type { Db } from 'mongodb';
 import { planChanges } from '../engine/plan.ts';
+import { PrivilegeError, privilegeErrorOf } from '../engine/privileges.ts';
 import { CheckResult, outcome, runCheck, skipped, type CheckOutcome, type HealthCheck } from './health-check.ts';
 import { indexKeyText, validatePresenceIndexes } from './indexes.ts';
 import type { PresenceModel } from './model.ts';
@@ -43,7 +44,13 @@ async function checkCollection(db: Db, model: PresenceModel): Promise<CheckOutco
 }
 
 async function checkIndexes(db: Db, model: PresenceModel): Promise<CheckOutcome> {
-  const health = await validatePresenceIndexes(db.collection(model.collection), model);
+  const health = await validatePresenceIndexes(db.collection(model.collection), model).catch((error: unknown) => {
+    // Index health is advice: a user who may not list indexes is warned, not failed.
+    const refused = privilegeErrorOf(error);
+    if (refused === undefined) throw error;
+    return refused;
+  });
+  if (health instanceof PrivilegeError) return outcome(CheckResult.warn, `index health unknown: ${health.message}`);
   const details = health.indexes.map(({ spec, servedBy }) =>
     `${indexKeyText(spec)} ${servedBy ? `served by index ${servedBy}` : 'MISSING'}: ${spec.serves}`,
   );

@@ -10,7 +10,8 @@ export interface PresenceTarget {
 }
 
 export async function collectionExists(db: Db, name: string): Promise<boolean> {
-  const found = await db.listCollections({ name }, { nameOnly: true }).toArray();
+  // authorizedCollections: a user granted only find/update on the collection (no listCollections action) still sees it.
+  const found = await db.listCollections({ name }, { nameOnly: true, authorizedCollections: true }).toArray();
   return found.some((collection) => collection.name === name);
 }
 

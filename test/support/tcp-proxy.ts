@@ -1,6 +1,6 @@
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { deserialize, type Document } from 'bson';
+import { deserialize, serialize, type Document } from 'bson';
 
 const OP_MSG = 2013;
 const HEADER_BYTES = 16;
@@ -21,6 +21,12 @@ export type NetworkMode = 'pass' | 'refuse' | 'stall' | 'hold';
 export interface TcpProxyOptions {
   /** How long, in ms, the reply to this request is held back (a slow server); replies still leave in order. */
   delayReply?: (request: SeenCommand) => number;
+  /**
+   * A reply the server cannot be made to give (an error code, Atlas's answer):
+   * when this returns a document, the request is not forwarded and the proxy
+   * answers it with that document, as the server's reply (OP_MSG requests only).
+   */
+  replyWith?: (request: SeenCommand) => Document | undefined;
 }
 
 export interface TcpProxy {
@@ -91,6 +97,8 @@ export async function startTcpProxy(targetUri: string, options: TcpProxyOptions 
       splitMessages((message) => {
         const seen = readCommand(message);
         for (const listener of listeners) listener(seen);
+        const injected = seen.command === 'legacy' ? undefined : options.replyWith?.(seen);
+        if (injected !== undefined) return sendReply(opMsgReply(seen.requestId, injected), 0);
         if (options.delayReply) replyDelay.set(seen.requestId, options.delayReply(seen));
         // A listener may just have broken the network: this request then never arrives, or later.
         const deliver = () => !upstream.destroyed && upstream.write(message);
@@ -189,6 +197,19 @@ function splitMessages(onMessage: (message: Buffer) => void): (chunk: Buffer) =>
       buffered = buffered.subarray(length);
     }
   };
+}
+
+/** An OP_MSG reply to a request: header, no flags, one body section. */
+function opMsgReply(responseTo: number, document: Document): Buffer {
+  const body = serialize(document);
+  const header = Buffer.alloc(HEADER_BYTES + 5);
+  header.writeInt32LE(header.length + body.length, 0);
+  header.writeInt32LE(0, 4);
+  header.writeInt32LE(responseTo, 8);
+  header.writeInt32LE(OP_MSG, 12);
+  header.writeUInt32LE(0, HEADER_BYTES);
+  header.writeUInt8(0, HEADER_BYTES + 4);
+  return Buffer.concat([header, body]);
 }
 
 /** OP_MSG's command document: its first element names the command, and its value the collection. */

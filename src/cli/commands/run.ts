@@ -9,6 +9,7 @@ import { exitCodeOfRecord } from '../exit-codes.ts';
 import { withFlagHint } from '../flag-hints.ts';
 import { connectedSourceFromOptions } from '../presence-options.ts';
 import { outcomeLines } from '../render/format.ts';
+import type { PlanReadPreference } from '../options.ts';
 import { paceFor, type PaceFlags } from '../pace.ts';
 import { outputMode, printJson, printLines, type OutputMode } from '../render/output.ts';
 import { createRunView } from '../render/run-view.ts';
@@ -19,6 +20,7 @@ import { abortOnSignals } from '../signals.ts';
 /** Options of every command that writes: target, pace and safety. */
 export interface RunOptions extends TargetOptions, SafetyOptions, PaceFlags {
   dryRun?: boolean;
+  planReadPreference?: PlanReadPreference;
   param?: Record<string, string>;
 }
 
@@ -70,11 +72,13 @@ export async function withWriteContext(
       try {
         const paced = await paceFor(session.connection.db, options, (message) => view.notice(message));
         const now = new Date();
+        const planMode = options.planReadPreference ?? 'primary';
         return await perform({
           session,
           tasks,
           deps: {
             db: session.connection.db,
+            planDb: session.connection.planDb(planMode),
             store: session.store,
             lock: session.lock,
             observer: view,
@@ -83,6 +87,7 @@ export async function withWriteContext(
             runId: newRunId(now),
             operator: operator(),
             target: { uri: target.uri, database: target.database },
+            concerns: session.connection.concerns(planMode),
             dryRun: options.dryRun === true,
             backupDir: paths.backupDir,
             batchSize: paced.batchSize,

@@ -1,6 +1,6 @@
 import { EJSON } from 'bson';
 import type { PlanReport } from '../../engine/plan.ts';
-import { RunKind, StepState, type ApplyCounts, type RunRecord, type VerifyCounts } from '../../engine/run-record.ts';
+import { RunKind, StepState, type ApplyCounts, type RunConcerns, type RunRecord, type VerifyCounts } from '../../engine/run-record.ts';
 
 const integer = new Intl.NumberFormat('en-US');
 
@@ -51,6 +51,13 @@ export function planLines(report: PlanReport): string[] {
     lines.push(`  _id ${value(sample._id)}  ${changes.join(', ')}`);
   }
   return lines;
+}
+
+/** How the run reads and writes, whatever the URI asked: said with the plan. */
+export function concernsLine(concerns: RunConcerns): string {
+  const { reads, writes, planReads } = concerns;
+  const timeout = writes.wtimeoutMS === undefined ? '' : `, wtimeout ${writes.wtimeoutMS} ms`;
+  return `reads that decide or check writes: ${reads.readPreference}, read concern ${reads.readConcern} · writes: w ${writes.w}${timeout}${writes.retryable ? ', retryable' : ''} · plan read from: ${planReads.readPreference}`;
 }
 
 function show(image: Record<string, unknown>, field: string): string {

@@ -4,7 +4,7 @@ import { silentObserver } from '../../engine/observer.ts';
 import type { PlanReport } from '../../engine/plan.ts';
 import type { RunObserver } from '../../engine/ports.ts';
 import type { RunRecord } from '../../engine/run-record.ts';
-import { planLines, progressBar, stepSummary } from './format.ts';
+import { concernsLine, planLines, progressBar, stepSummary } from './format.ts';
 import type { OutputMode } from './output.ts';
 
 export const RUN_STEPS = ['connect', 'lock', 'plan', 'confirm', 'backup', 'apply', 'verify', 'audit'] as const;
@@ -141,6 +141,7 @@ class ListrRunView implements RunView {
   }
 
   stepFinished(step: string, record: Readonly<RunRecord>): void {
+    if (step === 'plan' && record.concerns) this.state(step).details.push(concernsLine(record.concerns));
     this.state(step).settle({ kind: 'done', title: stepSummary(step, record) });
   }
 
