@@ -5,7 +5,7 @@ import type { BackupEntry } from './document-state.ts';
 import { applyIndexes, INDEX_FIELD, indexEntries, planIndexes, restoreIndexes, verifyIndexes } from './indexes.ts';
 import { planChanges, plannedEntries, type PlanReport } from './plan.ts';
 import { restoreBackup, type RestoreOptions, type RestoreOutcome } from './restore.ts';
-import type { VerifyCounts } from './run-record.ts';
+import { NO_TARGETING, type VerifyCounts, type WriteTargeting } from './run-record.ts';
 import { isIndexPlan, type AnyPlan } from './task.ts';
 import { verifyBackup, type TargetState } from './verify.ts';
 
@@ -14,6 +14,8 @@ export interface Work {
   readonly kind: BackupKind;
   readonly collection: string;
   readonly fields: readonly string[];
+  /** What every write's filter carries beyond `_id`; none for indexes, which are not written by document. */
+  readonly targeting: WriteTargeting;
   plan(): Promise<PlanReport>;
   entries(batchSize: number, signal: AbortSignal): AsyncIterable<BackupEntry>;
   apply(options: WriteBatchesOptions): Promise<ApplyOutcome>;
@@ -29,13 +31,14 @@ export interface Undo {
   ): Promise<RestoreOutcome>;
 }
 
-export function workOf(taskId: string, db: Db, plan: AnyPlan): Work {
+export function workOf(taskId: string, db: Db, plan: AnyPlan, targeting: WriteTargeting): Work {
   const collection = db.collection(plan.collection);
   if (isIndexPlan(plan)) {
     return {
       kind: 'indexes',
       collection: plan.collection,
       fields: [INDEX_FIELD],
+      targeting: NO_TARGETING,
       plan: () => planIndexes(taskId, collection, plan),
       entries: () => indexEntries(taskId, collection, plan),
       apply: (options) => applyIndexes(collection, options.batches, options.planned),
@@ -45,8 +48,9 @@ export function workOf(taskId: string, db: Db, plan: AnyPlan): Work {
     kind: 'documents',
     collection: plan.collection,
     fields: plan.fields,
-    plan: () => planChanges(taskId, collection, plan),
-    entries: (batchSize, signal) => plannedEntries(taskId, collection, plan, batchSize, signal),
+    targeting,
+    plan: () => planChanges(taskId, collection, plan, targeting),
+    entries: (batchSize, signal) => plannedEntries(taskId, collection, plan, targeting.fields, batchSize, signal),
     apply: (options) => applyBackup(collection, options),
   };
 }
