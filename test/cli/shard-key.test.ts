@@ -7,7 +7,7 @@ import type { BackupEntry } from '../../src/engine/document-state.ts';
 import type { RestoreRecord, TaskRunRecord } from '../../src/engine/run-record.ts';
 import { parseJson, REPO, runCli, tempStateDir } from '../support/cli.ts';
 import { useTestDatabase } from '../support/database.ts';
-import { answerAsMongos, commandOf } from '../support/mongos.ts';
+import { answerAsMongos, commandOf, refuseConfigReads } from '../support/mongos.ts';
 import { reachedStep } from '../support/records.ts';
 import { messageDocuments, startTcpProxy, type TcpProxy } from '../support/tcp-proxy.ts';
 
@@ -125,7 +125,7 @@ describe('writes that carry the shard key', () => {
     expect((await entriesOf(record._id))[0]!.targeting).toEqual({ 'home.region': homeOf(0) });
   });
 
-  it.skipIf(real)('through a mongos, the shard key read from config.collections is used without a flag, and recorded as detected', async () => {
+  it.skipIf(real)('through a mongos, the shard key read from config.collections is used without a flag, and recorded as detected; refused, the run says writes reach every shard', async () => {
     await seedUsers();
     await database.client().db('config').collection<{ _id: string; key: Document }>('collections').insertOne({ _id: `${database.name}.users`, key: { region: 'hashed' } });
     const undo = answerAsMongos(proxy);
@@ -136,6 +136,18 @@ describe('writes that carry the shard key', () => {
       expect(reachedStep('plan', record.plan).targeting).toEqual({ fields: ['region'], source: 'detected' });
       expect(statements).toHaveLength(USERS);
       for (const statement of statements) expect(statement.q.region).toEqual({ $eq: regionOf(statement.q._id) });
+
+      // A user without read on config: the run goes on, on `_id` alone, and its record says what that costs.
+      const refused = refuseConfigReads(proxy);
+      try {
+        const dryRun = await presence(['run', 'flag-users', '--dry-run', '--json']);
+        expect(dryRun.code, dryRun.stderr).toBe(0);
+        const unread = parseJson<TaskRunRecord>(dryRun.stdout);
+        expect(reachedStep('plan', unread.plan).targeting).toEqual({ fields: [], source: 'none' });
+        expect(unread.notices).toContainEqual(expect.stringMatching(/shard key of .*\.users is not readable .*each write goes to every shard/));
+      } finally {
+        refused();
+      }
     } finally {
       undo();
     }
