@@ -45,7 +45,7 @@ export function toBackupEntry(
  * sharded cluster routes a document without that field. `_id` is left out:
  * every filter already holds it.
  */
-export function targetingValues(document: Document, paths: readonly string[]): Document | undefined {
+function targetingValues(document: Document, paths: readonly string[]): Document | undefined {
   const values: Document = {};
   for (const path of paths) {
     if (path !== '_id') values[path] = valueAt(document, path, document._id);

@@ -47,6 +47,22 @@ export function changeOf(taskId: string, plan: TaskPlan, document: Document): Fi
   return change;
 }
 
+/**
+ * A document's backup entry. A change to a targeting field (or to a field
+ * holding one) is refused: its backed-up value would no longer find the
+ * document, and on a sharded cluster the write would move it between shards.
+ */
+function entryOf(taskId: string, plan: TaskPlan, document: Document, targetingFields: readonly string[]): BackupEntry {
+  const change = changeOf(taskId, plan, document);
+  for (const field of [...Object.keys(change.set ?? {}), ...(change.unset ?? [])]) {
+    const path = targetingFields.find((targeted) => targeted === field || targeted.startsWith(`${field}.`));
+    if (path !== undefined) {
+      throw new TaskPlanError(`task ${taskId}: changes "${field}", which holds the targeting field "${path}" (the shard key): the runner does not change it`);
+    }
+  }
+  return toBackupEntry(document, plan.fields, change, targetingFields);
+}
+
 /** Read-only: a count, a small sample of before → after, and the backup size to expect. */
 export async function planChanges(
   taskId: string,
@@ -58,7 +74,7 @@ export async function planChanges(
   const read = readFields(plan, targeting.fields);
   const { count, sampled } =
     plan.keep === undefined ? await countOnServer(collection, plan, read) : await countKept(collection, plan, read, plan.keep);
-  const entries = sampled.map((document) => toBackupEntry(document, plan.fields, changeOf(taskId, plan, document), targeting.fields));
+  const entries = sampled.map((document) => entryOf(taskId, plan, document, targeting.fields));
   return {
     collection: collection.collectionName,
     filter: EJSON.stringify(plan.filter, { relaxed: false }),
@@ -129,7 +145,7 @@ export async function* plannedEntries(
     for await (const document of cursor) {
       signal.throwIfAborted();
       if (plan.keep !== undefined && !plan.keep(document)) continue;
-      yield toBackupEntry(document, plan.fields, changeOf(taskId, plan, document), targetingFields);
+      yield entryOf(taskId, plan, document, targetingFields);
     }
   } finally {
     await cursor.close();

@@ -45,7 +45,7 @@ export async function restoreBackup(
       if (document !== undefined && holdsState(document, entry.before, entry.absent)) counts.alreadyRestored++;
       else if (document !== undefined && holdsState(document, after.values, after.absent)) {
         guarded.push(putBack(entry, compareAndSetFilter(entry._id, after.values, after.absent, entry.targeting)));
-      } else if (document !== undefined && options.force) forced.push(putBack(entry, forcedFilter(entry)));
+      } else if (document !== undefined && options.force) forced.push(putBack(entry, targetedFilter(entry._id, entry.targeting)));
       else counts.conflicts++;
     }
     await options.pace?.(guarded.length + forced.length);
@@ -71,16 +71,6 @@ export async function restoreBackup(
     options.onBatch(counts);
   }
   return { counts, interrupted: false };
-}
-
-/**
- * Whatever the document holds now, on the shard the backup says: a targeting
- * field the run itself changed is left out, its backed-up value being stale.
- */
-function forcedFilter(entry: BackupEntry): object {
-  const changed = new Set([...Object.keys(entry.set), ...entry.unset]);
-  const targeting = Object.entries(entry.targeting ?? {}).filter(([path]) => !changed.has(path));
-  return targetedFilter(entry._id, targeting.length === 0 ? undefined : Object.fromEntries(targeting));
 }
 
 /** Writes back the pre-image of the fields the run changed. */

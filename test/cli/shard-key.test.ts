@@ -153,6 +153,14 @@ describe('writes that carry the shard key', () => {
     }
   });
 
+  it('a task that would change a shard key field is refused at plan, nothing written', async () => {
+    await seedUsers();
+    const result = await presence(['run', 'flag-users', '--shard-key', 'region,score']);
+    expect(result.code).toBe(1);
+    expect(result.stdout).toContain('task flag-users: changes "score", which holds the targeting field "score" (the shard key): the runner does not change it');
+    expect(await database.db().collection('users').countDocuments({ flagged: true })).toBe(0);
+  });
+
   it('a backup made before targeting existed still restores, its writes on _id and the compared fields', async () => {
     await seedUsers();
     const run = await presence(['run', 'flag-users', '--json']);
