@@ -5,6 +5,7 @@ import { exitCodeOfError } from './exit-codes.ts';
 import { parseAge, parseSince, parseStatus } from './history-options.ts';
 import { addTargetOptions, addWriteOptions, collectParam, integerIn } from './options.ts';
 import { addSafetyOptions } from './safety-options.ts';
+import { addShardKeyOption } from './shard-key-option.ts';
 import { PresenceExamples } from './presence-help.ts';
 import { addConnectedOptions, addPresenceOptions, graceOption, minutesOption, parseInterval } from './presence-options.ts';
 import { StatusFormat } from './status-format.ts';
@@ -62,13 +63,13 @@ function buildProgram(setExitCode: (code: number) => void): Command {
   addConnectedOptions(
     addPresenceOptions(
       addSafetyOptions(
-        addWriteOptions(
+        addShardKeyOption(addWriteOptions(
           addTargetOptions(
             program
               .command('reconcile')
               .description('set offline the ghosts: online in the database, not connected to Socket.IO, once or --scheduled'),
           ),
-        ),
+        )),
       ),
     ),
   )
@@ -81,9 +82,9 @@ function buildProgram(setExitCode: (code: number) => void): Command {
 
   addPresenceOptions(
     addSafetyOptions(
-      addWriteOptions(
+      addShardKeyOption(addWriteOptions(
         addTargetOptions(program.command('cleanup').description('set every online user offline (ghost statuses after a restart)')),
-      ),
+      )),
     ),
   )
     .addHelpText('after', PresenceExamples.cleanup)
@@ -91,11 +92,11 @@ function buildProgram(setExitCode: (code: number) => void): Command {
 
   addPresenceOptions(
     addSafetyOptions(
-      addWriteOptions(
+      addShardKeyOption(addWriteOptions(
         addTargetOptions(
           program.command('stale').description('set offline the online users inactive longer than --minutes, once or --scheduled'),
         ),
-      ),
+      )),
     ),
   )
     .addOption(minutesOption('inactive for more than this many minutes (default: 30; $PRESENCE_STALE_MINUTES)'))
@@ -126,7 +127,7 @@ function buildProgram(setExitCode: (code: number) => void): Command {
     .option('--tasks-dir <dir>', 'where task modules live (default: the bundled tasks/)')
     .action(async (options) => setExitCode(await (await import('./commands/tasks.ts')).tasksCommand(options)));
 
-  addSafetyOptions(addWriteOptions(
+  addSafetyOptions(addShardKeyOption(addWriteOptions(
     addTargetOptions(
       program
         .command('run')
@@ -135,7 +136,7 @@ function buildProgram(setExitCode: (code: number) => void): Command {
         .option('--param <key=value>', 'a task parameter (repeatable)', collectParam)
         .option('--tasks-dir <dir>', 'where task modules live (default: the bundled tasks/)'),
     ),
-  )).action(async (task: string, options) => setExitCode(await (await import('./commands/run.ts')).runCommand(task, options)));
+  ))).action(async (task: string, options) => setExitCode(await (await import('./commands/run.ts')).runCommand(task, options)));
 
   addSafetyOptions(addWriteOptions(
     addTargetOptions(

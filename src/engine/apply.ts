@@ -127,7 +127,7 @@ function cleanMessage(message: string): string {
 function compareAndSetUpdate(entry: BackupEntry): AnyBulkWriteOperation {
   return {
     updateOne: {
-      filter: compareAndSetFilter(entry._id, entry.before, entry.absent),
+      filter: compareAndSetFilter(entry._id, entry.before, entry.absent, entry.targeting),
       update: updateFor(entry.set, entry.unset),
     },
   };

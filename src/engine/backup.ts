@@ -10,7 +10,7 @@ import { EJSON } from 'bson';
 import { type Document } from 'mongodb';
 import type { BackupEntry } from './document-state.ts';
 import { BackupError, UsageError } from './errors.ts';
-import type { TargetInfo } from './run-record.ts';
+import type { TargetInfo, WriteTargeting } from './run-record.ts';
 
 export const BACKUP_FORMAT = 1;
 
@@ -28,6 +28,8 @@ export interface BackupManifest {
   /** What the entries are: documents (pre-images of fields) or indexes. */
   kind: BackupKind;
   fields: readonly string[];
+  /** Which targeting fields the entries carry values of; absent from backups made before targeting existed. */
+  targeting?: WriteTargeting;
   /** False until every document is on disk: an incomplete backup is never used. */
   complete: boolean;
   count: number;
@@ -37,7 +39,7 @@ export interface BackupManifest {
   completedAt?: string;
 }
 
-export type BackupHeader = Pick<BackupManifest, 'runId' | 'task' | 'target' | 'collection' | 'kind' | 'fields'>;
+export type BackupHeader = Pick<BackupManifest, 'runId' | 'task' | 'target' | 'collection' | 'kind' | 'fields' | 'targeting'>;
 
 export function backupPaths(backupDir: string, runId: string) {
   const dir = join(backupDir, runId);

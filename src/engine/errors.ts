@@ -31,6 +31,13 @@ export class UsageError extends MaintenanceError {
   }
 }
 
+/** A task's plan the runner cannot carry out: the task (or what it met in the data) is at fault. */
+export class TaskPlanError extends MaintenanceError {
+  constructor(message: string) {
+    super(message, ExitCode.failed);
+  }
+}
+
 /** The database cannot be reached or refuses our credentials. */
 export class DatabaseError extends MaintenanceError {
   constructor(message: string, options?: { cause?: unknown }) {

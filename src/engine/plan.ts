@@ -1,8 +1,8 @@
 import { EJSON } from 'bson';
 import { type Collection, type Document } from 'mongodb';
 import { afterImage, projectionOf, toBackupEntry, type BackupEntry } from './document-state.ts';
-import { MaintenanceError, ExitCode } from './errors.ts';
-import type { PlanSummary } from './run-record.ts';
+import { TaskPlanError } from './errors.ts';
+import type { PlanSummary, WriteTargeting } from './run-record.ts';
 import type { FieldChange, TaskPlan } from './task.ts';
 
 export const SAMPLE_SIZE = 5;
@@ -24,12 +24,6 @@ export interface PlanReport extends PlanSummary {
 }
 
 const fieldName = /^[^.$][^.]*$/;
-
-export class TaskPlanError extends MaintenanceError {
-  constructor(message: string) {
-    super(message, ExitCode.failed);
-  }
-}
 
 export function checkPlan(taskId: string, plan: TaskPlan): void {
   if (plan.fields.length === 0) throw new TaskPlanError(`task ${taskId}: its plan names no fields`);
@@ -53,35 +47,64 @@ export function changeOf(taskId: string, plan: TaskPlan, document: Document): Fi
   return change;
 }
 
+/**
+ * A document's backup entry. A change to a targeting field (or to a field
+ * holding one) is refused: its backed-up value would no longer find the
+ * document, and on a sharded cluster the write would move it between shards.
+ */
+function entryOf(taskId: string, plan: TaskPlan, document: Document, targetingFields: readonly string[]): BackupEntry {
+  const change = changeOf(taskId, plan, document);
+  for (const field of [...Object.keys(change.set ?? {}), ...(change.unset ?? [])]) {
+    const path = targetingFields.find((targeted) => targeted === field || targeted.startsWith(`${field}.`));
+    if (path !== undefined) {
+      throw new TaskPlanError(`task ${taskId}: changes "${field}", which holds the targeting field "${path}" (the shard key): the runner does not change it`);
+    }
+  }
+  return toBackupEntry(document, plan.fields, change, targetingFields);
+}
+
 /** Read-only: a count, a small sample of before → after, and the backup size to expect. */
-export async function planChanges(taskId: string, collection: Collection, plan: TaskPlan): Promise<PlanReport> {
+export async function planChanges(
+  taskId: string,
+  collection: Collection,
+  plan: TaskPlan,
+  targeting: WriteTargeting,
+): Promise<PlanReport> {
   checkPlan(taskId, plan);
-  const { count, sampled } = plan.keep === undefined ? await countOnServer(collection, plan) : await countKept(collection, plan, plan.keep);
-  const entries = sampled.map((document) => toBackupEntry(document, plan.fields, changeOf(taskId, plan, document)));
+  const read = readFields(plan, targeting.fields);
+  const { count, sampled } =
+    plan.keep === undefined ? await countOnServer(collection, plan, read) : await countKept(collection, plan, read, plan.keep);
+  const entries = sampled.map((document) => entryOf(taskId, plan, document, targeting.fields));
   return {
     collection: collection.collectionName,
     filter: EJSON.stringify(plan.filter, { relaxed: false }),
     fields: plan.fields,
     count,
     estimatedBackupBytes: Math.round(averageLineBytes(entries) * count),
+    targeting,
     sample: entries.map(toSample),
   };
 }
 
-async function countOnServer(collection: Collection, plan: TaskPlan): Promise<{ count: number; sampled: Document[] }> {
+/** What the plan's reads fetch: the task's fields and the targeting fields, backed up together. */
+function readFields(plan: TaskPlan, targetingFields: readonly string[]): string[] {
+  return [...plan.fields, ...targetingFields];
+}
+
+async function countOnServer(collection: Collection, plan: TaskPlan, read: readonly string[]): Promise<{ count: number; sampled: Document[] }> {
   const hint = plan.hint === undefined ? {} : { hint: plan.hint };
   const [count, sampled] = await Promise.all([
     collection.countDocuments(plan.filter, hint),
-    collection.find(plan.filter, { projection: projectionOf(plan.fields), limit: SAMPLE_SIZE, ...exactReads, ...hint }).toArray(),
+    collection.find(plan.filter, { projection: projectionOf(read), limit: SAMPLE_SIZE, ...exactReads, ...hint }).toArray(),
   ]);
   return { count, sampled };
 }
 
 /** One pass over the filter's matches, keeping the first few kept as the sample: memory flat in the matches. */
-async function countKept(collection: Collection, plan: TaskPlan, keep: (document: Document) => boolean) {
+async function countKept(collection: Collection, plan: TaskPlan, read: readonly string[], keep: (document: Document) => boolean) {
   let count = 0;
   const sampled: Document[] = [];
-  for await (const document of matches(collection, plan)) {
+  for await (const document of matches(collection, plan, read)) {
     if (!keep(document)) continue;
     count++;
     if (sampled.length < SAMPLE_SIZE) sampled.push(document);
@@ -89,9 +112,9 @@ async function countKept(collection: Collection, plan: TaskPlan, keep: (document
   return { count, sampled };
 }
 
-function matches(collection: Collection, plan: TaskPlan, batchSize?: number) {
+function matches(collection: Collection, plan: TaskPlan, read: readonly string[], batchSize?: number) {
   return collection.find(plan.filter, {
-    projection: projectionOf(plan.fields),
+    projection: projectionOf(read),
     ...(batchSize === undefined ? {} : { batchSize }),
     ...exactReads,
     ...(plan.hint === undefined ? {} : { hint: plan.hint }),
@@ -113,15 +136,16 @@ export async function* plannedEntries(
   taskId: string,
   collection: Collection,
   plan: TaskPlan,
+  targetingFields: readonly string[],
   batchSize: number,
   signal: AbortSignal,
 ): AsyncGenerator<BackupEntry> {
-  const cursor = matches(collection, plan, batchSize);
+  const cursor = matches(collection, plan, readFields(plan, targetingFields), batchSize);
   try {
     for await (const document of cursor) {
       signal.throwIfAborted();
       if (plan.keep !== undefined && !plan.keep(document)) continue;
-      yield toBackupEntry(document, plan.fields, changeOf(taskId, plan, document));
+      yield entryOf(taskId, plan, document, targetingFields);
     }
   } finally {
     await cursor.close();

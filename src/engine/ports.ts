@@ -1,5 +1,5 @@
 import type { PlanReport } from './plan.ts';
-import type { LockTakeover, RunRecord, RunStatus, RunStep } from './run-record.ts';
+import type { LockTakeover, RunRecord, RunStatus, RunStep, WriteTargeting } from './run-record.ts';
 import type { TargetEnv } from './safety.ts';
 
 /**
@@ -53,6 +53,14 @@ export interface RunLock {
   release(holder: LockHolder): Promise<void>;
   readonly ttlMs: number;
 }
+
+/**
+ * The targeting fields of a collection's writes (on a sharded cluster, its
+ * shard key), settled once the plan names the collection, with what the
+ * operator should know (a fallback, writes that will reach every shard).
+ * Implemented in src/db.
+ */
+export type TargetingResolver = (collection: string) => Promise<{ targeting: WriteTargeting; notice?: string }>;
 
 /** Rate limit and back-off, consulted around every write batch. */
 export interface Pace {

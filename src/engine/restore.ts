@@ -1,6 +1,6 @@
 import type { AnyBulkWriteOperation, Collection } from 'mongodb';
 import type { WriteBatchesOptions } from './apply.ts';
-import { afterImage, compareAndSetFilter, holdsState, updateFor, type BackupEntry } from './document-state.ts';
+import { afterImage, compareAndSetFilter, holdsState, targetedFilter, updateFor, type BackupEntry } from './document-state.ts';
 import { errorMessage } from './errors.ts';
 import type { RestoreCounts } from './run-record.ts';
 import { currentDocuments, idKey } from './verify.ts';
@@ -44,8 +44,8 @@ export async function restoreBackup(
       const after = afterImage(entry);
       if (document !== undefined && holdsState(document, entry.before, entry.absent)) counts.alreadyRestored++;
       else if (document !== undefined && holdsState(document, after.values, after.absent)) {
-        guarded.push(putBack(entry, compareAndSetFilter(entry._id, after.values, after.absent)));
-      } else if (document !== undefined && options.force) forced.push(putBack(entry, { _id: entry._id }));
+        guarded.push(putBack(entry, compareAndSetFilter(entry._id, after.values, after.absent, entry.targeting)));
+      } else if (document !== undefined && options.force) forced.push(putBack(entry, targetedFilter(entry._id, entry.targeting)));
       else counts.conflicts++;
     }
     await options.pace?.(guarded.length + forced.length);

@@ -40,6 +40,22 @@ export interface TargetInfo {
   database: string;
 }
 
+/** Where a run's targeting fields came from: read from the target, named by the operator, or none. */
+export const TargetingSource = { detected: 'detected', flag: 'flag', none: 'none' } as const;
+export type TargetingSource = (typeof TargetingSource)[keyof typeof TargetingSource];
+
+/**
+ * Fields beyond `_id` that every write's and check's filter carries, with the
+ * values backed up for each document (on a sharded cluster, the shard key:
+ * each write then goes to one shard). Empty with source `none`.
+ */
+export interface WriteTargeting {
+  fields: readonly string[];
+  source: TargetingSource;
+}
+
+export const NO_TARGETING: WriteTargeting = Object.freeze({ fields: [], source: TargetingSource.none });
+
 export interface PlanSummary {
   collection: string;
   /** Canonical EJSON: stored as text because `$` keys are not storable everywhere. */
@@ -47,6 +63,8 @@ export interface PlanSummary {
   fields: readonly string[];
   count: number;
   estimatedBackupBytes: number;
+  /** Absent from records written before targeting existed. */
+  targeting?: WriteTargeting;
 }
 
 export interface BackupSummary {

@@ -14,8 +14,9 @@ import {
 } from './errors.ts';
 import { holdLock, type HeldLock } from './lock-guard.ts';
 import { privilegeErrorOf } from './privileges.ts';
-import type { Pace, RunLock, RunObserver, RunStore } from './ports.ts';
+import type { Pace, RunLock, RunObserver, RunStore, TargetingResolver } from './ports.ts';
 import {
+  NO_TARGETING,
   notReached,
   reached,
   RunKind,
@@ -30,7 +31,7 @@ import {
   type TaskRunRecord,
   type VerifyCounts,
 } from './run-record.ts';
-import { migrationName, TaskMode, type LoadedTask, type TaskContext, type TaskLogger, type TaskServices } from './task.ts';
+import { isIndexPlan, migrationName, TaskMode, type AnyPlan, type LoadedTask, type TaskContext, type TaskLogger, type TaskServices } from './task.ts';
 import { assertWindow, confirmRun, windowState, type SafetyPolicy } from './safety.ts';
 import type { TargetState } from './verify.ts';
 import { SAMPLE_SIZE, type PlanSample } from './plan.ts';
@@ -67,6 +68,8 @@ export interface RunSettings {
   safety: SafetyPolicy;
   /** What the task may need beyond the database, e.g. who is connected (never audited). */
   services?: TaskServices;
+  /** The fields every write's filter carries beyond `_id` (a shard key); none when not given. */
+  targeting?: TargetingResolver;
 }
 
 /** The error of a step, remembered with the step it came from. */
@@ -277,7 +280,8 @@ export async function runTask(
     const { work, summary } = await run.step('plan', async () => {
       const planDb = deps.planDb ?? deps.db;
       const context: TaskContext<unknown> = { db: planDb, params, now: settings.now, log: taskLogger(run), services: settings.services ?? {} };
-      const planned = workOf(loaded.task.id, { db: deps.db, planDb }, await loaded.task.plan(context as never));
+      const plan = await loaded.task.plan(context as never);
+      const planned = workOf(loaded.task.id, { db: deps.db, planDb }, plan, await targetingOf(run, plan));
       const { sample, ...summary } = await planned.plan();
       deps.observer.planned({ ...summary, sample });
       await planReached(run, summary);
@@ -290,7 +294,15 @@ export async function runTask(
     }
 
     const manifest = await run.step('backup', async () => {
-      const header = { runId: record._id, task: record.task, target: settings.target, collection: work.collection, kind: work.kind, fields: work.fields };
+      const header = {
+        runId: record._id,
+        task: record.task,
+        target: settings.target,
+        collection: work.collection,
+        kind: work.kind,
+        fields: work.fields,
+        targeting: work.targeting,
+      };
       const entries = counted(work.entries(settings.batchSize, run.signal), settings.batchSize, (done) =>
         run.progress('backup', done, Math.max(done, summary.count)),
       );
@@ -309,6 +321,14 @@ export async function runTask(
   } catch (error) {
     return await run.finish(error);
   }
+}
+
+/** The targeting of a plan's writes, said in the run's notices when there is something to say. */
+async function targetingOf(run: Run<RunRecord>, plan: AnyPlan) {
+  if (isIndexPlan(plan) || run.settings.targeting === undefined) return NO_TARGETING;
+  const { targeting, notice } = await run.settings.targeting(plan.collection);
+  if (notice !== undefined) run.notice(notice);
+  return targeting;
 }
 
 /** Passes entries through, reporting progress once per batch. */
@@ -444,6 +464,8 @@ export async function restoreRun(deps: RunnerDeps, manifest: BackupManifest, set
         fields: manifest.fields,
         count: manifest.count,
         estimatedBackupBytes: 0,
+        // The values are in the backup's entries: a restore targets as its run did, whatever the flags say now.
+        targeting: manifest.targeting ?? NO_TARGETING,
       };
       deps.observer.planned({ ...summary, sample: await restoreSample(settings.backupDir, manifest) });
       await planReached(run, summary);

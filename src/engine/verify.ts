@@ -1,6 +1,6 @@
 import { EJSON } from 'bson';
 import { type Collection, type Document } from 'mongodb';
-import { afterImage, holdsState, projectionOf, type BackupEntry } from './document-state.ts';
+import { afterImage, holdsState, projectionOf, targetedFilter, type BackupEntry } from './document-state.ts';
 import { exactReads } from './plan.ts';
 import type { VerifyCounts } from './run-record.ts';
 
@@ -38,14 +38,22 @@ export async function verifyBackup(
   return counts;
 }
 
-/** The batch's documents as they are now, keyed by `_id`. */
+/**
+ * The batch's documents as they are now, keyed by `_id`. Where entries carry
+ * targeting values, each is looked up with them (one branch of an `$or` per
+ * document), so a sharded cluster asks only the shards that hold the batch;
+ * a document whose shard key changed since is then not found (missing).
+ */
 export async function currentDocuments(
   collection: Collection,
   fields: readonly string[],
   batch: readonly BackupEntry[],
 ): Promise<Map<string, Document>> {
+  const filter = batch.some((entry) => entry.targeting !== undefined)
+    ? { $or: batch.map((entry) => targetedFilter(entry._id, entry.targeting)) }
+    : { _id: { $in: batch.map((entry) => entry._id) } };
   const documents = await collection
-    .find({ _id: { $in: batch.map((entry) => entry._id) } } as Document, {
+    .find(filter as Document, {
       projection: projectionOf(fields),
       // At most one document per `_id`: the limit lets the server close the cursor with its first reply.
       limit: batch.length,

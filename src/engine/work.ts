@@ -5,7 +5,7 @@ import type { BackupEntry } from './document-state.ts';
 import { applyIndexes, INDEX_FIELD, indexEntries, planIndexes, restoreIndexes, verifyIndexes } from './indexes.ts';
 import { planChanges, plannedEntries, type PlanReport } from './plan.ts';
 import { restoreBackup, type RestoreOptions, type RestoreOutcome } from './restore.ts';
-import type { VerifyCounts } from './run-record.ts';
+import { NO_TARGETING, type VerifyCounts, type WriteTargeting } from './run-record.ts';
 import { isIndexPlan, type AnyPlan } from './task.ts';
 import { verifyBackup, type TargetState } from './verify.ts';
 
@@ -14,6 +14,8 @@ export interface Work {
   readonly kind: BackupKind;
   readonly collection: string;
   readonly fields: readonly string[];
+  /** What every write's filter carries beyond `_id`; none for indexes, which are not written by document. */
+  readonly targeting: WriteTargeting;
   plan(): Promise<PlanReport>;
   entries(batchSize: number, signal: AbortSignal): AsyncIterable<BackupEntry>;
   apply(options: WriteBatchesOptions): Promise<ApplyOutcome>;
@@ -33,7 +35,7 @@ export interface Undo {
  * `planDb` serves the plan's count and sample only; the backup, which decides
  * every write, and the writes themselves go through `db`.
  */
-export function workOf(taskId: string, { db, planDb }: { db: Db; planDb: Db }, plan: AnyPlan): Work {
+export function workOf(taskId: string, { db, planDb }: { db: Db; planDb: Db }, plan: AnyPlan, targeting: WriteTargeting): Work {
   const collection = db.collection(plan.collection);
   const planned = planDb.collection(plan.collection);
   if (isIndexPlan(plan)) {
@@ -41,6 +43,7 @@ export function workOf(taskId: string, { db, planDb }: { db: Db; planDb: Db }, p
       kind: 'indexes',
       collection: plan.collection,
       fields: [INDEX_FIELD],
+      targeting: NO_TARGETING,
       plan: () => planIndexes(taskId, planned, plan),
       entries: () => indexEntries(taskId, collection, plan),
       apply: (options) => applyIndexes(collection, options.batches, options.planned),
@@ -50,8 +53,9 @@ export function workOf(taskId: string, { db, planDb }: { db: Db; planDb: Db }, p
     kind: 'documents',
     collection: plan.collection,
     fields: plan.fields,
-    plan: () => planChanges(taskId, planned, plan),
-    entries: (batchSize, signal) => plannedEntries(taskId, collection, plan, batchSize, signal),
+    targeting,
+    plan: () => planChanges(taskId, planned, plan, targeting),
+    entries: (batchSize, signal) => plannedEntries(taskId, collection, plan, targeting.fields, batchSize, signal),
     apply: (options) => applyBackup(collection, options),
   };
 }

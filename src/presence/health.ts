@@ -1,6 +1,7 @@
 import type { Db } from 'mongodb';
 import { planChanges } from '../engine/plan.ts';
 import { PrivilegeError, privilegeErrorOf } from '../engine/privileges.ts';
+import { NO_TARGETING } from '../engine/run-record.ts';
 import { CheckResult, outcome, runCheck, skipped, type CheckOutcome, type HealthCheck } from './health-check.ts';
 import { indexKeyText, validatePresenceIndexes } from './indexes.ts';
 import type { PresenceModel } from './model.ts';
@@ -67,7 +68,8 @@ async function checkIndexes(db: Db, model: PresenceModel): Promise<CheckOutcome>
 /** The dry-run plan of `stale` through the engine's own planner: read-only. */
 async function simulateStale(db: Db, model: PresenceModel, now: Date, staleMinutes: number): Promise<CheckOutcome> {
   const { cutoff, plan } = planStaleUsers(model, now, staleMinutes);
-  const report = await planChanges('presence-stale', db.collection(model.collection), plan);
+  // A count and a sample: nothing is written, so there is nothing to target.
+  const report = await planChanges('presence-stale', db.collection(model.collection), plan, NO_TARGETING);
   return outcome(
     CheckResult.pass,
     `stale would set ${report.count} user(s) offline (inactive > ${staleMinutes} min, cut-off ${cutoff.toISOString()})`,

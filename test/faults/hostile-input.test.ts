@@ -94,6 +94,7 @@ const wrong: fc.Arbitrary<Input> = fc.oneof(
   option('--online-field', fc.constantFrom('a.b', '$online', '_id', '')),
   option('--last-seen-field', fc.constantFrom('a.b', '$seen', '_id')),
   option('--offline-set', fc.oneof(fc.constantFrom('{', '[]', '{"a":{"b":1}}', '{"$x":1}', '{"a.b":null}', '"x"', 'null'), hostileText.filter((text) => !text.trim().startsWith('{')))),
+  option('--shard-key', fc.constantFrom('', 'a..b', '$region', 'region,region', 'user,user.region', 'region, userId', 'a\nb')),
   option('--window', fc.constantFrom('25:00-26:00 UTC', 'garbage', '02:00-05:00 Mars/Olympus', '02:00', '', '$(date)')),
   option('--format', hostileText.filter((text) => !['text', 'json', 'prometheus'].includes(text))),
   option('--status', hostileText.filter((text) => !['running', 'succeeded', 'failed', 'refused', 'interrupted'].includes(text))),

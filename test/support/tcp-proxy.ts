@@ -18,6 +18,9 @@ export interface SeenCommand {
 
 export type NetworkMode = 'pass' | 'refuse' | 'stall' | 'hold';
 
+/** Given a request and the server's reply to it, the reply the client gets instead; undefined leaves it as it is. */
+export type ReplyRewrite = (request: SeenCommand, reply: Document) => Document | undefined;
+
 export interface TcpProxyOptions {
   /** How long, in ms, the reply to this request is held back (a slow server); replies still leave in order. */
   delayReply?: (request: SeenCommand) => number;
@@ -51,20 +54,27 @@ export interface TcpProxy {
   onCommand(listener: (seen: SeenCommand) => void): () => void;
   /** Called for every reply as it is delivered, with the request it answers; returns the unsubscribe. */
   onReply(listener: (responseTo: number) => void): () => void;
+  /**
+   * Answers a request with another reply than the server's: what only
+   * another server gives (a mongos's `hello`, an error code the engine never
+   * sends). Applies to OP_MSG replies; returns the unsubscribe.
+   */
+  rewriteReplies(rewrite: ReplyRewrite): () => void;
   close(): Promise<void>;
 }
 
 /**
  * The tests' one stand-in for a network: a loopback TCP proxy between the
  * tool and a MongoDB-wire server on 127.0.0.1 that breaks, slows or watches
- * the connection on demand. It never changes the bytes it forwards, and it
- * refuses a target that is not on this machine.
+ * the connection on demand. It changes no byte it forwards unless a test
+ * rewrites a reply, and it refuses a target that is not on this machine.
  */
 export async function startTcpProxy(targetUri: string, options: TcpProxyOptions = {}): Promise<TcpProxy> {
   let targetPort = loopbackPort(targetUri);
   let mode: NetworkMode = 'pass';
   const listeners = new Set<(seen: SeenCommand) => void>();
   const replyListeners = new Set<(responseTo: number) => void>();
+  const rewrites = new Set<ReplyRewrite>();
   const pairs = new Set<{ client: Socket; upstream: Socket }>();
   /** Deliveries held back in `hold` mode, in the order they came. */
   let held: Array<() => void> = [];
@@ -87,6 +97,8 @@ export async function startTcpProxy(targetUri: string, options: TcpProxyOptions 
       socket.on('close', close);
     }
     const replyDelay = new Map<number, number>();
+    /** Requests awaiting a reply a rewrite may replace: kept only while one is registered. */
+    const requests = new Map<number, SeenCommand>();
     const sendReply = inOrder((message: Buffer) => {
       if (client.destroyed) return;
       for (const listener of replyListeners) listener(message.readInt32LE(8));
@@ -100,6 +112,7 @@ export async function startTcpProxy(targetUri: string, options: TcpProxyOptions 
         const injected = seen.command === 'legacy' ? undefined : options.replyWith?.(seen);
         if (injected !== undefined) return sendReply(opMsgReply(seen.requestId, injected), 0);
         if (options.delayReply) replyDelay.set(seen.requestId, options.delayReply(seen));
+        if (rewrites.size > 0) requests.set(seen.requestId, seen);
         // A listener may just have broken the network: this request then never arrives, or later.
         const deliver = () => !upstream.destroyed && upstream.write(message);
         if (mode === 'pass') deliver();
@@ -108,10 +121,13 @@ export async function startTcpProxy(targetUri: string, options: TcpProxyOptions 
     );
     upstream.on(
       'data',
-      splitMessages((message) => {
-        const responseTo = message.readInt32LE(8);
+      splitMessages((received) => {
+        const responseTo = received.readInt32LE(8);
         const delayMs = replyDelay.get(responseTo) ?? 0;
         replyDelay.delete(responseTo);
+        const request = requests.get(responseTo);
+        requests.delete(responseTo);
+        const message = request === undefined ? received : rewritten(request, received, rewrites);
         const deliver = () => sendReply(message, delayMs);
         if (mode === 'pass') deliver();
         else if (mode === 'hold') held.push(deliver);
@@ -151,6 +167,10 @@ export async function startTcpProxy(targetUri: string, options: TcpProxyOptions 
       replyListeners.add(listener);
       return () => replyListeners.delete(listener);
     },
+    rewriteReplies(rewrite) {
+      rewrites.add(rewrite);
+      return () => rewrites.delete(rewrite);
+    },
     async close() {
       resetAll();
       await new Promise<void>((done) => server.close(() => done()));
@@ -183,6 +203,28 @@ function inOrder(send: (message: Buffer) => void): (message: Buffer, delayMs: nu
       send(message);
     });
   };
+}
+
+/** The reply as the first rewrite that takes it makes it: an OP_MSG with that body, answering the same request. */
+function rewritten(request: SeenCommand, reply: Buffer, rewrites: ReadonlySet<ReplyRewrite>): Buffer {
+  if (reply.readInt32LE(12) !== OP_MSG) return reply;
+  const body = messageDocuments(reply)[0];
+  if (body === undefined) return reply;
+  for (const rewrite of rewrites) {
+    const replacement = rewrite(request, body);
+    if (replacement === undefined) continue;
+    const document = serialize(replacement);
+    const head = Buffer.alloc(HEADER_BYTES + 5);
+    head.writeInt32LE(head.length + document.length, 0);
+    head.writeInt32LE(reply.readInt32LE(4), 4);
+    head.writeInt32LE(reply.readInt32LE(8), 8);
+    head.writeInt32LE(OP_MSG, 12);
+    // Flags 0 (no checksum, nothing more to come), then one section of kind 0: the body.
+    head.writeUInt32LE(0, HEADER_BYTES);
+    head.writeUInt8(0, HEADER_BYTES + 4);
+    return Buffer.concat([head, document]);
+  }
+  return reply;
 }
 
 /** Whole wire messages (length-prefixed) out of a byte stream. */

@@ -14,11 +14,13 @@ import { paceFor, type PaceFlags } from '../pace.ts';
 import { outputMode, printJson, printLines, type OutputMode } from '../render/output.ts';
 import { createRunView } from '../render/run-view.ts';
 import { safetyPolicy, type SafetyOptions } from '../safety-options.ts';
+import type { ShardKeyFlags } from '../shard-key-option.ts';
+import { shardKeyTargeting } from '../../db/shard-key.ts';
 import { localPaths, newRunId, openSession, operator, targetOf, type Session, type TargetOptions } from '../session.ts';
 import { abortOnSignals } from '../signals.ts';
 
 /** Options of every command that writes: target, pace and safety. */
-export interface RunOptions extends TargetOptions, SafetyOptions, PaceFlags {
+export interface RunOptions extends TargetOptions, SafetyOptions, PaceFlags, ShardKeyFlags {
   dryRun?: boolean;
   planReadPreference?: PlanReadPreference;
   param?: Record<string, string>;
@@ -97,6 +99,7 @@ export async function withWriteContext(
             notices: paced.notices,
             safety,
             services,
+            targeting: shardKeyTargeting(session.connection.db, options.shardKey),
           },
         });
       } finally {

@@ -1,6 +1,6 @@
 import { EJSON } from 'bson';
 import type { PlanReport } from '../../engine/plan.ts';
-import { RunKind, StepState, type ApplyCounts, type RunConcerns, type RunRecord, type VerifyCounts } from '../../engine/run-record.ts';
+import { RunKind, StepState, TargetingSource, type ApplyCounts, type RunConcerns, type RunRecord, type VerifyCounts } from '../../engine/run-record.ts';
 
 const integer = new Intl.NumberFormat('en-US');
 
@@ -36,6 +36,8 @@ export function value(v: unknown): string {
   return EJSON.stringify(v, { relaxed: true });
 }
 
+const TARGETING_ORIGIN = { detected: 'read from config.collections', flag: 'given by --shard-key' } as const;
+
 /** The plan as an operator reads it: what, how many, and a few before → after. */
 export function planLines(report: PlanReport): string[] {
   const lines = [
@@ -44,6 +46,10 @@ export function planLines(report: PlanReport): string[] {
       ? `${count(report.count)} document(s) to change; backup about ${bytes(report.estimatedBackupBytes)} before compression`
       : `${count(report.count)} document(s) to change`,
   ];
+  const targeting = report.targeting;
+  if (targeting !== undefined && targeting.source !== TargetingSource.none) {
+    lines.push(`every write's filter carries the shard key ${targeting.fields.join(',')} (${TARGETING_ORIGIN[targeting.source]})`);
+  }
   for (const sample of report.sample) {
     const changes = Object.keys({ ...sample.before, ...sample.after })
       .filter((field) => value(sample.before[field]) !== value(sample.after[field]))
