@@ -58,10 +58,18 @@ export class RefusedError extends MaintenanceError {
   }
 }
 
+/**
+ * The lock is held: says by whom and how long to wait, since a holder on another host cannot be known dead
+ * and only the lock's expiry frees it. `detail` replaces the wait when something else is known.
+ */
 export class LockHeldError extends RefusedError {
-  constructor(readonly holder: { owner: string; runId: string; expiresAt: Date }) {
+  constructor(
+    readonly holder: { owner: string; runId: string; expiresAt: Date },
+    detail?: string,
+  ) {
+    const waitSeconds = Math.max(0, Math.ceil((holder.expiresAt.getTime() - Date.now()) / 1000));
     super(
-      `another run holds the lock: run ${holder.runId} by ${holder.owner}, expires ${holder.expiresAt.toISOString()}`,
+      `another run holds the lock: run ${holder.runId} by ${holder.owner}, expires ${holder.expiresAt.toISOString()} (${detail ?? `retry in ${waitSeconds} s`})`,
       SafetyRule.oneRunPerTarget,
     );
   }

@@ -89,10 +89,23 @@ export interface RestoreCounts {
   remaining: number;
 }
 
+export const LockTakeoverReason = {
+  /** The lock outlived its holder's heartbeat. */
+  expired: 'expired',
+  /** Not expired yet, but its holder is known to be gone (e.g. its process no longer exists on this host). */
+  holderGone: 'holder-gone',
+} as const;
+export type LockTakeoverReason = (typeof LockTakeoverReason)[keyof typeof LockTakeoverReason];
+
 export interface LockTakeover {
   previousOwner: string;
   previousRunId: string;
+  /** When the lock expired, or (holder gone) would have. */
   expiredAt: Date;
+  /** Absent in records of earlier versions, which only took over expired locks. */
+  reason?: LockTakeoverReason;
+  /** How the holder was known to be gone, in the operator's words. */
+  detail?: string;
 }
 
 /**

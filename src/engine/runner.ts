@@ -15,6 +15,7 @@ import {
 import { holdLock, type HeldLock } from './lock-guard.ts';
 import type { Pace, RunLock, RunObserver, RunStore } from './ports.ts';
 import {
+  LockTakeoverReason,
   notReached,
   reached,
   RunKind,
@@ -144,7 +145,9 @@ class Run<R extends RunRecord> {
       if (takeover) {
         this.record.lockTakeover = takeover;
         this.notice(
-          `took over an expired lock held by run ${takeover.previousRunId} (${takeover.previousOwner}), expired ${takeover.expiredAt.toISOString()}`,
+          takeover.reason === LockTakeoverReason.holderGone
+            ? `took over the lock held by run ${takeover.previousRunId} (${takeover.previousOwner}) at once: ${takeover.detail ?? 'its holder is gone'}`
+            : `took over an expired lock held by run ${takeover.previousRunId} (${takeover.previousOwner}), expired ${takeover.expiredAt.toISOString()}`,
         );
       }
       const startedBefore = new Date(Date.now() - this.deps.lock.ttlMs);
