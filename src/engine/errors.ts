@@ -44,6 +44,8 @@ export const SafetyRule = {
   maintenanceWindow: 'maintenance-window',
   expectedCount: 'expected-count',
   productionConfirmation: 'production-confirmation',
+  /** No write without a backup, and no backup the disk has no room for. */
+  backupSpace: 'backup-space',
 } as const;
 export type SafetyRule = (typeof SafetyRule)[keyof typeof SafetyRule];
 

@@ -1,5 +1,5 @@
 import type { Db } from 'mongodb';
-import { backupPaths, openBackup, readBackupBatches, writeBackup, type BackupManifest } from './backup.ts';
+import { assertRoomForBackup, backupPaths, openBackup, readBackupBatches, writeBackup, type BackupManifest } from './backup.ts';
 import { afterImage } from './document-state.ts';
 import {
   BackupError,
@@ -282,6 +282,7 @@ export async function runTask(
     }
 
     const manifest = await run.step('backup', async () => {
+      await assertRoomForBackup(settings.backupDir, summary.estimatedBackupBytes);
       const header = { runId: record._id, task: record.task, target: settings.target, collection: work.collection, kind: work.kind, fields: work.fields };
       const entries = counted(work.entries(settings.batchSize, run.signal), settings.batchSize, (done) =>
         run.progress('backup', done, Math.max(done, summary.count)),
