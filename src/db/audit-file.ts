@@ -2,7 +2,7 @@ import { appendFile, mkdir, readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { RunRecord } from '../engine/run-record.ts';
 
-export type AuditEvent = 'started' | 'completed' | 'marked-interrupted';
+export type AuditEvent = 'started' | 'completed' | 'marked-interrupted' | 'reconciled';
 
 export interface AuditLine {
   event: AuditEvent;
@@ -18,6 +18,16 @@ export class AuditFile {
     await mkdir(dirname(this.path), { recursive: true, mode: 0o700 });
     const line: AuditLine = { event, at: new Date().toISOString(), record };
     await appendFile(this.path, JSON.stringify(line) + '\n', { mode: 0o600 });
+  }
+
+  /** The last `completed` line of each of these runs that has one: how they ended, as this host saw it. */
+  async endsOf(runIds: readonly string[]): Promise<Map<string, AuditLine>> {
+    const wanted = new Set(runIds);
+    const ends = new Map<string, AuditLine>();
+    for (const line of await this.read()) {
+      if (line.event === 'completed' && wanted.has(line.record._id)) ends.set(line.record._id, line);
+    }
+    return ends;
   }
 
   async read(): Promise<AuditLine[]> {

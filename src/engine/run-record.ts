@@ -167,6 +167,10 @@ interface RecordOfAnyKind {
   lockHeld: boolean;
   lockTakeover?: LockTakeover;
   staleRunsClosed?: string[];
+  /** Stale records this run completed with the end this host's local audit had for them. */
+  staleRunsReconciled?: string[];
+  /** Set on a record left `running` by a lost database and completed later from the local audit of its host. */
+  reconciled?: { by: string; at: Date; from: string };
   plan: StepResult<PlanSummary>;
   verify: StepResult<VerifyCounts>;
   notices: string[];

@@ -152,14 +152,19 @@ class Run<R extends RunRecord> {
       }
       const startedBefore = new Date(Date.now() - this.deps.lock.ttlMs);
       const stale = await this.deps.store.closeStaleRuns(this.record._id, startedBefore);
-      if (stale.length > 0) {
-        this.record.staleRunsClosed = stale;
-        this.notice(`run(s) ${stale.join(', ')} stopped without finishing (runner died); marked interrupted`);
+      if (stale.interrupted.length > 0) {
+        this.record.staleRunsClosed = stale.interrupted;
+        this.notice(`run(s) ${stale.interrupted.join(', ')} stopped without finishing (runner died); marked interrupted`);
+      }
+      if (stale.reconciled.length > 0) {
+        this.record.staleRunsReconciled = stale.reconciled;
+        this.notice(`run(s) ${stale.reconciled.join(', ')} had ended but their database missed it; completed from the local audit`);
       }
       await this.deps.store.update(this.record._id, {
         lockHeld: true,
         lockTakeover: this.record.lockTakeover,
         staleRunsClosed: this.record.staleRunsClosed,
+        staleRunsReconciled: this.record.staleRunsReconciled,
       });
     });
   }
