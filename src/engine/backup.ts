@@ -58,8 +58,8 @@ const bytes = (count: number) => `${Math.round(count).toLocaleString('en-US')} b
 
 /**
  * Refuses, before anything is written, a backup the directory has no room for. The plan's estimate is the size
- * before compression: an upper bound of the gzip'd file (give or take the sample it is averaged from), so a
- * backup may be refused that would have fitted compressed, never the other way round.
+ * before compression, so a backup may be refused that would have fitted compressed; it is averaged from the
+ * plan's sample, so a backup larger than the sample suggests can still fill the disk (writeBackup says so then).
  */
 export async function assertRoomForBackup(backupDir: string, expectedBytes: number): Promise<void> {
   await mkdir(backupDir, { recursive: true, mode: 0o700 });
