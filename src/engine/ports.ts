@@ -54,7 +54,7 @@ export interface LockHolder {
 
 /** One run at a time per target database. Implemented in src/db. */
 export interface RunLock {
-  /** Atomic; throws LockHeldError naming the holder. Reports an expired lock it took over. */
+  /** Atomic; throws LockHeldError naming the holder and the wait. Reports a lock it took over (expired, or its holder gone). */
   acquire(holder: LockHolder): Promise<{ takeover?: LockTakeover }>;
   /** Extends the lock; false when it is no longer ours (expired and taken over). */
   renew(holder: LockHolder): Promise<boolean>;
