@@ -6,6 +6,7 @@ const flagsOfRule: Partial<Record<SafetyRule, string>> = {
   [SafetyRule.maintenanceWindow]: '--outside-window "<reason>"',
   [SafetyRule.expectedCount]: '--expect',
   [SafetyRule.productionConfirmation]: 'in scripts: pass --yes and --expect <count>',
+  [SafetyRule.backupSpace]: 'free some space, or --backup-dir <a directory with room>',
 };
 
 /** The record as the operator sees it: a refusal's message ends with the flags that answer its rule. */

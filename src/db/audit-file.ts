@@ -2,7 +2,7 @@ import { appendFile, mkdir, readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { RunRecord } from '../engine/run-record.ts';
 
-export type AuditEvent = 'started' | 'completed' | 'marked-interrupted';
+export type AuditEvent = 'started' | 'completed' | 'marked-interrupted' | 'reconciled';
 
 export interface AuditLine {
   event: AuditEvent;
@@ -20,14 +20,30 @@ export class AuditFile {
     await appendFile(this.path, JSON.stringify(line) + '\n', { mode: 0o600 });
   }
 
-  async read(): Promise<AuditLine[]> {
+  /**
+   * The last `completed` line of each of these runs that has one: how they ended, as this host saw it. A line
+   * cut short (the host died while appending it) tells nothing and is passed over: it must not stop every run after.
+   */
+  async endsOf(runIds: readonly string[]): Promise<Map<string, AuditLine>> {
+    const wanted = new Set(runIds);
+    const ends = new Map<string, AuditLine>();
+    for (const text of await this.lines()) {
+      let line: AuditLine;
+      try {
+        line = JSON.parse(text) as AuditLine;
+      } catch {
+        continue;
+      }
+      if (line.event === 'completed' && wanted.has(line.record?._id)) ends.set(line.record._id, line);
+    }
+    return ends;
+  }
+
+  private async lines(): Promise<string[]> {
     const text = await readFile(this.path, 'utf8').catch((error: NodeJS.ErrnoException) => {
       if (error.code === 'ENOENT') return '';
       throw error;
     });
-    return text
-      .split('\n')
-      .filter((line) => line.trim() !== '')
-      .map((line) => JSON.parse(line) as AuditLine);
+    return text.split('\n').filter((line) => line.trim() !== '');
   }
 }

@@ -1,8 +1,8 @@
 import type { Collection, Db, Filter } from 'mongodb';
-import type { RunQuery, RunStore } from '../engine/ports.ts';
-import { allowedTransitions, RunStatus, type RunRecord } from '../engine/run-record.ts';
+import type { RunQuery, RunStore, StaleRuns } from '../engine/ports.ts';
+import { allowedTransitions, RunKind, RunStatus, type RunRecord } from '../engine/run-record.ts';
 import { TaskMode } from '../engine/task.ts';
-import type { AuditFile } from './audit-file.ts';
+import type { AuditFile, AuditLine } from './audit-file.ts';
 import { recordAsRead, type StoredRunRecord } from './earlier-records.ts';
 
 export const RUNS_COLLECTION = 'maintenance_runs';
@@ -10,6 +10,25 @@ export const RUNS_COLLECTION = 'maintenance_runs';
 /** Statuses a record may be in for `status` to follow (read off the transition table). */
 function predecessorsOf(status: RunStatus): RunStatus[] {
   return (Object.keys(allowedTransitions) as RunStatus[]).filter((from) => allowedTransitions[from].includes(status));
+}
+
+/**
+ * What a run's end changed in its record, read back from a JSON line (dates as text): only these fields are
+ * taken, the rest of the record stays as the database has it.
+ */
+function endOf(ended: RunRecord) {
+  const steps = ended.kind === RunKind.restore ? { restore: ended.restore } : { backup: ended.backup, result: ended.result };
+  return {
+    status: ended.status,
+    endedAt: ended.endedAt === null ? null : new Date(ended.endedAt),
+    durationMs: ended.durationMs,
+    stepMs: ended.stepMs,
+    notices: ended.notices,
+    backoff: ended.backoff,
+    error: ended.error,
+    verify: ended.verify,
+    ...steps,
+  };
 }
 
 /** Drops undefined values: `$set` would otherwise store them as null. */
@@ -55,15 +74,22 @@ export class MongoRunStore implements RunStore {
     }
   }
 
-  async closeStaleRuns(closedBy: string, startedBefore: Date): Promise<string[]> {
+  async closeStaleRuns(closedBy: string, startedBefore: Date): Promise<StaleRuns> {
     const stale: Filter<StoredRunRecord> = {
       _id: { $ne: closedBy },
       status: RunStatus.running,
       $or: [{ lockHeld: true }, { startedAt: { $lt: startedBefore } }],
     };
-    const records = await this.runs.find(stale).toArray();
-    const closed: string[] = [];
-    for (const record of records.map(recordAsRead)) {
+    const records = (await this.runs.find(stale).toArray()).map(recordAsRead);
+    const closed: StaleRuns = { interrupted: [], reconciled: [] };
+    if (records.length === 0) return closed;
+    const endedHere = await this.mirror.endsOf(records.map((record) => record._id));
+    for (const record of records) {
+      const ended = endedHere.get(record._id);
+      if (ended !== undefined) {
+        if (await this.reconcile(record, ended, closedBy)) closed.reconciled.push(record._id);
+        continue;
+      }
       const endedAt = new Date();
       const patch = {
         status: RunStatus.interrupted,
@@ -78,10 +104,25 @@ export class MongoRunStore implements RunStore {
       const result = await this.runs.updateOne({ _id: record._id, status: RunStatus.running }, { $set: patch });
       if (result.modifiedCount === 1) {
         await this.mirror.append('marked-interrupted', { ...record, ...patch });
-        closed.push(record._id);
+        closed.interrupted.push(record._id);
       }
     }
     return closed;
+  }
+
+  /**
+   * Completes a record its database never saw end with the end this host's audit file kept (a run that lost its
+   * database writes its end there first): the database and the file then tell the same story.
+   */
+  private async reconcile(record: RunRecord, ended: AuditLine, closedBy: string): Promise<boolean> {
+    const patch = { ...endOf(ended.record), reconciled: { by: closedBy, at: new Date(), from: this.mirror.path } };
+    const result = await this.runs.updateOne(
+      { _id: record._id, status: { $in: predecessorsOf(patch.status) } },
+      { $set: defined(patch) },
+    );
+    if (result.modifiedCount !== 1) return false;
+    await this.mirror.append('reconciled', { ...record, ...patch } as RunRecord);
+    return true;
   }
 
   async lastRun(taskId: string, version: number): Promise<RunRecord | undefined> {

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { access, constants, mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { access, constants, mkdir, open, readdir, readFile, rename, rm, stat, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
@@ -9,7 +9,7 @@ import { createGunzip, createGzip } from 'node:zlib';
 import { EJSON } from 'bson';
 import { type Document } from 'mongodb';
 import type { BackupEntry } from './document-state.ts';
-import { BackupError, UsageError } from './errors.ts';
+import { BackupError, ExitCode, MaintenanceError, RefusedError, SafetyRule, UsageError } from './errors.ts';
 import type { TargetInfo, WriteTargeting } from './run-record.ts';
 
 export const BACKUP_FORMAT = 1;
@@ -56,9 +56,47 @@ export async function assertWritableDir(backupDir: string): Promise<void> {
   }
 }
 
+const bytes = (count: number) => `${Math.round(count).toLocaleString('en-US')} bytes`;
+
+/**
+ * Refuses, before anything is written, a backup the directory has no room for. The plan's estimate is the size
+ * before compression, so a backup may be refused that would have fitted compressed; it is averaged from the
+ * plan's sample, so a backup larger than the sample suggests can still fill the disk (writeBackup says so then).
+ */
+export async function assertRoomForBackup(backupDir: string, expectedBytes: number): Promise<void> {
+  await mkdir(backupDir, { recursive: true, mode: 0o700 });
+  // Where free space cannot be read, the write itself says when the disk is full.
+  const space = await statfs(backupDir).catch(() => undefined);
+  if (space === undefined) return;
+  const free = space.bavail * space.bsize;
+  if (free < expectedBytes) {
+    throw new RefusedError(
+      `backup needs about ${bytes(expectedBytes)} (the plan's estimate before compression) and ${backupDir} has ${bytes(free)} free: nothing written`,
+      SafetyRule.backupSpace,
+    );
+  }
+}
+
+/** The disk filled up under the backup: said as such, not as the stream's "operation was aborted". */
+export class BackupSpaceError extends MaintenanceError {
+  constructor(path: string, options: { cause: unknown }) {
+    super(`no space left on device writing ${path}; the incomplete backup was removed to give the space back, nothing written to the database`, ExitCode.failed, options);
+  }
+}
+
+/** A stream that fails aborts the rest of its pipeline: the disk's error may sit below an abort. */
+function isNoSpace(error: unknown): boolean {
+  for (let cause = error; cause instanceof Error; cause = cause.cause) {
+    if ((cause as NodeJS.ErrnoException).code === 'ENOSPC') return true;
+  }
+  return false;
+}
+
 /**
  * Streams entries to a gzip'd canonical-EJSON-lines file readable by its owner
  * only, flushes it to disk, then writes the manifest with its sha256 atomically.
+ * A full disk removes what was written of this backup (it could never be used)
+ * and says so.
  */
 export async function writeBackup(
   backupDir: string,
@@ -66,6 +104,22 @@ export async function writeBackup(
   entries: AsyncIterable<BackupEntry>,
 ): Promise<BackupManifest> {
   const paths = backupPaths(backupDir, header.runId);
+  let writing = paths.manifest;
+  try {
+    return await streamBackup(paths, header, entries, (path) => (writing = path));
+  } catch (error) {
+    if (!isNoSpace(error)) throw error;
+    await rm(paths.dir, { recursive: true, force: true });
+    throw new BackupSpaceError(writing, { cause: error });
+  }
+}
+
+async function streamBackup(
+  paths: ReturnType<typeof backupPaths>,
+  header: BackupHeader,
+  entries: AsyncIterable<BackupEntry>,
+  writingTo: (path: string) => void,
+): Promise<BackupManifest> {
   await mkdir(paths.dir, { recursive: true, mode: 0o700 });
   const manifest: BackupManifest = {
     format: BACKUP_FORMAT,
@@ -78,8 +132,11 @@ export async function writeBackup(
   };
   await writeManifest(paths.manifest, manifest);
 
+  writingTo(paths.data);
   const hash = createHash('sha256');
   const file = await open(paths.data, 'wx', 0o600);
+  // The pipeline reports a failed write as the abort it causes upstream ("The operation was aborted"): keep the write's own error.
+  let writeError: unknown;
   try {
     await pipeline(
       Readable.from(serialize(entries, () => manifest.count++)),
@@ -88,10 +145,15 @@ export async function writeBackup(
         for await (const chunk of source) {
           hash.update(chunk);
           manifest.bytes += chunk.length;
-          await file.write(chunk);
+          await file.write(chunk).catch((error: unknown) => {
+            writeError = error;
+            throw error;
+          });
         }
       },
-    );
+    ).catch((error: unknown) => {
+      throw writeError ?? error;
+    });
     await file.sync();
   } finally {
     await file.close();
@@ -100,6 +162,7 @@ export async function writeBackup(
   manifest.sha256 = hash.digest('hex');
   manifest.complete = true;
   manifest.completedAt = new Date().toISOString();
+  writingTo(paths.manifest);
   await writeManifest(paths.manifest, manifest);
   return manifest;
 }

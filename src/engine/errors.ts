@@ -51,6 +51,8 @@ export const SafetyRule = {
   maintenanceWindow: 'maintenance-window',
   expectedCount: 'expected-count',
   productionConfirmation: 'production-confirmation',
+  /** No write without a backup, and no backup the disk has no room for. */
+  backupSpace: 'backup-space',
 } as const;
 export type SafetyRule = (typeof SafetyRule)[keyof typeof SafetyRule];
 
@@ -65,10 +67,18 @@ export class RefusedError extends MaintenanceError {
   }
 }
 
+/**
+ * The lock is held: says by whom and how long to wait, since a holder on another host cannot be known dead
+ * and only the lock's expiry frees it. `detail` replaces the wait when something else is known.
+ */
 export class LockHeldError extends RefusedError {
-  constructor(readonly holder: { owner: string; runId: string; expiresAt: Date }) {
+  constructor(
+    readonly holder: { owner: string; runId: string; expiresAt: Date },
+    detail?: string,
+  ) {
+    const waitSeconds = Math.max(0, Math.ceil((holder.expiresAt.getTime() - Date.now()) / 1000));
     super(
-      `another run holds the lock: run ${holder.runId} by ${holder.owner}, expires ${holder.expiresAt.toISOString()}`,
+      `another run holds the lock: run ${holder.runId} by ${holder.owner}, expires ${holder.expiresAt.toISOString()} (${detail ?? `retry in ${waitSeconds} s`})`,
       SafetyRule.oneRunPerTarget,
     );
   }

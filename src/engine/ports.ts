@@ -17,10 +17,11 @@ export interface RunStore {
   /** Writes the final state; refuses a transition the status table does not allow. */
   complete(record: RunRecord): Promise<void>;
   /**
-   * Marks `running` records whose runner is gone as `interrupted`: those that held the
-   * lock (the caller holds it now), and those that never got it and started before `startedBefore`.
+   * Closes `running` records whose runner is gone: those that held the lock (the caller holds it now), and
+   * those that never got it and started before `startedBefore`. One whose end this host's own audit has (its
+   * database went away before it could take it) is completed with that end; the others become `interrupted`.
    */
-  closeStaleRuns(closedBy: string, startedBefore: Date): Promise<string[]>;
+  closeStaleRuns(closedBy: string, startedBefore: Date): Promise<StaleRuns>;
   /** The latest completed record of a task version, to detect checksum drift. */
   lastRun(taskId: string, version: number): Promise<RunRecord | undefined>;
   get(runId: string): Promise<RunRecord | undefined>;
@@ -29,6 +30,13 @@ export interface RunStore {
   /** umzug's log and unlog: a run counts as applied, or (restored) no longer does. */
   setApplied(runId: string, applied: boolean): Promise<void>;
   list(query: RunQuery): Promise<RunRecord[]>;
+}
+
+export interface StaleRuns {
+  /** Ids of the records marked `interrupted`: nothing says how they ended. */
+  interrupted: string[];
+  /** Ids of the records completed with the end the local audit had for them. */
+  reconciled: string[];
 }
 
 export interface RunQuery {
@@ -46,7 +54,7 @@ export interface LockHolder {
 
 /** One run at a time per target database. Implemented in src/db. */
 export interface RunLock {
-  /** Atomic; throws LockHeldError naming the holder. Reports an expired lock it took over. */
+  /** Atomic; throws LockHeldError naming the holder and the wait. Reports a lock it took over (expired, or its holder gone). */
   acquire(holder: LockHolder): Promise<{ takeover?: LockTakeover }>;
   /** Extends the lock; false when it is no longer ours (expired and taken over). */
   renew(holder: LockHolder): Promise<boolean>;

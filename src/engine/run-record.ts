@@ -115,11 +115,23 @@ export interface RunConcerns {
   /** The plan's count and sample only: the primary unless `--plan-read-preference` says otherwise. */
   planReads: { readPreference: string };
 }
+export const LockTakeoverReason = {
+  /** The lock outlived its holder's heartbeat. */
+  expired: 'expired',
+  /** Not expired yet, but its holder is known to be gone (e.g. its process no longer exists on this host). */
+  holderGone: 'holder-gone',
+} as const;
+export type LockTakeoverReason = (typeof LockTakeoverReason)[keyof typeof LockTakeoverReason];
 
 export interface LockTakeover {
   previousOwner: string;
   previousRunId: string;
+  /** When the lock expired, or (holder gone) would have. */
   expiredAt: Date;
+  /** Absent in records of earlier versions, which only took over expired locks. */
+  reason?: LockTakeoverReason;
+  /** How the holder was known to be gone, in the operator's words. */
+  detail?: string;
 }
 
 /**
@@ -183,6 +195,10 @@ interface RecordOfAnyKind {
   lockHeld: boolean;
   lockTakeover?: LockTakeover;
   staleRunsClosed?: string[];
+  /** Stale records this run completed with the end this host's local audit had for them. */
+  staleRunsReconciled?: string[];
+  /** Set on a record left `running` by a lost database and completed later from the local audit of its host. */
+  reconciled?: { by: string; at: Date; from: string };
   plan: StepResult<PlanSummary>;
   verify: StepResult<VerifyCounts>;
   notices: string[];

@@ -1,5 +1,5 @@
 import type { Db } from 'mongodb';
-import { backupPaths, openBackup, readBackupBatches, writeBackup, type BackupManifest } from './backup.ts';
+import { assertRoomForBackup, backupPaths, openBackup, readBackupBatches, writeBackup, type BackupManifest } from './backup.ts';
 import { afterImage } from './document-state.ts';
 import {
   BackupError,
@@ -16,6 +16,7 @@ import { holdLock, type HeldLock } from './lock-guard.ts';
 import { privilegeErrorOf } from './privileges.ts';
 import type { Pace, RunLock, RunObserver, RunStore, TargetingResolver } from './ports.ts';
 import {
+  LockTakeoverReason,
   NO_TARGETING,
   notReached,
   reached,
@@ -156,19 +157,26 @@ class Run<R extends RunRecord> {
       if (takeover) {
         this.record.lockTakeover = takeover;
         this.notice(
-          `took over an expired lock held by run ${takeover.previousRunId} (${takeover.previousOwner}), expired ${takeover.expiredAt.toISOString()}`,
+          takeover.reason === LockTakeoverReason.holderGone
+            ? `took over the lock held by run ${takeover.previousRunId} (${takeover.previousOwner}) at once: ${takeover.detail ?? 'its holder is gone'}`
+            : `took over an expired lock held by run ${takeover.previousRunId} (${takeover.previousOwner}), expired ${takeover.expiredAt.toISOString()}`,
         );
       }
       const startedBefore = new Date(Date.now() - this.deps.lock.ttlMs);
       const stale = await this.deps.store.closeStaleRuns(this.record._id, startedBefore);
-      if (stale.length > 0) {
-        this.record.staleRunsClosed = stale;
-        this.notice(`run(s) ${stale.join(', ')} stopped without finishing (runner died); marked interrupted`);
+      if (stale.interrupted.length > 0) {
+        this.record.staleRunsClosed = stale.interrupted;
+        this.notice(`run(s) ${stale.interrupted.join(', ')} stopped without finishing (runner died); marked interrupted`);
+      }
+      if (stale.reconciled.length > 0) {
+        this.record.staleRunsReconciled = stale.reconciled;
+        this.notice(`run(s) ${stale.reconciled.join(', ')} had ended but their database missed it; completed from the local audit`);
       }
       await this.deps.store.update(this.record._id, {
         lockHeld: true,
         lockTakeover: this.record.lockTakeover,
         staleRunsClosed: this.record.staleRunsClosed,
+        staleRunsReconciled: this.record.staleRunsReconciled,
       });
     });
   }
@@ -294,6 +302,7 @@ export async function runTask(
     }
 
     const manifest = await run.step('backup', async () => {
+      await assertRoomForBackup(settings.backupDir, summary.estimatedBackupBytes);
       const header = {
         runId: record._id,
         task: record.task,

@@ -1,5 +1,5 @@
 import type { RunStore } from '../engine/ports.ts';
-import { RunStatus, type RunRecord } from '../engine/run-record.ts';
+import { RunKind, RunStatus, type RunRecord } from '../engine/run-record.ts';
 import { PresenceTaskId } from './task-ids.ts';
 
 const LOOKBACK = 20;
@@ -13,12 +13,16 @@ export async function recentPresenceRuns(store: RunStore, limit: number): Promis
     .slice(0, limit);
 }
 
-/** Per task, the last run that was meant to write (not a dry run) and has finished: what monitoring alerts on. */
+/**
+ * Per task, the task's own last run that was meant to write (not a dry run) and has finished: what monitoring
+ * alerts on. A restore is left out: it undoes a run rather than doing the task's work, so taking it as the last
+ * run would report 0 written and hide when the task last really ran.
+ */
 export async function lastCompletedRuns(store: RunStore): Promise<Map<PresenceTaskId, RunRecord>> {
   const found = new Map<PresenceTaskId, RunRecord>();
   for (const taskId of Object.values(PresenceTaskId)) {
     const runs = await store.list({ taskId, limit: LOOKBACK });
-    const last = runs.find((run) => !run.dryRun && run.status !== RunStatus.running);
+    const last = runs.find((run) => run.kind === RunKind.run && !run.dryRun && run.status !== RunStatus.running);
     if (last) found.set(taskId, last);
   }
   return found;

@@ -143,9 +143,19 @@ describe('the database lost during apply', () => {
       expect(changed.length).toBeLessThanOrEqual(counts.written + BATCH);
 
       const leftLock = await withEngine((db) => lockExpired(db));
+      const storedBefore = await withEngine((db) => db.collection<RunRecord>('maintenance_runs').findOne({ _id: record._id }));
       const restore = await runCli(['restore', record._id, '--json', '--uri', proxy.uri], { env });
       expect(restore.code, restore.stderr).toBe(0);
       const restored = parseJson<RestoreRecord>(restore.stdout);
+      // The database's record, left running, now ends as this host's audit file says the run ended.
+      expect(storedBefore?.status).toBe('running');
+      expect(restored.staleRunsReconciled).toEqual([record._id]);
+      expect(restored.staleRunsClosed).toBeUndefined();
+      const storedAfter = await withEngine((db) => db.collection<RunRecord>('maintenance_runs').findOne({ _id: record._id }));
+      expect(storedAfter).toMatchObject({ status: record.status, error: record.error, result: counts, reconciled: { by: restored._id } });
+      // The end the audit file kept (its dates are text there), not the time it was reconciled.
+      expect(storedAfter?.endedAt?.toISOString()).toBe(String(completed?.record.endedAt));
+      expect(auditLines(stateDir).filter((line) => line.event === 'reconciled').map((line) => line.record._id)).toContain(record._id);
       expect(restored.restore).toMatchObject({ conflicts: 0, remaining: 0 });
       expect(reachedStep('apply', restored.restore).restored).toBe(changed.length);
       if (leftLock?.runId === record._id) expect(restored.lockTakeover?.previousRunId).toBe(record._id);
