@@ -3,6 +3,7 @@ import type { z } from 'zod';
 import { UsageError } from '../engine/errors.ts';
 import { parseParams, type ParamNaming } from '../engine/task-catalog.ts';
 import { connectedSettingsSchema, type ConnectedSettings } from './connected-settings.ts';
+import { everyPresenceSetting } from './settings.ts';
 
 /** One presence setting: its config file key, environment variable and flag, and the parameter it fills. */
 interface PresenceSetting {
@@ -63,16 +64,18 @@ interface Sourced {
  * is a usage error naming the setting and where it was set.
  */
 export function loadPresenceParams<Schema extends z.ZodObject>(schema: Schema, sources: PresenceSources): Promise<z.output<Schema>> {
-  return loadSettings(PRESENCE_SETTINGS, schema, sources);
+  return loadSettings(PRESENCE_SETTINGS, everyPresenceSetting, schema, sources);
 }
 
 /** Where the connected set comes from, by the same rules; undefined values when none is configured. */
 export function loadConnectedSettings(sources: PresenceSources): Promise<ConnectedSettings> {
-  return loadSettings(CONNECTED_SETTINGS, connectedSettingsSchema, sources);
+  return loadSettings(CONNECTED_SETTINGS, connectedSettingsSchema, connectedSettingsSchema, sources);
 }
 
+/** Every setting of `table` that is given is checked against `every`; those `schema` declares are returned, defaults filled. */
 async function loadSettings<Schema extends z.ZodObject>(
   table: readonly PresenceSetting[],
+  every: z.ZodObject,
   schema: Schema,
   sources: PresenceSources,
 ): Promise<z.output<Schema>> {
@@ -81,13 +84,15 @@ async function loadSettings<Schema extends z.ZodObject>(
   const values: Record<string, unknown> = {};
   const given = new Map<string, Sourced>();
   for (const setting of table) {
-    if (!Object.hasOwn(schema.shape, setting.param)) continue;
     const sourced = pick(setting, sources, file, configPath);
     if (sourced === undefined) continue;
     values[setting.param] = sourced.value;
     given.set(setting.param, sourced);
   }
-  return parseParams(schema, values, settingNaming(table, given)) as z.output<Schema>;
+  const naming = settingNaming(table, given);
+  parseParams(every, values, naming);
+  const taken = Object.fromEntries(Object.entries(values).filter(([param]) => Object.hasOwn(schema.shape, param)));
+  return parseParams(schema, taken, naming) as z.output<Schema>;
 }
 
 function settingNaming(table: readonly PresenceSetting[], given: ReadonlyMap<string, Sourced>): ParamNaming {

@@ -161,6 +161,14 @@ export const statusPresenceParams = presenceModelObject
   })
   .superRefine(checkModelRules);
 
+/**
+ * Every presence setting at once: whatever a command takes, every setting that
+ * is configured is checked, so a bad value never waits for the command that reads it.
+ */
+export const everyPresenceSetting = presenceModelObject
+  .extend({ minutes: minutesSchema.optional(), graceSeconds: graceSecondsSchema.optional(), fixMissing: switchSchema.optional() })
+  .superRefine(checkModelRules);
+
 export type PresenceSettings = z.output<typeof presenceModelParams>;
 export type StalePresenceParams = z.output<typeof stalePresenceParams>;
 export type CompanionValue = z.output<typeof companionValue>;

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { ExitCode, MaintenanceError } from '../../src/engine/errors.ts';
 import { loadPresenceParams, type PresenceSources } from '../../src/presence/config.ts';
 import { presenceModelOf } from '../../src/presence/model.ts';
-import { stalePresenceParams } from '../../src/presence/settings.ts';
+import { presenceModelParams, stalePresenceParams } from '../../src/presence/settings.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'presence-config-'));
 
@@ -86,5 +86,13 @@ describe('the presence model as configuration', () => {
     [{ flags: { onlineValues: 'online,away' } }, /^presence setting onlineValues needs offlineValue/],
   ] as [Partial<PresenceSources>, RegExp][])('refuses %j in one line naming the key', async (sources, message) => {
     expect(await usageError(sources)).toMatch(message);
+  });
+
+  it('refuses a bad setting that the command does not take (cleanup has no threshold): configured is checked', async () => {
+    const error = await loadPresenceParams(presenceModelParams, { flags: {}, env: { PRESENCE_STALE_MINUTES: 'soon' } }).then(
+      () => undefined,
+      (caught: unknown) => caught as Error,
+    );
+    expect(error?.message).toBe('presence setting staleMinutes (PRESENCE_STALE_MINUTES): must be a whole number of minutes, got "soon"');
   });
 });
