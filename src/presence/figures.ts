@@ -48,6 +48,28 @@ export interface PresenceFigures {
   latencyMs: Record<string, number>;
 }
 
+/** The counts of `status`, by figure: each one bounded by the presence index (the explain test holds them to it). */
+export function statusCounts(model: PresenceModel, cutoff: Date) {
+  return {
+    online: onlineFilter(model),
+    offline: offlineValueFilter(model),
+    stale: staleFilter(model, cutoff),
+    onlineWithoutActivity: onlineWithoutActivityFilter(model),
+    withoutPresence: noPresenceFilter(model),
+    malformedOnline: malformedOnlineFilter(model),
+    unknownOnlineValue: unknownOnlineValueFilter(model),
+  } satisfies Record<string, Filter<Document>>;
+}
+
+/** The oldest activity among online users: the first key of the index's online range, read in its order. */
+export function oldestOnlineActivityQuery(model: PresenceModel): { filter: Filter<Document>; projection: Document; sort: Record<string, 1> } {
+  return {
+    filter: { $and: [onlineFilter(model), { [model.lastSeenField]: { $type: 'date' } }] },
+    projection: { [model.lastSeenField]: 1 },
+    sort: { [model.lastSeenField]: 1 },
+  };
+}
+
 /**
  * The queries run side by side within one `--max-time` budget, so a slow one
  * makes only its own figure unknown and the whole costs at most the budget.
@@ -70,22 +92,19 @@ export async function presenceFigures(db: Db, model: PresenceModel, staleMinutes
   const measure = <T>(name: string, read: (limit: TimeLimit) => Promise<T>) => timed(name, () => deadline.measure(read));
   const count = (name: string, filter: Filter<Document>) => measure(name, (limit) => users.countDocuments(filter, limit));
   const cutoff = staleCutoff(now, staleMinutes);
+  const counts = statusCounts(model, cutoff);
+  const oldestQuery = oldestOnlineActivityQuery(model);
   const [total, online, offline, stale, onlineWithoutActivity, withoutPresence, malformedOnline, unknownOnline, oldest, indexes] = await Promise.all([
     measure('estimated_document_count', (limit) => users.estimatedDocumentCount({ maxTimeMS: limit.maxTimeMS })),
-    count('count_online', onlineFilter(model)),
-    count('count_offline', offlineValueFilter(model)),
-    count('count_stale', staleFilter(model, cutoff)),
-    count('count_online_without_activity', onlineWithoutActivityFilter(model)),
-    count('count_without_presence', noPresenceFilter(model)),
-    count('count_malformed_online', malformedOnlineFilter(model)),
-    count('count_unknown_online_value', unknownOnlineValueFilter(model)),
+    count('count_online', counts.online),
+    count('count_offline', counts.offline),
+    count('count_stale', counts.stale),
+    count('count_online_without_activity', counts.onlineWithoutActivity),
+    count('count_without_presence', counts.withoutPresence),
+    count('count_malformed_online', counts.malformedOnline),
+    count('count_unknown_online_value', counts.unknownOnlineValue),
     measure('oldest_online_activity', (limit) =>
-      users
-        .find({ $and: [onlineFilter(model), { [model.lastSeenField]: { $type: 'date' } }] }, limit)
-        .project({ [model.lastSeenField]: 1 })
-        .sort({ [model.lastSeenField]: 1 })
-        .limit(1)
-        .next(),
+      users.find(oldestQuery.filter, limit).project(oldestQuery.projection).sort(oldestQuery.sort).limit(1).next(),
     ),
     timed('list_indexes', () => validatePresenceIndexes(users, model)),
   ]);
