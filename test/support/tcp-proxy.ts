@@ -1,6 +1,6 @@
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { deserialize, type Document } from 'bson';
+import { deserialize, serialize, type Document } from 'bson';
 
 const OP_MSG = 2013;
 const HEADER_BYTES = 16;
@@ -21,6 +21,12 @@ export type NetworkMode = 'pass' | 'refuse' | 'stall' | 'hold';
 export interface TcpProxyOptions {
   /** How long, in ms, the reply to this request is held back (a slow server); replies still leave in order. */
   delayReply?: (request: SeenCommand) => number;
+  /**
+   * A reply the server cannot be made to give (an error code of a server with
+   * access control): when this returns a document, the request is answered
+   * with it and never reaches the server.
+   */
+  replyInstead?: (request: SeenCommand) => Document | undefined;
 }
 
 export interface TcpProxy {
@@ -51,8 +57,9 @@ export interface TcpProxy {
 /**
  * The tests' one stand-in for a network: a loopback TCP proxy between the
  * tool and a MongoDB-wire server on 127.0.0.1 that breaks, slows or watches
- * the connection on demand. It never changes the bytes it forwards, and it
- * refuses a target that is not on this machine.
+ * the connection on demand. It never changes the bytes it forwards (it may
+ * answer a request itself, when asked to), and it refuses a target that is
+ * not on this machine.
  */
 export async function startTcpProxy(targetUri: string, options: TcpProxyOptions = {}): Promise<TcpProxy> {
   let targetPort = loopbackPort(targetUri);
@@ -91,6 +98,11 @@ export async function startTcpProxy(targetUri: string, options: TcpProxyOptions 
       splitMessages((message) => {
         const seen = readCommand(message);
         for (const listener of listeners) listener(seen);
+        const instead = options.replyInstead?.(seen);
+        if (instead !== undefined) {
+          sendReply(replyMessage(seen.requestId, instead), 0);
+          return;
+        }
         if (options.delayReply) replyDelay.set(seen.requestId, options.delayReply(seen));
         // A listener may just have broken the network: this request then never arrives, or later.
         const deliver = () => !upstream.destroyed && upstream.write(message);
@@ -175,6 +187,20 @@ function inOrder(send: (message: Buffer) => void): (message: Buffer, delayMs: nu
       send(message);
     });
   };
+}
+
+/** An OP_MSG answering `responseTo` with one document, as a server would send it. */
+function replyMessage(responseTo: number, body: Document): Buffer {
+  const document = serialize(body);
+  const header = Buffer.alloc(HEADER_BYTES + 5);
+  header.writeInt32LE(HEADER_BYTES + 5 + document.length, 0);
+  header.writeInt32LE(0, 4);
+  header.writeInt32LE(responseTo, 8);
+  header.writeInt32LE(OP_MSG, 12);
+  // flagBits 0, then section kind 0: the body.
+  header.writeUInt32LE(0, HEADER_BYTES);
+  header.writeUInt8(0, HEADER_BYTES + 4);
+  return Buffer.concat([header, document]);
 }
 
 /** Whole wire messages (length-prefixed) out of a byte stream. */
