@@ -44,9 +44,17 @@ async function checkCollection(db: Db, model: PresenceModel): Promise<CheckOutco
 
 async function checkIndexes(db: Db, model: PresenceModel): Promise<CheckOutcome> {
   const health = await validatePresenceIndexes(db.collection(model.collection), model);
-  const details = health.indexes.map(({ spec, servedBy }) =>
-    `${indexKeyText(spec)} ${servedBy ? `served by index ${servedBy}` : 'MISSING'}: ${spec.serves}`,
+  const details = health.indexes.map(({ spec, servedBy, conflict }) =>
+    `${indexKeyText(spec)} ${servedBy ? `served by index ${servedBy}` : conflict ? `CONFLICT (${conflict})` : 'MISSING'}: ${spec.serves}`,
   );
+  const blocked = health.indexes.find((entry) => entry.conflict !== undefined);
+  if (blocked) {
+    return outcome(
+      CheckResult.fail,
+      `presence index ${indexKeyText(blocked.spec)} blocked: ${blocked.conflict}; drop it, then: presence run presence-indexes`,
+      details,
+    );
+  }
   if (health.missing.length > 0) {
     return outcome(
       CheckResult.fail,

@@ -54,8 +54,10 @@ export function presenceStatusLines(
           : 'no online user has an activity time',
     ],
   ];
-  for (const { spec, servedBy } of figures.indexes.indexes) {
-    rows.push(['presence index', servedBy ? 'ok' : 'MISSING', `${indexKeyText(spec)}${servedBy ? ` (${servedBy})` : ': create it with: presence run presence-indexes'}`]);
+  for (const { spec, servedBy, conflict } of figures.indexes.indexes) {
+    if (servedBy) rows.push(['presence index', 'ok', `${indexKeyText(spec)} (${servedBy})`]);
+    else if (conflict) rows.push(['presence index', 'CONFLICT', `${indexKeyText(spec)}: ${conflict}; drop it, then: presence run presence-indexes`]);
+    else rows.push(['presence index', 'MISSING', `${indexKeyText(spec)}: create it with: presence run presence-indexes`]);
   }
   const width = Math.max(...rows.map(([label]) => label.length));
   const numberWidth = Math.max(...rows.map(([, figure]) => figure.length));

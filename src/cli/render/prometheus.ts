@@ -93,6 +93,14 @@ export function prometheusText(
       })),
     },
     {
+      name: 'presence_index_conflict',
+      help: '1 when an index holding the recommended name cannot serve (partial, hidden, sparse, another key): drop it.',
+      samples: figures.indexes.indexes.map(({ spec, conflict }) => ({
+        labels: { ...collection, index: indexKeyText(spec) },
+        value: conflict ? 1 : 0,
+      })),
+    },
+    {
       name: 'presence_operation_latency_seconds',
       help: 'How long each presence query of this status took.',
       samples: Object.entries(figures.latencyMs).map(([operation, ms]) => ({ labels: { operation }, value: seconds(ms) })),
