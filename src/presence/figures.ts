@@ -3,7 +3,7 @@ import { Deadline, type Measured, type TimeLimit } from './deadline.ts';
 import { validatePresenceIndexes, type PresenceIndexHealth } from './indexes.ts';
 import type { PresenceModel } from './model.ts';
 import { onlineFilter, onlineWithoutActivityFilter, staleCutoff, staleFilter } from './queries.ts';
-import { malformedOnlineFilter, noPresenceFilter, offlineValueFilter, unknownOnlineValueFilter } from './status-queries.ts';
+import { malformedOnlineFilter, noPresenceFilter, nullOnlineValueFilter, offlineValueFilter, unknownOnlineValueFilter } from './status-queries.ts';
 import { checkPresenceTarget } from './target.ts';
 
 /** A count `status` reports, null when it was not measured within `--max-time` (see `unknown`). */
@@ -31,11 +31,11 @@ export interface PresenceFigures {
   stale: Count;
   /** Online with no activity time: neither stale nor active. */
   onlineWithoutActivity: Count;
-  /** No online field, or null (e.g. never connected). */
+  /** No online field at all (e.g. never connected). */
   withoutPresence: Count;
   /**
    * Left alone by every write: an online value with a wrong activity or in an
-   * array, and an online field holding no known value. An offline user's
+   * array, and an online field holding null or no known value. An offline user's
    * wrong activity counts as offline here; `presence test` scans for all.
    */
   malformed: Count;
@@ -58,6 +58,7 @@ export function statusCounts(model: PresenceModel, cutoff: Date) {
     withoutPresence: noPresenceFilter(model),
     malformedOnline: malformedOnlineFilter(model),
     unknownOnlineValue: unknownOnlineValueFilter(model),
+    nullOnlineValue: nullOnlineValueFilter(model),
   } satisfies Record<string, Filter<Document>>;
 }
 
@@ -94,7 +95,7 @@ export async function presenceFigures(db: Db, model: PresenceModel, staleMinutes
   const cutoff = staleCutoff(now, staleMinutes);
   const counts = statusCounts(model, cutoff);
   const oldestQuery = oldestOnlineActivityQuery(model);
-  const [total, online, offline, stale, onlineWithoutActivity, withoutPresence, malformedOnline, unknownOnline, oldest, indexes] = await Promise.all([
+  const [total, online, offline, stale, onlineWithoutActivity, withoutPresence, malformedOnline, unknownOnline, nullOnline, oldest, indexes] = await Promise.all([
     measure('estimated_document_count', (limit) => users.estimatedDocumentCount({ maxTimeMS: limit.maxTimeMS })),
     count('count_online', counts.online),
     count('count_offline', counts.offline),
@@ -103,6 +104,7 @@ export async function presenceFigures(db: Db, model: PresenceModel, staleMinutes
     count('count_without_presence', counts.withoutPresence),
     count('count_malformed_online', counts.malformedOnline),
     count('count_unknown_online_value', counts.unknownOnlineValue),
+    count('count_null_online_value', counts.nullOnlineValue),
     measure('oldest_online_activity', (limit) =>
       users.find(oldestQuery.filter, limit).project(oldestQuery.projection).sort(oldestQuery.sort).limit(1).next(),
     ),
@@ -114,11 +116,10 @@ export async function presenceFigures(db: Db, model: PresenceModel, staleMinutes
     unknown[name] = figure.reason;
     return null;
   };
-  const malformed: Measured<number> = !malformedOnline.known
-    ? malformedOnline
-    : !unknownOnline.known
-      ? unknownOnline
-      : { known: true, value: malformedOnline.value + unknownOnline.value };
+  const malformedParts = [malformedOnline, unknownOnline, nullOnline];
+  const malformed: Measured<number> =
+    malformedParts.find((part) => !part.known) ??
+    { known: true, value: malformedParts.reduce((sum, part) => sum + (part.known ? part.value : 0), 0) };
   const oldestDocument = known('oldestOnlineActivity', oldest);
   return {
     database: db.databaseName,

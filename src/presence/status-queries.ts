@@ -35,7 +35,12 @@ export function offlineValueFilter(model: PresenceModel): Filter<Document> {
   return { [model.online.field]: { $eq: offlineValueOf(model), $nin: onlineValues(model) } };
 }
 
-/** No online field, or null: the index's null key. */
+/** No online field at all: the index's null key, each document fetched to tell a missing field from a null one. */
 export function noPresenceFilter(model: PresenceModel): Filter<Document> {
-  return { [model.online.field]: null };
+  return { [model.online.field]: { $exists: false } };
+}
+
+/** An online field holding null: malformed, found under the same null key. */
+export function nullOnlineValueFilter(model: PresenceModel): Filter<Document> {
+  return { $and: [{ [model.online.field]: null }, { [model.online.field]: { $exists: true } }] };
 }

@@ -34,13 +34,13 @@ export function presenceStatusLines(
     [`  stale (> ${figures.staleMinutes} min)`, ...figure('stale', `online, last active before ${figures.staleCutoff.toISOString()}`)],
     ['  no activity time', ...figure('onlineWithoutActivity', `online without a ${model.lastSeenField}`)],
     ['offline', ...figure('offline', '')],
-    ['no presence field', ...figure('withoutPresence', `no ${model.online.field} (or null)`)],
+    ['no presence field', ...figure('withoutPresence', `no ${model.online.field}`)],
     [
       'malformed presence',
       ...figure(
         'malformed',
         figures.malformed !== null && figures.malformed > 0
-          ? 'wrong types among online users or unknown online values: left alone by every write (presence test shows which)'
+          ? 'wrong types among online users, null or unknown online values: left alone by every write (presence test shows which)'
           : '',
       ),
     ],
