@@ -121,7 +121,7 @@ function connectedMetrics(connected: ConnectedFigures, collection: Labels): Metr
   const source = { source: connected.source };
   const health: Metric = {
     name: 'presence_connected_source_up',
-    help: '1 when the connected-set source answered completely, 0 when its answer was partial, late or failed.',
+    help: '1 when the connected figures are known; 0 when the source answered partially, late or not at all, or the database not within --max-time.',
     samples: [{ labels: source, value: connected.state === 'known' ? 1 : 0 }],
   };
   if (connected.state === 'unknown') return [health];
