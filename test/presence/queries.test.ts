@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { classifyUser } from '../../src/presence/classify.ts';
 import { presenceModelOf } from '../../src/presence/model.ts';
 import { statusCounts } from '../../src/presence/figures.ts';
-import { malformedFilter, offlineFilter, onlineFilter, staleCutoff, withoutPresenceFilter } from '../../src/presence/queries.ts';
+import { offlineFilter, onlineFilter, staleCutoff } from '../../src/presence/queries.ts';
+import { malformedOnlineFilter, noPresenceFilter, nullOnlineValueFilter, unknownOnlineValueFilter } from '../../src/presence/status-queries.ts';
 import { presenceModelParams } from '../../src/presence/settings.ts';
 import { useTestDatabase } from '../support/database.ts';
 import { population, PRESENCE_CASES } from './population.ts';
@@ -19,8 +20,8 @@ describe.each(PRESENCE_CASES)('presence queries ($name)', (presence) => {
     const found = {
       online: await matching(onlineFilter(model)),
       offline: await matching(offlineFilter(model)),
-      'without-presence': await matching(withoutPresenceFilter(model)),
-      malformed: await matching(malformedFilter(model)),
+      'without-presence': await matching(noPresenceFilter(model)),
+      malformed: await matching({ $or: [malformedOnlineFilter(model), unknownOnlineValueFilter(model), nullOnlineValueFilter(model)] }),
     };
     const truth = { active: 'online', stale: 'online', onlineWithoutActivity: 'online', offline: 'offline', withoutPresence: 'without-presence', malformed: 'malformed' };
     for (const user of await users.find({}, { promoteValues: false }).toArray()) {
