@@ -25,7 +25,7 @@ export class Deadline {
   }
 
   /** The time left, as the options of a read; undefined when it is spent. */
-  limit(): TimeLimit | undefined {
+  #limit(): TimeLimit | undefined {
     const left = Math.floor(this.#endsAt - performance.now());
     return left <= 0 ? undefined : { maxTimeMS: left, signal: AbortSignal.timeout(left) };
   }
@@ -40,7 +40,7 @@ export class Deadline {
    * cannot abort (`estimatedDocumentCount` takes no signal).
    */
   async measure<T>(read: (limit: TimeLimit) => Promise<T>): Promise<Measured<T>> {
-    const limit = this.limit();
+    const limit = this.#limit();
     if (limit === undefined) return { known: false, reason: this.reason };
     const reading = read(limit);
     // Its outcome no longer matters once the budget is spent.
