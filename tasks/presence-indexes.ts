@@ -1,5 +1,6 @@
+import { TaskPlanError } from '../src/engine/errors.ts';
 import { defineTask } from '../src/engine/task.ts';
-import { validatePresenceIndexes } from '../src/presence/indexes.ts';
+import { indexKeyText, validatePresenceIndexes } from '../src/presence/indexes.ts';
 import { presenceModelOf } from '../src/presence/model.ts';
 import { presenceModelParams } from '../src/presence/settings.ts';
 
@@ -13,7 +14,14 @@ export default defineTask({
   async plan({ db, params }) {
     const model = presenceModelOf(params);
     // An index someone made by hand that already serves the queries is kept, not duplicated.
-    const { missing } = await validatePresenceIndexes(db.collection(model.collection), model);
+    const { missing, indexes } = await validatePresenceIndexes(db.collection(model.collection), model);
+    // Planning nothing would leave status saying MISSING for ever: the operator must drop the impostor first.
+    const blocked = indexes.find((entry) => entry.conflict !== undefined);
+    if (blocked) {
+      throw new TaskPlanError(
+        `task presence-indexes: ${blocked.conflict} on ${model.collection}, so it cannot serve the presence queries and blocks the recommended index ${indexKeyText(blocked.spec)}; drop it first (db.${model.collection}.dropIndex("${blocked.spec.name}"))`,
+      );
+    }
     return { collection: model.collection, indexes: missing.map(({ name, key }) => ({ name, key })) };
   },
 });

@@ -3,7 +3,7 @@ import { ExitCode } from '../engine/errors.ts';
 import { privilegeErrorOf } from '../engine/privileges.ts';
 import { exitCodeOfError } from './exit-codes.ts';
 import { parseAge, parseSince, parseStatus } from './history-options.ts';
-import { addTargetOptions, addWriteOptions, collectParam, integerIn } from './options.ts';
+import { addTargetOptions, addWriteOptions, collectParam, DEFAULT_STATUS_MAX_TIME_SECONDS, integerIn, parseMaxTime } from './options.ts';
 import { addSafetyOptions } from './safety-options.ts';
 import { addShardKeyOption } from './shard-key-option.ts';
 import { PresenceExamples } from './presence-help.ts';
@@ -56,6 +56,11 @@ function buildProgram(setExitCode: (code: number) => void): Command {
   )
     .addOption(minutesOption('stale threshold in minutes (default: 30; $PRESENCE_STALE_MINUTES)'))
     .addOption(graceOption())
+    .addOption(
+      new Option('--max-time <seconds>', `time for the database queries; a figure not measured in it is unknown (default: ${DEFAULT_STATUS_MAX_TIME_SECONDS})`).argParser(
+        parseMaxTime,
+      ),
+    )
     .addOption(new Option('--format <format>', 'output format').choices(Object.values(StatusFormat)).default(StatusFormat.text))
     .addHelpText('after', PresenceExamples.status)
     .action(async (options) => setExitCode(await (await import('./commands/status.ts')).statusCommand(options)));

@@ -73,3 +73,15 @@ export function parseMaxLag(raw: string): number {
   }
   return seconds;
 }
+
+export const DEFAULT_STATUS_MAX_TIME_SECONDS = 5;
+const MAX_STATUS_TIME_SECONDS = 600;
+
+/** `--max-time`: seconds, decimals allowed, more than 0 and at most ten minutes. */
+export function parseMaxTime(raw: string): number {
+  const seconds = Number(raw.trim());
+  if (!/^\d+(\.\d+)?$/.test(raw.trim()) || seconds <= 0 || seconds > MAX_STATUS_TIME_SECONDS) {
+    throw new InvalidArgumentError(`--max-time must be a number of seconds above 0 and at most ${MAX_STATUS_TIME_SECONDS}, got "${raw.slice(0, 40)}"`);
+  }
+  return seconds;
+}

@@ -1,4 +1,5 @@
 import { ObjectId, type Db, type Document } from 'mongodb';
+import { Deadline } from './deadline.ts';
 import { ConnectedSourceError, type ConnectedSource } from './connected.ts';
 import type { PresenceModel } from './model.ts';
 import { offlineFilter, onlineFilter } from './queries.ts';
@@ -25,14 +26,15 @@ export type ConnectedFigures =
       missing: number;
       graceSeconds: number;
     }
-  /** The source did not answer completely: every figure unknown, never zero. */
+  /** The source did not answer completely, or the database not within --max-time: every figure unknown, never zero. */
   | { state: 'unknown'; source: string; reason: string };
 
 /**
  * One pass over the online users (memory flat in them), then the connected
  * ids in `$in` batches for the missing: cost proportional to online and
  * connected users, never to the collection. Ghosts are counted by the rule
- * reconcile's plan applies, so a dry run plans exactly this many.
+ * reconcile's plan applies, so a dry run plans exactly this many. The
+ * database part has its own `--max-time` budget, from the source's answer on.
  */
 export async function connectedFigures(
   db: Db,
@@ -40,6 +42,7 @@ export async function connectedFigures(
   source: ConnectedSource,
   now: Date,
   graceSeconds: number,
+  maxTimeMs: number,
 ): Promise<ConnectedFigures> {
   let connected;
   try {
@@ -50,18 +53,23 @@ export async function connectedFigures(
   }
   const cutoff = new Date(now.getTime() - graceSeconds * 1000);
   const users = db.collection(model.collection);
-  let onlineConnected = 0;
-  let ghosts = 0;
-  const online = users.find(onlineFilter(model), { projection: { _id: 1, [model.lastSeenField]: 1 } });
-  for await (const user of online) {
-    if (connected.userIds.has(userIdText(user._id) ?? '')) onlineConnected++;
-    else if (user[model.lastSeenField] instanceof Date && user[model.lastSeenField] < cutoff) ghosts++;
-  }
-  let missing = 0;
-  for (const ids of inBatches(connected.userIds, IDS_PER_QUERY)) {
-    const filter: Document = { $and: [offlineFilter(model), { _id: { $in: ids.flatMap(storedIdsOf) } }] };
-    missing += await users.countDocuments(filter);
-  }
+  const counted = await new Deadline(maxTimeMs).measure(async (limit) => {
+    let onlineConnected = 0;
+    let ghosts = 0;
+    const online = users.find(onlineFilter(model), { projection: { _id: 1, [model.lastSeenField]: 1 }, ...limit });
+    for await (const user of online) {
+      if (connected.userIds.has(userIdText(user._id) ?? '')) onlineConnected++;
+      else if (user[model.lastSeenField] instanceof Date && user[model.lastSeenField] < cutoff) ghosts++;
+    }
+    let missing = 0;
+    for (const ids of inBatches(connected.userIds, IDS_PER_QUERY)) {
+      const filter: Document = { $and: [offlineFilter(model), { _id: { $in: ids.flatMap(storedIdsOf) } }] };
+      missing += await users.countDocuments(filter, limit);
+    }
+    return { onlineConnected, ghosts, missing };
+  });
+  if (!counted.known) return { state: 'unknown', source: source.description, reason: counted.reason };
+  const { onlineConnected, ghosts, missing } = counted.value;
   return {
     state: 'known',
     source: source.description,

@@ -1,91 +1,142 @@
 import type { Db, Document, Filter } from 'mongodb';
+import { Deadline, type Measured, type TimeLimit } from './deadline.ts';
 import { validatePresenceIndexes, type PresenceIndexHealth } from './indexes.ts';
 import type { PresenceModel } from './model.ts';
-import {
-  offlineFilter,
-  onlineFilter,
-  onlineWithoutActivityFilter,
-  staleCutoff,
-  staleFilter,
-  withoutPresenceFilter,
-} from './queries.ts';
-import { countPresenceTarget } from './target.ts';
+import { onlineFilter, onlineWithoutActivityFilter, staleCutoff, staleFilter } from './queries.ts';
+import { malformedOnlineFilter, noPresenceFilter, nullOnlineValueFilter, offlineValueFilter, unknownOnlineValueFilter } from './status-queries.ts';
+import { checkPresenceTarget } from './target.ts';
 
-/** What `status` reports. The counts of users add up: total = online + offline + withoutPresence + malformed. */
+/** A count `status` reports, null when it was not measured within `--max-time` (see `unknown`). */
+type Count = number | null;
+
+/**
+ * What `status` reports. Every count but `total` is bounded by the presence
+ * index, so a scrape costs the online users, not the collection; `total` is
+ * the collection's metadata count. When all are known and the metadata is
+ * exact, total = online + offline + withoutPresence + malformed.
+ */
 export interface PresenceFigures {
   database: string;
   collection: string;
   measuredAt: Date;
   staleMinutes: number;
   staleCutoff: Date;
-  total: number;
-  online: number;
-  offline: number;
+  maxTimeMs: number;
+  /** `estimatedDocumentCount`: the collection's metadata, no document read. */
+  total: Count;
+  online: Count;
+  /** The offline value and no online value, whatever the activity. */
+  offline: Count;
   /** Online and last active before the cut-off. */
-  stale: number;
+  stale: Count;
   /** Online with no activity time: neither stale nor active. */
-  onlineWithoutActivity: number;
+  onlineWithoutActivity: Count;
   /** No online field at all (e.g. never connected). */
-  withoutPresence: number;
-  /** Presence fields of the wrong type: left alone by every write. */
-  malformed: number;
-  /** The oldest last activity among online users, null when no online user has one. */
+  withoutPresence: Count;
+  /**
+   * Left alone by every write: an online value with a wrong activity or in an
+   * array, and an online field holding null or no known value. An offline user's
+   * wrong activity counts as offline here; `presence test` scans for all.
+   */
+  malformed: Count;
+  /** The oldest last activity among online users, null when no online user has one (or unknown, see `unknown`). */
   oldestOnlineActivity: Date | null;
+  /** Each figure that is null because it was not measured in time, with why. */
+  unknown: Record<string, string>;
   indexes: PresenceIndexHealth;
   /** How long each presence query took, milliseconds (for monitoring). */
   latencyMs: Record<string, number>;
 }
 
-async function timed<T>(latency: Record<string, number>, name: string, work: () => Promise<T>): Promise<T> {
-  const started = performance.now();
-  const result = await work();
-  latency[name] = Math.round((performance.now() - started) * 10) / 10;
-  return result;
+/** The counts of `status`, by figure: each one bounded by the presence index (the explain test holds them to it). */
+export function statusCounts(model: PresenceModel, cutoff: Date) {
+  return {
+    online: onlineFilter(model),
+    offline: offlineValueFilter(model),
+    stale: staleFilter(model, cutoff),
+    onlineWithoutActivity: onlineWithoutActivityFilter(model),
+    withoutPresence: noPresenceFilter(model),
+    malformedOnline: malformedOnlineFilter(model),
+    unknownOnlineValue: unknownOnlineValueFilter(model),
+    nullOnlineValue: nullOnlineValueFilter(model),
+  } satisfies Record<string, Filter<Document>>;
+}
+
+/** The oldest activity among online users: the first key of the index's online range, read in its order. */
+export function oldestOnlineActivityQuery(model: PresenceModel): { filter: Filter<Document>; projection: Document; sort: Record<string, 1> } {
+  return {
+    filter: { $and: [onlineFilter(model), { [model.lastSeenField]: { $type: 'date' } }] },
+    projection: { [model.lastSeenField]: 1 },
+    sort: { [model.lastSeenField]: 1 },
+  };
 }
 
 /**
- * Counts one query at a time, so each latency is the query's own. Only
- * `countDocuments` and a sorted `find`: every engine we test on has them
- * (FerretDB's `$group` lacks `$min`, ENGINES.md).
+ * The queries run side by side within one `--max-time` budget, so a slow one
+ * makes only its own figure unknown and the whole costs at most the budget.
  */
-export async function presenceFigures(db: Db, model: PresenceModel, staleMinutes: number, now: Date): Promise<PresenceFigures> {
+export async function presenceFigures(db: Db, model: PresenceModel, staleMinutes: number, now: Date, maxTimeMs: number): Promise<PresenceFigures> {
   const latencyMs: Record<string, number> = {};
-  await timed(latencyMs, 'ping', () => db.command({ ping: 1 }));
-  // Refuses a missing collection or a field no document has; counts the malformed on the way.
-  const target = await timed(latencyMs, 'check_target', () =>
-    countPresenceTarget(db, model, [model.online.field, model.lastSeenField]),
-  );
+  const timed = async <T>(name: string, work: () => Promise<T>): Promise<T> => {
+    const started = performance.now();
+    try {
+      return await work();
+    } finally {
+      latencyMs[name] = Math.round((performance.now() - started) * 10) / 10;
+    }
+  };
+  await timed('ping', () => db.command({ ping: 1 }));
+  // Refuses a missing collection or a field no document has: a few single-document reads.
+  await timed('check_target', () => checkPresenceTarget(db, model, [model.online.field, model.lastSeenField]));
   const users = db.collection(model.collection);
-  const count = (name: string, filter: Filter<Document>) => timed(latencyMs, name, () => users.countDocuments(filter));
+  const deadline = new Deadline(maxTimeMs);
+  const measure = <T>(name: string, read: (limit: TimeLimit) => Promise<T>) => timed(name, () => deadline.measure(read));
+  const count = (name: string, filter: Filter<Document>) => measure(name, (limit) => users.countDocuments(filter, limit));
   const cutoff = staleCutoff(now, staleMinutes);
-  const online = await count('count_online', onlineFilter(model));
-  const offline = await count('count_offline', offlineFilter(model));
-  const stale = await count('count_stale', staleFilter(model, cutoff));
-  const onlineWithoutActivity = await count('count_online_without_activity', onlineWithoutActivityFilter(model));
-  const withoutPresence = await count('count_without_presence', withoutPresenceFilter(model));
-  const oldest = await timed(latencyMs, 'oldest_online_activity', () =>
-    users
-      .find({ $and: [onlineFilter(model), { [model.lastSeenField]: { $type: 'date' } }] })
-      .project({ [model.lastSeenField]: 1 })
-      .sort({ [model.lastSeenField]: 1 })
-      .limit(1)
-      .next(),
-  );
-  const indexes = await timed(latencyMs, 'list_indexes', () => validatePresenceIndexes(users, model));
+  const counts = statusCounts(model, cutoff);
+  const oldestQuery = oldestOnlineActivityQuery(model);
+  const [total, online, offline, stale, onlineWithoutActivity, withoutPresence, malformedOnline, unknownOnline, nullOnline, oldest, indexes] = await Promise.all([
+    measure('estimated_document_count', (limit) => users.estimatedDocumentCount({ maxTimeMS: limit.maxTimeMS })),
+    count('count_online', counts.online),
+    count('count_offline', counts.offline),
+    count('count_stale', counts.stale),
+    count('count_online_without_activity', counts.onlineWithoutActivity),
+    count('count_without_presence', counts.withoutPresence),
+    count('count_malformed_online', counts.malformedOnline),
+    count('count_unknown_online_value', counts.unknownOnlineValue),
+    count('count_null_online_value', counts.nullOnlineValue),
+    measure('oldest_online_activity', (limit) =>
+      users.find(oldestQuery.filter, limit).project(oldestQuery.projection).sort(oldestQuery.sort).limit(1).next(),
+    ),
+    timed('list_indexes', () => validatePresenceIndexes(users, model)),
+  ]);
+  const unknown: Record<string, string> = {};
+  const known = <T>(name: string, figure: Measured<T>): T | null => {
+    if (figure.known) return figure.value;
+    unknown[name] = figure.reason;
+    return null;
+  };
+  const malformedParts = [malformedOnline, unknownOnline, nullOnline];
+  const malformed: Measured<number> =
+    malformedParts.find((part) => !part.known) ??
+    { known: true, value: malformedParts.reduce((sum, part) => sum + (part.known ? part.value : 0), 0) };
+  const oldestDocument = known('oldestOnlineActivity', oldest);
   return {
     database: db.databaseName,
     collection: model.collection,
     measuredAt: now,
     staleMinutes,
     staleCutoff: cutoff,
-    total: target.documents,
-    online,
-    offline,
-    stale,
-    onlineWithoutActivity,
-    withoutPresence,
-    malformed: target.malformed,
-    oldestOnlineActivity: (oldest?.[model.lastSeenField] as Date | undefined) ?? null,
+    maxTimeMs,
+    total: known('total', total),
+    online: known('online', online),
+    offline: known('offline', offline),
+    stale: known('stale', stale),
+    onlineWithoutActivity: known('onlineWithoutActivity', onlineWithoutActivity),
+    withoutPresence: known('withoutPresence', withoutPresence),
+    malformed: known('malformed', malformed),
+    oldestOnlineActivity: (oldestDocument?.[model.lastSeenField] as Date | undefined) ?? null,
+    unknown,
     indexes,
     latencyMs,
   };

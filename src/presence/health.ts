@@ -52,9 +52,17 @@ async function checkIndexes(db: Db, model: PresenceModel): Promise<CheckOutcome>
     return refused;
   });
   if (health instanceof PrivilegeError) return outcome(CheckResult.warn, `index health unknown: ${health.message}`);
-  const details = health.indexes.map(({ spec, servedBy }) =>
-    `${indexKeyText(spec)} ${servedBy ? `served by index ${servedBy}` : 'MISSING'}: ${spec.serves}`,
+  const details = health.indexes.map(({ spec, servedBy, conflict }) =>
+    `${indexKeyText(spec)} ${servedBy ? `served by index ${servedBy}` : conflict ? `CONFLICT (${conflict})` : 'MISSING'}: ${spec.serves}`,
   );
+  const blocked = health.indexes.find((entry) => entry.conflict !== undefined);
+  if (blocked) {
+    return outcome(
+      CheckResult.fail,
+      `presence index ${indexKeyText(blocked.spec)} blocked: ${blocked.conflict}; drop it, then: presence run presence-indexes`,
+      details,
+    );
+  }
   if (health.missing.length > 0) {
     return outcome(
       CheckResult.fail,

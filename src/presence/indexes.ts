@@ -1,3 +1,4 @@
+import { EJSON } from 'bson';
 import { MongoServerError, type Collection, type Document } from 'mongodb';
 import type { IndexSpec } from '../engine/task.ts';
 import type { PresenceModel } from './model.ts';
@@ -11,8 +12,11 @@ export interface PresenceIndexSpec extends IndexSpec {
 
 export interface PresenceIndexHealth {
   collectionExists: boolean;
-  /** Each recommended index with the existing index that serves it, if any. */
-  indexes: { spec: PresenceIndexSpec; servedBy?: string }[];
+  /**
+   * Each recommended index with the existing index that serves it, if any;
+   * else, when an index already holds its name but cannot serve, why not.
+   */
+  indexes: { spec: PresenceIndexSpec; servedBy?: string; conflict?: string }[];
   missing: PresenceIndexSpec[];
 }
 
@@ -35,15 +39,22 @@ export function recommendedPresenceIndexes(model: PresenceModel): PresenceIndexS
 }
 
 /**
- * An existing index serves a recommendation when its key starts with the same
- * fields in the same order (directions do not matter for these queries), and
- * it is neither partial nor hidden, which would leave some queries unserved.
+ * Why an existing index cannot serve a recommendation, or nothing when it can:
+ * its key must start with the same fields in the same order (directions do not
+ * matter for these queries), and it must hold every document under the
+ * default collation. A partial or sparse index leaves out the users the status
+ * counts look for (no presence field is the null key), a hidden one is never
+ * used by the planner.
  */
-function serves(index: Document, spec: PresenceIndexSpec): boolean {
-  if (index.partialFilterExpression !== undefined || index.hidden === true) return false;
+function whyNotServing(index: Document, spec: PresenceIndexSpec): string | undefined {
   const fields = Object.keys(index.key as Document);
   const wanted = Object.keys(spec.key);
-  return wanted.every((field, position) => fields[position] === field);
+  if (!wanted.every((field, position) => fields[position] === field)) return `its key is ${EJSON.stringify(index.key)}`;
+  if (index.partialFilterExpression !== undefined) return `it is partial (partialFilterExpression ${EJSON.stringify(index.partialFilterExpression)})`;
+  if (index.hidden === true) return 'it is hidden';
+  if (index.sparse === true) return 'it is sparse';
+  if (index.collation !== undefined && index.collation.locale !== 'simple') return `it has the collation ${EJSON.stringify(index.collation)}`;
+  return undefined;
 }
 
 export async function validatePresenceIndexes(collection: Collection, model: PresenceModel): Promise<PresenceIndexHealth> {
@@ -58,7 +69,13 @@ export async function validatePresenceIndexes(collection: Collection, model: Pre
     }
     throw error;
   }
-  const indexes = recommended.map((spec) => ({ spec, servedBy: existing.find((index) => serves(index, spec))?.name as string | undefined }));
+  const indexes = recommended.map((spec) => {
+    const servedBy = existing.find((index) => whyNotServing(index, spec) === undefined)?.name as string | undefined;
+    if (servedBy !== undefined) return { spec, servedBy };
+    // Its name taken by an index that cannot serve: creating the recommended one would be refused, or skipped as present.
+    const holder = existing.find((index) => index.name === spec.name);
+    return holder === undefined ? { spec } : { spec, conflict: `index ${spec.name} exists but ${whyNotServing(holder, spec)!}` };
+  });
   return { collectionExists: true, indexes, missing: indexes.filter((entry) => entry.servedBy === undefined).map((entry) => entry.spec) };
 }
 

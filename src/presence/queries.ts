@@ -51,15 +51,6 @@ export function onlineWithoutActivityFilter(model: PresenceModel): Filter<Docume
   };
 }
 
-export function withoutPresenceFilter(model: PresenceModel): Filter<Document> {
-  return { [model.online.field]: { $exists: false } };
-}
-
-/** Has a presence field, but not a well-formed online or offline state: left alone by every write. */
-export function malformedFilter(model: PresenceModel): Filter<Document> {
-  return { $nor: [onlineFilter(model), offlineFilter(model), withoutPresenceFilter(model)] };
-}
-
 /** Users last active before this are stale: `minutes` before the run's fixed clock. */
 export function staleCutoff(now: Date, minutes: number): Date {
   return new Date(now.getTime() - minutes * 60_000);

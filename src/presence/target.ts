@@ -1,13 +1,6 @@
 import type { Db, Document } from 'mongodb';
 import { UsageError } from '../engine/errors.ts';
 import type { PresenceModel } from './model.ts';
-import { malformedFilter } from './queries.ts';
-
-export interface PresenceTarget {
-  documents: number;
-  /** Documents with presence fields of the wrong type: reported, never written. */
-  malformed: number;
-}
 
 export async function collectionExists(db: Db, name: string): Promise<boolean> {
   // authorizedCollections: a user granted only find/update on the collection (no listCollections action) still sees it.
@@ -41,13 +34,4 @@ export async function checkPresenceTarget(db: Db, model: PresenceModel, fields: 
     const setting = missing === model.online.field ? 'onlineField' : 'lastSeenField';
     throw new UsageError(`no document in "${model.collection}" has the field "${missing}" (check the ${setting} setting)`);
   }
-}
-
-/** The check, then how many documents there are and how many are malformed: for `status`, which reports them. */
-export async function countPresenceTarget(db: Db, model: PresenceModel, fields: readonly string[]): Promise<PresenceTarget> {
-  await checkPresenceTarget(db, model, fields);
-  const collection = db.collection(model.collection);
-  const documents = await collection.countDocuments({});
-  if (documents === 0) return { documents, malformed: 0 };
-  return { documents, malformed: await collection.countDocuments(malformedFilter(model)) };
 }

@@ -1,3 +1,4 @@
+import { ensureOwnIndexes } from '../../db/own-indexes.ts';
 import { assertWritableDir } from '../../engine/backup.ts';
 import { TaskMigrator } from '../../engine/migrator.ts';
 import type { RunRecord } from '../../engine/run-record.ts';
@@ -73,6 +74,8 @@ export async function withWriteContext(
       const session = await openSession(target, options, view);
       try {
         const paced = await paceFor(session.connection.db, options, (message) => view.notice(message));
+        // Here, after the input is known good and before the run's first audit write: a refused input writes nothing.
+        const indexNotices = await ensureOwnIndexes(session.connection.db);
         const now = new Date();
         const planMode = options.planReadPreference ?? 'primary';
         return await perform({
@@ -96,7 +99,7 @@ export async function withWriteContext(
             now,
             signal: interrupt.signal,
             pace: paced.pace,
-            notices: paced.notices,
+            notices: [...paced.notices, ...indexNotices],
             safety,
             services,
             targeting: shardKeyTargeting(session.connection.db, options.shardKey),

@@ -6,6 +6,7 @@ import { presenceModelOf } from '../../presence/model.ts';
 import { statusPresenceParams } from '../../presence/settings.ts';
 import { connectedFigures } from '../../presence/connected-figures.ts';
 import { connectedSourceFromOptions, presenceParamsFromOptions, type ConnectedOptions, type PresenceOptions } from '../presence-options.ts';
+import { DEFAULT_STATUS_MAX_TIME_SECONDS } from '../options.ts';
 import { printJson, printLines } from '../render/output.ts';
 import { presenceStatusJson, presenceStatusLines } from '../render/presence-status.ts';
 import { prometheusText } from '../render/prometheus.ts';
@@ -14,6 +15,8 @@ import { StatusFormat } from '../status-format.ts';
 
 export interface StatusOptions extends TargetOptions, PresenceOptions, ConnectedOptions {
   format?: StatusFormat;
+  /** Seconds the database queries may take, each part of status on its own budget. */
+  maxTime?: number;
 }
 
 const RECENT_RUNS = 5;
@@ -29,8 +32,9 @@ export async function statusCommand(options: StatusOptions, env: NodeJS.ProcessE
   try {
     const db = session.connection.db;
     const now = new Date();
-    const figures = await presenceFigures(db, model, params.minutes, now);
-    const connected = source && (await connectedFigures(db, model, source, now, params.graceSeconds));
+    const maxTimeMs = (options.maxTime ?? DEFAULT_STATUS_MAX_TIME_SECONDS) * 1000;
+    const figures = await presenceFigures(db, model, params.minutes, now, maxTimeMs);
+    const connected = source && (await connectedFigures(db, model, source, now, params.graceSeconds, maxTimeMs));
     if (format === StatusFormat.prometheus) {
       process.stdout.write(prometheusText(figures, await lastCompletedRuns(session.store), connected));
       return 0;

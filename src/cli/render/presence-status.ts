@@ -21,22 +21,43 @@ export function presenceStatusLines(
   runs: readonly RunRecord[],
   connected?: ConnectedFigures,
 ): string[] {
+  const { unknown } = figures;
+  /** A count, or "unknown" with why: a figure not measured in time is never shown as zero. */
+  const figure = (name: keyof PresenceFigures, note: string): [string, string] => {
+    const value = figures[name];
+    return typeof value === 'number' ? [count(value), note] : ['unknown', unknown[name] ?? ''];
+  };
+  const oldestKnown = unknown.oldestOnlineActivity === undefined;
   const rows: [string, string, string][] = [
-    ['users', count(figures.total), figures.total === 0 ? 'the collection is empty' : ''],
-    ['online', count(figures.online), ''],
-    [`  stale (> ${figures.staleMinutes} min)`, count(figures.stale), `online, last active before ${figures.staleCutoff.toISOString()}`],
-    ['  no activity time', count(figures.onlineWithoutActivity), `online without a ${model.lastSeenField}`],
-    ['offline', count(figures.offline), ''],
-    ['no presence field', count(figures.withoutPresence), `no ${model.online.field}`],
-    ['malformed presence', count(figures.malformed), figures.malformed > 0 ? 'wrong types: left alone by every write (presence test shows which)' : ''],
+    ['users', ...figure('total', figures.total === 0 ? 'the collection is empty' : 'estimated from collection metadata')],
+    ['online', ...figure('online', '')],
+    [`  stale (> ${figures.staleMinutes} min)`, ...figure('stale', `online, last active before ${figures.staleCutoff.toISOString()}`)],
+    ['  no activity time', ...figure('onlineWithoutActivity', `online without a ${model.lastSeenField}`)],
+    ['offline', ...figure('offline', '')],
+    ['no presence field', ...figure('withoutPresence', `no ${model.online.field}`)],
+    [
+      'malformed presence',
+      ...figure(
+        'malformed',
+        figures.malformed !== null && figures.malformed > 0
+          ? 'wrong types among online users, null or unknown online values: left alone by every write (presence test shows which)'
+          : '',
+      ),
+    ],
     [
       'oldest online activity',
-      figures.oldestOnlineActivity ? age(figures.oldestOnlineActivity, figures.measuredAt) : '-',
-      figures.oldestOnlineActivity ? `at ${figures.oldestOnlineActivity.toISOString()}` : 'no online user has an activity time',
+      !oldestKnown ? 'unknown' : figures.oldestOnlineActivity ? age(figures.oldestOnlineActivity, figures.measuredAt) : '-',
+      !oldestKnown
+        ? unknown.oldestOnlineActivity!
+        : figures.oldestOnlineActivity
+          ? `at ${figures.oldestOnlineActivity.toISOString()}`
+          : 'no online user has an activity time',
     ],
   ];
-  for (const { spec, servedBy } of figures.indexes.indexes) {
-    rows.push(['presence index', servedBy ? 'ok' : 'MISSING', `${indexKeyText(spec)}${servedBy ? ` (${servedBy})` : ': create it with: presence run presence-indexes'}`]);
+  for (const { spec, servedBy, conflict } of figures.indexes.indexes) {
+    if (servedBy) rows.push(['presence index', 'ok', `${indexKeyText(spec)} (${servedBy})`]);
+    else if (conflict) rows.push(['presence index', 'CONFLICT', `${indexKeyText(spec)}: ${conflict}; drop it, then: presence run presence-indexes`]);
+    else rows.push(['presence index', 'MISSING', `${indexKeyText(spec)}: create it with: presence run presence-indexes`]);
   }
   const width = Math.max(...rows.map(([label]) => label.length));
   const numberWidth = Math.max(...rows.map(([, figure]) => figure.length));

@@ -36,38 +36,53 @@ export function prometheusText(
   connected?: ConnectedFigures,
 ): string {
   const collection = { collection: figures.collection };
+  const known = (value: number | null, labels: Labels) => (value === null ? [] : [{ labels, value }]);
+  const oldest = figures.oldestOnlineActivity;
   const metrics: Metric[] = [
     {
       name: 'presence_users',
       help: 'Users by presence state (online, offline, without a presence field, malformed).',
       samples: [
-        { labels: { ...collection, state: 'online' }, value: figures.online },
-        { labels: { ...collection, state: 'offline' }, value: figures.offline },
-        { labels: { ...collection, state: 'without_presence' }, value: figures.withoutPresence },
-        { labels: { ...collection, state: 'malformed' }, value: figures.malformed },
+        ...known(figures.online, { ...collection, state: 'online' }),
+        ...known(figures.offline, { ...collection, state: 'offline' }),
+        ...known(figures.withoutPresence, { ...collection, state: 'without_presence' }),
+        ...known(figures.malformed, { ...collection, state: 'malformed' }),
       ],
     },
-    { name: 'presence_documents', help: 'Documents in the presence collection.', samples: [{ labels: collection, value: figures.total }] },
-    { name: 'presence_online_users', help: 'Users online.', samples: [{ labels: collection, value: figures.online }] },
+    {
+      name: 'presence_documents',
+      help: 'Documents in the presence collection, from the collection metadata.',
+      samples: known(figures.total, collection),
+    },
+    { name: 'presence_online_users', help: 'Users online.', samples: known(figures.online, collection) },
     {
       name: 'presence_stale_users',
       help: 'Users online and inactive longer than the stale threshold.',
-      samples: [{ labels: { ...collection, threshold_minutes: String(figures.staleMinutes) }, value: figures.stale }],
+      samples: known(figures.stale, { ...collection, threshold_minutes: String(figures.staleMinutes) }),
     },
     {
       name: 'presence_online_without_activity_users',
       help: 'Users online with no last-activity time.',
-      samples: [{ labels: collection, value: figures.onlineWithoutActivity }],
+      samples: known(figures.onlineWithoutActivity, collection),
     },
     {
       name: 'presence_oldest_online_activity_age_seconds',
       help: 'Age of the oldest last activity among online users (0 when none).',
-      samples: [
-        {
-          labels: collection,
-          value: figures.oldestOnlineActivity ? seconds(Math.max(0, figures.measuredAt.getTime() - figures.oldestOnlineActivity.getTime())) : 0,
-        },
-      ],
+      samples: known(
+        figures.unknown.oldestOnlineActivity !== undefined
+          ? null
+          : oldest
+            ? seconds(Math.max(0, figures.measuredAt.getTime() - oldest.getTime()))
+            : 0,
+        collection,
+      ),
+    },
+    {
+      // A figure not measured within --max-time has no sample rather than NaN: NaN compares false, so an alert
+      // such as `presence_stale_users > 100` would read as healthy; a missing series is caught by absent(), and this says why.
+      name: 'presence_figure_unknown',
+      help: '1 for each figure this status could not measure within --max-time (its sample is left out).',
+      samples: Object.keys(figures.unknown).map((figure) => ({ labels: { ...collection, figure }, value: 1 })),
     },
     {
       name: 'presence_index_missing',
@@ -75,6 +90,14 @@ export function prometheusText(
       samples: figures.indexes.indexes.map(({ spec, servedBy }) => ({
         labels: { ...collection, index: indexKeyText(spec) },
         value: servedBy ? 0 : 1,
+      })),
+    },
+    {
+      name: 'presence_index_conflict',
+      help: '1 when an index holding the recommended name cannot serve (partial, hidden, sparse, another key): drop it.',
+      samples: figures.indexes.indexes.map(({ spec, conflict }) => ({
+        labels: { ...collection, index: indexKeyText(spec) },
+        value: conflict ? 1 : 0,
       })),
     },
     {
@@ -98,7 +121,7 @@ function connectedMetrics(connected: ConnectedFigures, collection: Labels): Metr
   const source = { source: connected.source };
   const health: Metric = {
     name: 'presence_connected_source_up',
-    help: '1 when the connected-set source answered completely, 0 when its answer was partial, late or failed.',
+    help: '1 when the connected figures are known; 0 when the source answered partially, late or not at all, or the database not within --max-time.',
     samples: [{ labels: source, value: connected.state === 'known' ? 1 : 0 }],
   };
   if (connected.state === 'unknown') return [health];
