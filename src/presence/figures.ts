@@ -1,5 +1,6 @@
 import type { Db, Document, Filter } from 'mongodb';
 import { Deadline, type Measured, type TimeLimit } from './deadline.ts';
+import { PrivilegeError, privilegeErrorOf } from '../engine/privileges.ts';
 import { validatePresenceIndexes, type PresenceIndexHealth } from './indexes.ts';
 import type { PresenceModel } from './model.ts';
 import { onlineFilter, onlineWithoutActivityFilter, staleCutoff, staleFilter } from './queries.ts';
@@ -41,9 +42,10 @@ export interface PresenceFigures {
   malformed: Count;
   /** The oldest last activity among online users, null when no online user has one (or unknown, see `unknown`). */
   oldestOnlineActivity: Date | null;
-  /** Each figure that is null because it was not measured in time, with why. */
+  /** Each figure that is null because it was not measured (in time, or at all: a privilege missing), with why. */
   unknown: Record<string, string>;
-  indexes: PresenceIndexHealth;
+  /** Null when the user may not list the collection's indexes: advice, so status goes on without it. */
+  indexes: PresenceIndexHealth | null;
   /** How long each presence query took, milliseconds (for monitoring). */
   latencyMs: Record<string, number>;
 }
@@ -108,7 +110,7 @@ export async function presenceFigures(db: Db, model: PresenceModel, staleMinutes
     measure('oldest_online_activity', (limit) =>
       users.find(oldestQuery.filter, limit).project(oldestQuery.projection).sort(oldestQuery.sort).limit(1).next(),
     ),
-    timed('list_indexes', () => validatePresenceIndexes(users, model)),
+    timed('list_indexes', () => validatePresenceIndexes(users, model).catch(refusedAsUnknown)),
   ]);
   const unknown: Record<string, string> = {};
   const known = <T>(name: string, figure: Measured<T>): T | null => {
@@ -121,6 +123,7 @@ export async function presenceFigures(db: Db, model: PresenceModel, staleMinutes
     malformedParts.find((part) => !part.known) ??
     { known: true, value: malformedParts.reduce((sum, part) => sum + (part.known ? part.value : 0), 0) };
   const oldestDocument = known('oldestOnlineActivity', oldest);
+  if (indexes instanceof PrivilegeError) unknown.indexes = indexes.message;
   return {
     database: db.databaseName,
     collection: model.collection,
@@ -137,7 +140,14 @@ export async function presenceFigures(db: Db, model: PresenceModel, staleMinutes
     malformed: known('malformed', malformed),
     oldestOnlineActivity: (oldestDocument?.[model.lastSeenField] as Date | undefined) ?? null,
     unknown,
-    indexes,
+    indexes: indexes instanceof PrivilegeError ? null : indexes,
     latencyMs,
   };
+}
+
+/** A missing privilege makes a figure unknown; any other error stays an error. */
+function refusedAsUnknown(error: unknown): PrivilegeError {
+  const refused = privilegeErrorOf(error);
+  if (refused === undefined) throw error;
+  return refused;
 }

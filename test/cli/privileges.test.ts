@@ -187,6 +187,26 @@ describe('an optional privilege missing degrades, it does not refuse', () => {
     });
   });
 
+  it('status goes on when the user may not list indexes: index health unknown, with why, the figures still measured', async () => {
+    proxy = await startTcpProxy(database.uri(), {
+      replyWith: (seen) => (seen.command === 'listIndexes' ? unauthorized(seen) : undefined),
+    });
+
+    const json = await runCli(['status', '--uri', proxy.uri, '--state-dir', stateDir, '--json']);
+    expect(json.code, json.stdout + json.stderr).toBe(0);
+    const { figures } = JSON.parse(json.stdout) as { figures: { indexes: unknown; unknown: Record<string, string>; online: number } };
+    expect(figures.indexes).toBeNull();
+    expect(figures.unknown.indexes).toMatch(/^not authorized: the server refused listIndexes on .*\.users to this user/);
+    expect(figures.online).toBeGreaterThanOrEqual(0);
+
+    const text = await runCli(['status', '--uri', proxy.uri, '--state-dir', stateDir]);
+    expect(text.code).toBe(0);
+    expect(text.stdout).toMatch(/^\s+presence index\s+unknown\s+not authorized/m);
+    const prometheus = await runCli(['status', '--uri', proxy.uri, '--state-dir', stateDir, '--format', 'prometheus']);
+    expect(prometheus.stdout).toMatch(/^presence_figure_unknown\{collection="users",figure="indexes"\} 1$/m);
+    expect(prometheus.stdout).not.toMatch(/^presence_index_missing\{/m);
+  });
+
   it('on a replica set, a user without clusterMonitor runs with replication lag unwatched, and is told why in a few words', async () => {
     proxy = await startTcpProxy(database.uri(), {
       replyWith: (seen) => {

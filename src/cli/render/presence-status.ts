@@ -54,7 +54,8 @@ export function presenceStatusLines(
           : 'no online user has an activity time',
     ],
   ];
-  for (const { spec, servedBy, conflict } of figures.indexes.indexes) {
+  if (figures.indexes === null) rows.push(['presence index', 'unknown', unknown.indexes ?? '']);
+  for (const { spec, servedBy, conflict } of figures.indexes?.indexes ?? []) {
     if (servedBy) rows.push(['presence index', 'ok', `${indexKeyText(spec)} (${servedBy})`]);
     else if (conflict) rows.push(['presence index', 'CONFLICT', `${indexKeyText(spec)}: ${conflict}; drop it, then: presence run presence-indexes`]);
     else rows.push(['presence index', 'MISSING', `${indexKeyText(spec)}: create it with: presence run presence-indexes`]);

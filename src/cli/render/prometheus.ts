@@ -87,7 +87,7 @@ export function prometheusText(
     {
       name: 'presence_index_missing',
       help: '1 when a recommended presence index is missing.',
-      samples: figures.indexes.indexes.map(({ spec, servedBy }) => ({
+      samples: (figures.indexes?.indexes ?? []).map(({ spec, servedBy }) => ({
         labels: { ...collection, index: indexKeyText(spec) },
         value: servedBy ? 0 : 1,
       })),
@@ -95,7 +95,7 @@ export function prometheusText(
     {
       name: 'presence_index_conflict',
       help: '1 when an index holding the recommended name cannot serve (partial, hidden, sparse, another key): drop it.',
-      samples: figures.indexes.indexes.map(({ spec, conflict }) => ({
+      samples: (figures.indexes?.indexes ?? []).map(({ spec, conflict }) => ({
         labels: { ...collection, index: indexKeyText(spec) },
         value: conflict ? 1 : 0,
       })),
