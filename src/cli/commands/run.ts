@@ -71,7 +71,7 @@ export async function withWriteContext(
   const mode = outputMode(options.json);
   const view = createRunView(mode);
   const safety = safetyPolicy(options, target, view.ask);
-  const receivers = notifyReceivers(options);
+  const receivers = await notifyReceivers(options);
   if (!options.dryRun) await assertWritableDir(paths.backupDir);
   const interrupt = abortOnSignals();
   try {

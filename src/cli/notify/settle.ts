@@ -16,7 +16,7 @@ export async function settleNotifications(
   const { deliveries, gaveUp } = await notifier.flush(FLUSH_CAP_MS);
   const failed = deliveries.filter((delivery) => !delivery.delivered);
   if (failed.length > 0) {
-    const why = failed.map((delivery) => `${delivery.event} to ${delivery.receiver}: ${delivery.error} (${delivery.attempts} attempts)`).join('; ');
+    const why = failed.map((delivery) => `${delivery.event} to ${delivery.receiver}: ${delivery.error} (${delivery.attempts} attempt${delivery.attempts === 1 ? '' : 's'})`).join('; ');
     const late = gaveUp > 0 ? `, ${gaveUp} given up after ${FLUSH_CAP_MS / 1000} s at exit` : '';
     process.stderr.write(`presence: ${failed.length} of ${deliveries.length} notifications not delivered${late}: ${why}\n`);
   }
