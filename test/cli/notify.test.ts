@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -7,6 +8,7 @@ import { Notifier } from '../../src/cli/notify/notifier.ts';
 import { receiversOf } from '../../src/cli/notify/receivers.ts';
 import { parseJson, REPO, runCli, tempStateDir } from '../support/cli.ts';
 import { useTestDatabase } from '../support/database.ts';
+import { until } from '../support/until.ts';
 import { buildUsers } from '../support/users.ts';
 import { startWebhookReceiver, type ReceiverBehaviour, type WebhookReceiver } from '../support/webhook-receiver.ts';
 
@@ -146,6 +148,29 @@ describe('notifications', () => {
     expect(result.code, result.stderr).toBe(1);
     expect(eventsOf(webhook)).toEqual(['started', 'failed']);
     expect(bodies(webhook)[1]).toMatchObject({ status: 'failed', error: { message: expect.stringContaining('cannot handle user user20') } });
+  });
+
+  it('Ctrl-C during a run: started, then interrupted with the counts so far', async () => {
+    const webhook = await receiver('ok');
+    const child = spawn(
+      process.execPath,
+      [join(REPO, 'bin', 'presence.js'), 'run', 'normalize-emails', '--rate', '2', '--batch-size', '1', '--notify', webhook.url(SLACK_PATH), '--uri', database.uri(), '--json'],
+      { env: { ...process.env, PRESENCE_STATE_DIR: stateDir }, stdio: 'ignore' },
+    );
+    const exited = new Promise<number | null>((done) => child.on('close', (code) => done(code)));
+    const users = database.db().collection('users');
+    try {
+      await until('the apply has written a first user', async () => (await users.countDocuments({ email: /[A-Z]/ })) < UNNORMALISED);
+      child.kill('SIGINT');
+    } finally {
+      // Never left running past the test, whatever happened.
+      setTimeout(() => child.kill('SIGKILL'), 30_000).unref();
+    }
+    expect(await exited).toBe(1);
+    expect(eventsOf(webhook)).toEqual(['started', 'interrupted']);
+    const interrupted = bodies(webhook)[1]!;
+    expect(interrupted).toMatchObject({ status: 'interrupted', counts: { planned: UNNORMALISED } });
+    expect(interrupted.counts.remaining).toBeGreaterThan(0);
   });
 
   it('a receiver answering 500 is retried with back-off; the run succeeds, the other receiver gets every event', async () => {
