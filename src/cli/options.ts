@@ -1,5 +1,6 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { DEFAULT_BATCH_SIZE } from '../db/server.ts';
+import { addNotifyOption } from './notify-options.ts';
 import { DEFAULT_MAX_LAG_SECONDS } from './pace.ts';
 
 /** Most servers refuse more than 100,000 writes in one batch (maxWriteBatchSize). */
@@ -35,7 +36,7 @@ export function addTargetOptions(command: Command): Command {
 }
 
 export function addWriteOptions(command: Command): Command {
-  return command
+  return addNotifyOption(command)
     .option('--dry-run', 'plan only: report what would change, write nothing')
     .addOption(
       new Option('--batch-size <n>', `documents per write batch (default: ${DEFAULT_BATCH_SIZE}, or the server's maximum if lower)`).argParser(

@@ -2,7 +2,7 @@ import { appendFile, mkdir, readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { RunRecord } from '../engine/run-record.ts';
 
-export type AuditEvent = 'started' | 'completed' | 'marked-interrupted' | 'reconciled';
+export type AuditEvent = 'started' | 'completed' | 'marked-interrupted' | 'reconciled' | 'notified';
 
 export interface AuditLine {
   event: AuditEvent;

@@ -74,6 +74,12 @@ export class MongoRunStore implements RunStore {
     }
   }
 
+  /** Adds how its notifications went to a record, whatever its status: they settle after the run has ended. */
+  async recordNotifications(record: RunRecord): Promise<void> {
+    await this.mirror.append('notified', record);
+    await this.runs.updateOne({ _id: record._id }, { $set: { notifications: record.notifications ?? [] } });
+  }
+
   async closeStaleRuns(closedBy: string, startedBefore: Date): Promise<StaleRuns> {
     const stale: Filter<StoredRunRecord> = {
       _id: { $ne: closedBy },

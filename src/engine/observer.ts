@@ -11,3 +11,18 @@ export const silentObserver: RunObserver = {
   planned() {},
   notice() {},
 };
+
+/** Several onlookers of one run (the renderer, and whoever tells others), each told everything, in order. */
+export function fanOut(...observers: readonly RunObserver[]): RunObserver {
+  return {
+    stepStarted: (step) => observers.forEach((observer) => observer.stepStarted(step)),
+    stepProgress: (step, done, total) => observers.forEach((observer) => observer.stepProgress(step, done, total)),
+    stepFinished: (step, record) => observers.forEach((observer) => observer.stepFinished(step, record)),
+    stepSkipped: (step, reason) => observers.forEach((observer) => observer.stepSkipped(step, reason)),
+    stepFailed: (step, message) => observers.forEach((observer) => observer.stepFailed(step, message)),
+    stepNotReached: (step) => observers.forEach((observer) => observer.stepNotReached(step)),
+    planned: (report) => observers.forEach((observer) => observer.planned(report)),
+    notice: (message) => observers.forEach((observer) => observer.notice(message)),
+    statusChanged: (record) => observers.forEach((observer) => observer.statusChanged?.(record)),
+  };
+}

@@ -90,4 +90,9 @@ export interface RunObserver {
   stepNotReached(step: RunStep): void;
   planned(report: PlanReport): void;
   notice(message: string): void;
+  /**
+   * The record was saved with a new status: `running` as the run starts, then its end. For onlookers that tell
+   * others (notifications); optional, since a renderer has nothing more to show than the steps already say.
+   */
+  statusChanged?(record: Readonly<RunRecord>): void;
 }

@@ -167,6 +167,17 @@ export interface RunFailure {
   rule?: SafetyRule;
 }
 
+/** One notification of a run to one receiver; the receiver is named without its URL, which is a secret. */
+export interface NotificationDelivery {
+  /** The event sent: `started`, then how the run ended (see src/cli/notify/events.ts). */
+  event: string;
+  receiver: string;
+  delivered: boolean;
+  attempts: number;
+  /** Why it was not delivered. */
+  error?: string;
+}
+
 /** What every record holds, a task's run or a restore. */
 interface RecordOfAnyKind {
   _id: string;
@@ -208,6 +219,8 @@ interface RecordOfAnyKind {
   error?: RunFailure;
   /** Set by umzug's storage when a `once` task's run counts as applied. */
   applied?: boolean;
+  /** How the run's notifications went, added once they are settled (after the run ended); absent when none was asked for. */
+  notifications?: NotificationDelivery[];
 }
 
 /** A task's run: its backup is the work list, its apply counts the writes. */

@@ -98,6 +98,8 @@ class Run<R extends RunRecord> {
     readonly settings: RunSettings,
   ) {
     for (const message of settings.notices ?? []) this.notice(message);
+    // Every run is built right after its record was saved as running.
+    deps.observer.statusChanged?.(record);
   }
 
   get signal(): AbortSignal {
@@ -204,6 +206,7 @@ class Run<R extends RunRecord> {
     await this.step('audit', () => this.deps.store.complete(record)).catch((error: unknown) => {
       record.notices.push(`audit record not saved in the database (${errorMessage(error)}); the local audit file has it`);
     });
+    this.deps.observer.statusChanged?.(record);
     return record;
   }
 }

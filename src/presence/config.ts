@@ -41,7 +41,9 @@ export const CONNECTED_SETTINGS: readonly PresenceSetting[] = [
 ];
 
 export const PRESENCE_CONFIG_ENV = 'PRESENCE_CONFIG';
-const CONFIG_KEYS = [...PRESENCE_SETTINGS, ...CONNECTED_SETTINGS].map((setting) => setting.key);
+/** Keys of the same file that are not presence settings, read by src/cli: notifications apply to every command. */
+export const TOOL_CONFIG_KEYS = ['notify'] as const;
+const CONFIG_KEYS: readonly string[] = [...[...PRESENCE_SETTINGS, ...CONNECTED_SETTINGS].map((setting) => setting.key), ...TOOL_CONFIG_KEYS];
 
 export interface PresenceSources {
   /** Flag values by task parameter; undefined when not given. */
@@ -130,7 +132,8 @@ function nonEmpty(value: string | undefined): string | undefined {
   return value === undefined || value.trim() === '' ? undefined : value;
 }
 
-async function readConfigFile(path: string): Promise<Record<string, unknown>> {
+/** The config file's settings; a file that cannot be read, is not a JSON object or has an unknown key is a usage error. */
+export async function readConfigFile(path: string): Promise<Record<string, unknown>> {
   let text: string;
   try {
     text = await readFile(path, 'utf8');
@@ -142,7 +145,9 @@ async function readConfigFile(path: string): Promise<Record<string, unknown>> {
   try {
     parsed = JSON.parse(text);
   } catch (error) {
-    throw new UsageError(`presence config file ${path} is not valid JSON: ${(error as Error).message}`);
+    // V8 quotes the text around the error ("…https://ho"…), which may be part of a secret: only its words are kept.
+    const message = (error as Error).message.replace(/, (\.\.\.)?".*"(\.\.\.)? is not valid JSON$/s, '');
+    throw new UsageError(`presence config file ${path} is not valid JSON: ${message}`);
   }
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
     throw new UsageError(`presence config file ${path} must hold a JSON object of settings`);

@@ -19,9 +19,13 @@ import type { ShardKeyFlags } from '../shard-key-option.ts';
 import { shardKeyTargeting } from '../../db/shard-key.ts';
 import { localPaths, newRunId, openSession, operator, targetOf, type Session, type TargetOptions } from '../session.ts';
 import { abortOnSignals } from '../signals.ts';
+import { notifyReceivers, type NotifyOptions } from '../notify-options.ts';
+import { settleNotifications } from '../notify/settle.ts';
+import { Notifier } from '../notify/notifier.ts';
+import { fanOut } from '../../engine/observer.ts';
 
-/** Options of every command that writes: target, pace and safety. */
-export interface RunOptions extends TargetOptions, SafetyOptions, PaceFlags, ShardKeyFlags {
+/** Options of every command that writes: target, pace, safety and notifications. */
+export interface RunOptions extends TargetOptions, SafetyOptions, PaceFlags, ShardKeyFlags, NotifyOptions {
   dryRun?: boolean;
   planReadPreference?: PlanReadPreference;
   param?: Record<string, string>;
@@ -67,18 +71,21 @@ export async function withWriteContext(
   const mode = outputMode(options.json);
   const view = createRunView(mode);
   const safety = safetyPolicy(options, target, view.ask);
+  const receivers = await notifyReceivers(options);
   if (!options.dryRun) await assertWritableDir(paths.backupDir);
   const interrupt = abortOnSignals();
   try {
     const record = await view.show(async () => {
       const session = await openSession(target, options, view);
+      const notifier = receivers.length === 0 ? undefined : new Notifier(receivers);
+      let outcome: RunRecord | undefined;
       try {
         const paced = await paceFor(session.connection.db, options, (message) => view.notice(message));
         // Here, after the input is known good and before the run's first audit write: a refused input writes nothing.
         const indexNotices = await ensureOwnIndexes(session.connection.db);
         const now = new Date();
         const planMode = options.planReadPreference ?? 'primary';
-        return await perform({
+        outcome = await perform({
           session,
           tasks,
           deps: {
@@ -86,7 +93,7 @@ export async function withWriteContext(
             planDb: session.connection.planDb(planMode),
             store: session.store,
             lock: session.lock,
-            observer: view,
+            observer: notifier === undefined ? view : fanOut(view, notifier),
           },
           settings: {
             runId: newRunId(now),
@@ -105,7 +112,9 @@ export async function withWriteContext(
             targeting: shardKeyTargeting(session.connection.db, options.shardKey),
           },
         });
+        return outcome;
       } finally {
+        if (notifier !== undefined) await settleNotifications(notifier, session.store, outcome);
         await session.close();
       }
     });
