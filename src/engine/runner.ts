@@ -3,6 +3,7 @@ import { assertRoomForBackup, backupPaths, openBackup, readBackupBatches, writeB
 import { afterImage } from './document-state.ts';
 import {
   BackupError,
+  CancelledError,
   errorMessage,
   ExitCode,
   exitCodeOf,
@@ -37,6 +38,8 @@ import { assertWindow, confirmRun, windowState, type SafetyPolicy } from './safe
 import type { TargetState } from './verify.ts';
 import { SAMPLE_SIZE, type PlanSample } from './plan.ts';
 import type { WriteBatchesOptions } from './apply.ts';
+import { ProgressMeter } from './progress.ts';
+import { Steering } from './steering.ts';
 import { undoOf, workOf, type Work } from './work.ts';
 
 export interface RunnerDeps {
@@ -91,17 +94,44 @@ class Run<R extends RunRecord> {
   lock?: HeldLock;
   /** Steps started or skipped: the others end the run not reached. */
   private readonly startedOrSkipped = new Set<RunStep>();
+  /** Aborted by a cancel request, read between batches. */
+  private readonly cancelled = new AbortController();
+  /** The operator's signals and a cancel request: either stops the run after its current batch. */
+  private readonly ownSignal: AbortSignal;
+  private steering?: Steering;
 
   constructor(
     readonly deps: RunnerDeps,
     readonly record: R,
     readonly settings: RunSettings,
   ) {
+    this.ownSignal = AbortSignal.any([settings.signal, this.cancelled.signal]);
     for (const message of settings.notices ?? []) this.notice(message);
   }
 
   get signal(): AbortSignal {
-    return this.lock?.signal ?? this.settings.signal;
+    return this.lock?.signal ?? this.ownSignal;
+  }
+
+  /** The writing step's progress and steering, `planned` entries long. */
+  steered(step: RunStep, planned: number): Steering {
+    const run = this;
+    this.steering = new Steering(
+      { store: this.deps.store, observer: this.deps.observer, pace: this.settings.pace },
+      {
+        id: this.record._id,
+        get status() {
+          return run.record.status;
+        },
+        set status(status) {
+          run.record.status = status;
+        },
+        notice: (message) => this.notice(message),
+        cancel: (request) => this.cancelled.abort(new CancelledError(request.by, request.at)),
+      },
+      new ProgressMeter(step, planned),
+    );
+    return this.steering;
   }
 
   async step<T>(step: RunStep, work: () => Promise<T>): Promise<T> {
@@ -129,13 +159,15 @@ class Run<R extends RunRecord> {
     }
   }
 
-  /** The pace's hooks around each write batch, stopping early with the run. */
-  paced(): Pick<WriteBatchesOptions, 'pace' | 'afterBatch'> {
+  /** The hooks around each write batch: steering (pause, cancel), then the pace; both stop early with the run. */
+  paced(steering: Steering): Pick<WriteBatchesOptions, 'pace' | 'afterBatch'> {
     const { pace } = this.settings;
-    if (pace === undefined) return {};
     return {
-      pace: (size) => pace.beforeBatch(size, this.signal),
-      afterBatch: (size, ms, error) => pace.afterBatch(size, ms, error),
+      pace: async (size) => {
+        await steering.beforeBatch(this.signal);
+        if (!this.signal.aborted) await pace?.beforeBatch(size, this.signal);
+      },
+      afterBatch: (size, ms, error) => pace?.afterBatch(size, ms, error),
     };
   }
 
@@ -151,7 +183,7 @@ class Run<R extends RunRecord> {
   /** Lock, then report what a crashed runner left behind. */
   async acquireLock(): Promise<void> {
     await this.step('lock', async () => {
-      this.lock = await holdLock(this.deps.lock, { runId: this.record._id, owner: this.record.operator }, this.settings.signal);
+      this.lock = await holdLock(this.deps.lock, { runId: this.record._id, owner: this.record.operator }, this.ownSignal);
       this.record.lockHeld = true;
       const takeover = this.lock.takeover;
       if (takeover) {
@@ -192,6 +224,7 @@ class Run<R extends RunRecord> {
     } else if (record.status === RunStatus.running) {
       record.status = RunStatus.succeeded;
     }
+    if (this.steering) record.progress = this.steering.final();
     const paceNotices = this.settings.pace?.notices() ?? [];
     if (paceNotices.length > 0) record.backoff = paceNotices;
     await this.lock?.release();
@@ -210,6 +243,7 @@ class Run<R extends RunRecord> {
 
 function statusOf(error: unknown, signal: AbortSignal): RunStatus {
   if (error instanceof LockLostError) return RunStatus.failed;
+  if (error instanceof CancelledError) return RunStatus.cancelled;
   if (error instanceof InterruptedError || (signal.aborted && !(signal.reason instanceof LockLostError))) {
     return RunStatus.interrupted;
   }
@@ -259,7 +293,7 @@ function writeFailed(message: string, cause: unknown): MaintenanceError {
 }
 
 function interruptedBy(signal: AbortSignal): Error {
-  return signal.reason instanceof LockLostError ? signal.reason : new InterruptedError();
+  return signal.reason instanceof LockLostError || signal.reason instanceof CancelledError ? signal.reason : new InterruptedError();
 }
 
 function taskLogger(run: Run<RunRecord>): TaskLogger {
@@ -393,12 +427,16 @@ async function applyAndVerify(run: Run<TaskRunRecord>, work: Work, manifest: Bac
   // The backup is the work list: only what was saved (and still checks out) is written.
   const verified = await openBackup(settings.backupDir, manifest.runId);
   const outcome = await run.step('apply', async () => {
+    const steering = run.steered('apply', verified.count);
     const result = await work.apply({
       batches: readBackupBatches(settings.backupDir, verified, settings.batchSize),
       planned: verified.count,
       signal: run.signal,
-      ...run.paced(),
-      onBatch: (counts) => run.progress('apply', counts.planned - counts.remaining, counts.planned),
+      ...run.paced(steering),
+      onBatch: (counts) => {
+        run.progress('apply', counts.planned - counts.remaining, counts.planned);
+        steering.batchSettled(counts.planned - counts.remaining);
+      },
     });
     record.result = reached(result.counts);
     if (result.interrupted) throw interruptedBy(run.signal);
@@ -486,11 +524,15 @@ export async function restoreRun(deps: RunnerDeps, manifest: BackupManifest, set
     }
     run.skip(['backup'], 'a restore writes from the backup of the run');
     await run.step('apply', async () => {
+      const steering = run.steered('apply', manifest.count);
       const outcome = await undo.restore(manifest.count, batches(), {
         force: settings.force,
         signal: run.signal,
-        ...run.paced(),
-        onBatch: (counts) => run.progress('apply', counts.planned - counts.remaining, counts.planned),
+        ...run.paced(steering),
+        onBatch: (counts) => {
+          run.progress('apply', counts.planned - counts.remaining, counts.planned);
+          steering.batchSettled(counts.planned - counts.remaining);
+        },
       });
       record.restore = reached(outcome.counts);
       if (outcome.interrupted) throw interruptedBy(run.signal);
