@@ -3,7 +3,7 @@ import { ExitCode } from '../engine/errors.ts';
 import { privilegeErrorOf } from '../engine/privileges.ts';
 import { exitCodeOfError } from './exit-codes.ts';
 import { parseAge, parseSince, parseStatus } from './history-options.ts';
-import { addTargetOptions, addWriteOptions, collectParam, DEFAULT_STATUS_MAX_TIME_SECONDS, integerIn, parseMaxTime } from './options.ts';
+import { addPaceOptions, addTargetOptions, addWriteOptions, collectParam, DEFAULT_STATUS_MAX_TIME_SECONDS, integerIn, parseMaxTime } from './options.ts';
 import { addSafetyOptions } from './safety-options.ts';
 import { addShardKeyOption } from './shard-key-option.ts';
 import { PresenceExamples } from './presence-help.ts';
@@ -156,9 +156,20 @@ function buildProgram(setExitCode: (code: number) => void): Command {
     ),
   )).action(async (runId: string, options) => setExitCode(await (await import('./commands/restore.ts')).restoreCommand(runId, options)));
 
+  addSafetyOptions(
+    addPaceOptions(
+      addTargetOptions(
+        program
+          .command('resume')
+          .description('ask a paused run to write again; a run whose runner died or was interrupted is continued here from its backup')
+          .argument('<runId>', 'the run (see `presence runs` or `presence history`)')
+          .option('--tasks-dir <dir>', 'where task modules live (default: the bundled tasks/)'),
+      ),
+    ),
+  ).action(async (runId: string, options) => setExitCode(await (await import('./commands/resume.ts')).resumeCommand(runId, options)));
+
   for (const [action, description] of [
     ['pause', 'ask a running run to pause after its current batch (it keeps its lock and writes nothing until resumed)'],
-    ['resume', 'ask a paused run to write again'],
     ['cancel', 'ask a running or paused run to stop after its current batch (audited as cancelled, restorable)'],
   ] as const) {
     addTargetOptions(program.command(action).description(description).argument('<runId>', 'the run (see `presence runs`)')).action(

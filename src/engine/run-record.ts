@@ -236,6 +236,11 @@ interface RecordOfAnyKind {
 export interface TaskRunRecord extends RecordOfAnyKind {
   kind: typeof RunKind.run;
   checksumDrift?: { recordedChecksum: string; recordedRunId: string };
+  /**
+   * Set on a run that continues one that stopped (killed, interrupted): its plan and backup are that run's, its
+   * writes start after that run's checkpoint, and its result counts both parts.
+   */
+  continues?: { runId: string; checkpoint: number };
   backup: StepResult<BackupSummary>;
   result: StepResult<ApplyCounts>;
 }

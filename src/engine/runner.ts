@@ -12,6 +12,7 @@ import {
   LockLostError,
   MaintenanceError,
   RefusedError,
+  UsageError,
 } from './errors.ts';
 import { holdLock, type HeldLock } from './lock-guard.ts';
 import { privilegeErrorOf } from './privileges.ts';
@@ -20,6 +21,7 @@ import {
   LockTakeoverReason,
   NO_TARGETING,
   notReached,
+  outcomeOf,
   reached,
   RunKind,
   RunStatus,
@@ -37,7 +39,7 @@ import { isIndexPlan, migrationName, TaskMode, type AnyPlan, type LoadedTask, ty
 import { assertWindow, confirmRun, windowState, type SafetyPolicy } from './safety.ts';
 import type { TargetState } from './verify.ts';
 import { SAMPLE_SIZE, type PlanSample } from './plan.ts';
-import type { WriteBatchesOptions } from './apply.ts';
+import { applyBackup, type WriteBatchesOptions } from './apply.ts';
 import { ProgressMeter } from './progress.ts';
 import { Steering } from './steering.ts';
 import { undoOf, workOf, type Work } from './work.ts';
@@ -359,7 +361,49 @@ export async function runTask(
       run.skip(['apply', 'verify'], 'nothing to change');
       return await run.finish(undefined);
     }
-    await applyAndVerify(run, work, manifest);
+    await applyAndVerify(run, (options) => work.apply(options), manifest);
+    return await run.finish(undefined);
+  } catch (error) {
+    return await run.finish(error);
+  }
+}
+
+/**
+ * `resume <runId>` of a run whose runner is gone: the run path again from the stopped run's backup (the work list),
+ * under a new lock and a new run id that names it. Its plan and backup are the stopped run's; the confirm step
+ * (window, production confirmation) is passed again; entries before the checkpoint are not written again.
+ */
+export async function continueRun(
+  deps: RunnerDeps,
+  stopped: TaskRunRecord,
+  manifest: BackupManifest,
+  settings: RunSettings,
+): Promise<TaskRunRecord> {
+  const stoppedBackup = outcomeOf(stopped.backup);
+  if (manifest.kind !== 'documents' || stoppedBackup === undefined) {
+    throw new UsageError(`run ${stopped._id} cannot be continued: only a run of document changes with a backup can (run its task again)`);
+  }
+  if (manifest.target.database !== settings.target.database) {
+    throw new BackupError(`backup of run ${manifest.runId} is of database "${manifest.target.database}", not "${settings.target.database}"`);
+  }
+  const checkpoint = stopped.progress?.checkpoint.entries ?? 0;
+  const record: TaskRunRecord = {
+    ...startingRecord(stopped.task, stopped.params, settings),
+    kind: RunKind.run,
+    continues: { runId: stopped._id, checkpoint },
+    plan: stopped.plan,
+    backup: stoppedBackup,
+    result: notReached,
+  };
+  await deps.store.start(record);
+  const run = new Run(deps, record, settings);
+  try {
+    await run.acquireLock();
+    run.skip(['plan', 'backup'], `continues run ${stopped._id}: its plan and backup`);
+    run.notice(`continues run ${stopped._id} from its backup; the ${checkpoint} entries before its checkpoint are not written again`);
+    await confirmStep(run, manifest.count);
+    const collection = deps.db.collection(manifest.collection);
+    await applyAndVerify(run, (options) => applyBackup(collection, options), manifest, { checkpoint });
     return await run.finish(undefined);
   } catch (error) {
     return await run.finish(error);
@@ -422,17 +466,23 @@ async function reportDrift(run: Run<TaskRunRecord>, loaded: LoadedTask): Promise
   }
 }
 
-async function applyAndVerify(run: Run<TaskRunRecord>, work: Work, manifest: BackupManifest): Promise<void> {
+async function applyAndVerify(
+  run: Run<TaskRunRecord>,
+  apply: Work['apply'],
+  manifest: BackupManifest,
+  continuing?: WriteBatchesOptions['continuing'],
+): Promise<void> {
   const { settings, record } = run;
   // The backup is the work list: only what was saved (and still checks out) is written.
   const verified = await openBackup(settings.backupDir, manifest.runId);
   const outcome = await run.step('apply', async () => {
     const steering = run.steered('apply', verified.count);
-    const result = await work.apply({
+    const result = await apply({
       batches: readBackupBatches(settings.backupDir, verified, settings.batchSize),
       planned: verified.count,
       signal: run.signal,
       ...run.paced(steering),
+      ...(continuing === undefined ? {} : { continuing }),
       onBatch: (counts) => {
         run.progress('apply', counts.planned - counts.remaining, counts.planned);
         steering.batchSettled(counts.planned - counts.remaining);

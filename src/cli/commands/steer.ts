@@ -3,7 +3,7 @@ import type { SteerAnswer } from '../../engine/ports.ts';
 import { SteerAction, type SteerRequest } from '../../engine/run-record.ts';
 import { steerRules } from '../../engine/steering.ts';
 import { outputMode, printJson, printLines } from '../render/output.ts';
-import { openSession, operator, targetOf, type TargetOptions } from '../session.ts';
+import { openSession, operator, targetOf, type Session, type TargetOptions } from '../session.ts';
 
 const WHAT_HAPPENS: Record<SteerAction, string> = {
   pause: 'pauses before its next batch, keeps its lock, and writes nothing until resumed',
@@ -18,14 +18,19 @@ const WHAT_HAPPENS: Record<SteerAction, string> = {
 export async function steerCommand(action: SteerAction, runId: string, options: TargetOptions): Promise<number> {
   const session = await openSession(targetOf(options), options);
   try {
-    const request: SteerRequest = { action, by: operator(), at: new Date() };
-    refusal(runId, action, await session.store.request(runId, request));
-    if (outputMode(options.json) === 'json') printJson({ runId, ...request });
-    else printLines([`${action} of run ${runId} asked by ${request.by} at ${request.at.toISOString()}: the run ${WHAT_HAPPENS[action]}`]);
-    return 0;
+    return await askRun(session, action, runId, options);
   } finally {
     await session.close();
   }
+}
+
+/** Writes the request to the run's record, or throws saying why the run's status does not allow it. */
+export async function askRun(session: Session, action: SteerAction, runId: string, options: TargetOptions): Promise<number> {
+  const request: SteerRequest = { action, by: operator(), at: new Date() };
+  refusal(runId, action, await session.store.request(runId, request));
+  if (outputMode(options.json) === 'json') printJson({ runId, ...request });
+  else printLines([`${action} of run ${runId} asked by ${request.by} at ${request.at.toISOString()}: the run ${WHAT_HAPPENS[action]}`]);
+  return 0;
 }
 
 /** Throws, saying why, when the request was not recorded. */
