@@ -79,14 +79,19 @@ export class Steering {
     }
   }
 
+  /**
+   * A check-in that fails (the database briefly away) reads no request: progress is for onlookers, and the writes
+   * themselves, the lock and the end of the run say for the run whether the database is there.
+   */
   private async checkIn(): Promise<SteerRequest | null> {
     this.checkedAt = Date.now();
-    return this.deps.store.checkIn(this.run.id, this.snapshot());
+    return this.deps.store.checkIn(this.run.id, this.snapshot()).catch(() => null);
   }
 
   /** Acts on a request only if it is still the one waiting: a request that replaced it is read next time. */
   private async acknowledge(request: SteerRequest, to: RunStatus): Promise<boolean> {
-    const acted = await this.deps.store.acknowledge(this.run.id, request, this.run.status, to);
+    // Not acknowledged, not acted on: the request stays in the record for the next check-in.
+    const acted = await this.deps.store.acknowledge(this.run.id, request, this.run.status, to).catch(() => false);
     if (acted) this.run.status = to;
     return acted;
   }
