@@ -107,6 +107,12 @@ export interface RunObserver {
   stepNotReached(step: RunStep): void;
   planned(report: PlanReport): void;
   notice(message: string): void;
+  /**
+   * The record was saved with a new status: `running` as the run starts, `paused` and `running` again as it is
+   * steered, then its end. For onlookers that tell others (notifications); optional, since a renderer has nothing
+   * more to show than the steps already say.
+   */
+  statusChanged?(record: Readonly<RunRecord>): void;
   /** After each write batch, and while paused: done/planned, rate, time left (or why none). */
   runProgress?(progress: RunProgress): void;
 }

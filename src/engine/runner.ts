@@ -127,6 +127,7 @@ class Run<R extends RunRecord> {
         },
         set status(status) {
           run.record.status = status;
+          run.deps.observer.statusChanged?.(run.record);
         },
         notice: (message) => this.notice(message),
         cancel: (request) => this.cancelled.abort(new CancelledError(request.by, request.at)),

@@ -92,7 +92,7 @@ export class Steering {
   private async acknowledge(request: SteerRequest, to: RunStatus): Promise<boolean> {
     // Not acknowledged, not acted on: the request stays in the record for the next check-in.
     const acted = await this.deps.store.acknowledge(this.run.id, request, this.run.status, to).catch(() => false);
-    if (acted) this.run.status = to;
+    if (acted && to !== this.run.status) this.run.status = to;
     return acted;
   }
 
