@@ -71,6 +71,8 @@ describe('resume after a crash', () => {
 
     const left = await runs().findOne({ _id: runId });
     expect(left?.status).toBe('running');
+    const listed = await runCli(['runs', '--uri', database.uri(), '--json'], { env });
+    expect(parseJson<Array<{ runId: string; runnerAlive: boolean }>>(listed.stdout)).toMatchObject([{ runId, runnerAlive: false }]);
     const writtenBeforeKill = await offline();
     expect(writtenBeforeKill).toBeGreaterThanOrEqual(left!.progress!.checkpoint.entries);
     expect(writtenBeforeKill).toBeLessThan(STALE);

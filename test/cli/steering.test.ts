@@ -131,7 +131,7 @@ describe('steering a run from other processes', () => {
     const listed = await presence('runs', '--json');
     expect(listed.code, listed.stderr).toBe(0);
     const [run] = parseJson<Array<{ runId: string; status: string; progress: NonNullable<RunRecord['progress']> }>>(listed.stdout);
-    expect(run).toMatchObject({ runId, status: 'running', progress: { step: 'apply', planned: STALE, state: 'writing' } });
+    expect(run).toMatchObject({ runId, status: 'running', runnerAlive: true, progress: { step: 'apply', planned: STALE, state: 'writing' } });
     expect(run!.progress.done).toBeGreaterThan(0);
     expect(run!.progress.checkpoint.entries).toBe(run!.progress.done);
     expect(run!.progress.docsPerSecond).toBeGreaterThan(2);

@@ -12,8 +12,11 @@ export async function runsCommand(options: TargetOptions): Promise<number> {
   const session = await openSession(targetOf(options), options);
   try {
     const records = await session.store.list({ statuses: activeStatuses, limit: LIMIT });
+    // A record left active by a runner that died: its lock is free (expired, or its process gone).
+    const holder = await session.lock.liveHolder();
+    const alive = (record: RunRecord) => !record.lockHeld || holder?.runId === record._id;
     if (outputMode(options.json) === 'json') {
-      printJson(records.map(activeRun));
+      printJson(records.map((record) => ({ ...activeRun(record), runnerAlive: alive(record) })));
       return 0;
     }
     if (records.length === 0) {
@@ -27,7 +30,9 @@ export async function runsCommand(options: TargetOptions): Promise<number> {
         records.map((record) => [
           record._id,
           record.migration,
-          record.status + (record.request ? ` (${record.request.action} asked)` : ''),
+          alive(record)
+            ? record.status + (record.request ? ` (${record.request.action} asked)` : '')
+            : `${record.status} (runner gone: presence resume ${record._id} continues it)`,
           record.progress ? progressLine(record.progress) : 'not writing yet (plan or backup)',
           record.progress ? `${duration(now - record.progress.at.getTime())} ago` : '-',
           record.startedAt.toISOString(),
