@@ -3,7 +3,7 @@ import { ExitCode } from '../engine/errors.ts';
 import { privilegeErrorOf } from '../engine/privileges.ts';
 import { exitCodeOfError } from './exit-codes.ts';
 import { parseAge, parseSince, parseStatus } from './history-options.ts';
-import { addTargetOptions, addWriteOptions, collectParam, DEFAULT_STATUS_MAX_TIME_SECONDS, integerIn, parseMaxTime } from './options.ts';
+import { addPaceOptions, addTargetOptions, addWriteOptions, collectParam, DEFAULT_STATUS_MAX_TIME_SECONDS, integerIn, parseMaxTime } from './options.ts';
 import { addSafetyOptions } from './safety-options.ts';
 import { addShardKeyOption } from './shard-key-option.ts';
 import { PresenceExamples } from './presence-help.ts';
@@ -27,6 +27,8 @@ Examples:
   presence run normalize-emails --param collection=members
   presence history --task normalize-emails --since 7d
   presence restore 20261125T210612Z-3f9a1c           put a run's backed-up values back
+  presence runs                                      running and paused runs: progress, rate, time left
+  presence pause 20261125T210612Z-3f9a1c             pause a run from any host (also resume, cancel)
 
 Exit codes: 0 success · 1 a task or check failed · 2 bad usage or input
             3 database unreachable or unauthorised · 4 refused by a safety rule`;
@@ -153,6 +155,31 @@ function buildProgram(setExitCode: (code: number) => void): Command {
         .option('--tasks-dir <dir>', 'where task modules live (default: the bundled tasks/)'),
     ),
   )).action(async (runId: string, options) => setExitCode(await (await import('./commands/restore.ts')).restoreCommand(runId, options)));
+
+  addSafetyOptions(
+    addPaceOptions(
+      addTargetOptions(
+        program
+          .command('resume')
+          .description('ask a paused run to write again; a run whose runner died or was interrupted is continued here from its backup')
+          .argument('<runId>', 'the run (see `presence runs` or `presence history`)')
+          .option('--tasks-dir <dir>', 'where task modules live (default: the bundled tasks/)'),
+      ),
+    ),
+  ).action(async (runId: string, options) => setExitCode(await (await import('./commands/resume.ts')).resumeCommand(runId, options)));
+
+  for (const [action, description] of [
+    ['pause', 'ask a running run to pause after its current batch (it keeps its lock and writes nothing until resumed)'],
+    ['cancel', 'ask a running or paused run to stop after its current batch (audited as cancelled, restorable)'],
+  ] as const) {
+    addTargetOptions(program.command(action).description(description).argument('<runId>', 'the run (see `presence runs`)')).action(
+      async (runId: string, options) => setExitCode(await (await import('./commands/steer.ts')).steerCommand(action, runId, options)),
+    );
+  }
+
+  addTargetOptions(program.command('runs').description('list running and paused runs with their progress, from any host')).action(
+    async (options) => setExitCode(await (await import('./commands/runs.ts')).runsCommand(options)),
+  );
 
   addTargetOptions(program.command('history').description('list recorded runs, newest first'))
     .option('--task <id>', 'only runs of this task')

@@ -36,8 +36,17 @@ export function addTargetOptions(command: Command): Command {
 }
 
 export function addWriteOptions(command: Command): Command {
-  return addNotifyOption(command)
-    .option('--dry-run', 'plan only: report what would change, write nothing')
+  return addPaceOptions(addNotifyOption(command).option('--dry-run', 'plan only: report what would change, write nothing')).addOption(
+    new Option(
+      '--plan-read-preference <mode>',
+      "where the plan's count and sample are read (default: primary); the backup, writes and verify always use the primary",
+    ).choices(PLAN_READ_PREFERENCES),
+  );
+}
+
+/** How fast a run writes: also taken by `resume`, which continues a run without planning it again. */
+export function addPaceOptions(command: Command): Command {
+  return command
     .addOption(
       new Option('--batch-size <n>', `documents per write batch (default: ${DEFAULT_BATCH_SIZE}, or the server's maximum if lower)`).argParser(
         integerIn(1, MAX_BATCH_SIZE, '--batch-size'),
@@ -47,12 +56,6 @@ export function addWriteOptions(command: Command): Command {
       new Option('--rate <docs/s>', 'at most this many documents written per second (default: no limit)').argParser(
         integerIn(1, 10_000_000, '--rate'),
       ),
-    )
-    .addOption(
-      new Option(
-        '--plan-read-preference <mode>',
-        "where the plan's count and sample are read (default: primary); the backup, writes and verify always use the primary",
-      ).choices(PLAN_READ_PREFERENCES),
     )
     .addOption(
       new Option(

@@ -81,6 +81,13 @@ export class MongoRunLock implements RunLock {
     return result.matchedCount === 1;
   }
 
+  /** The holder of the lock while it may still be running: none when the lock is free, expired, or its holder gone. */
+  async liveHolder(): Promise<LockHolder | undefined> {
+    const current = await this.locks.findOne({ _id: LOCK_ID });
+    if (current === null || whyTakeable(current, new Date()) !== undefined) return undefined;
+    return { runId: current.runId, owner: current.owner };
+  }
+
   async release(holder: LockHolder): Promise<void> {
     await this.locks.deleteOne({ _id: LOCK_ID, runId: holder.runId });
   }

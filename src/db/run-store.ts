@@ -1,6 +1,16 @@
 import type { Collection, Db, Filter } from 'mongodb';
-import type { RunQuery, RunStore, StaleRuns } from '../engine/ports.ts';
-import { allowedTransitions, RunKind, RunStatus, type RunRecord } from '../engine/run-record.ts';
+import type { RunQuery, RunStore, StaleRuns, SteerAnswer } from '../engine/ports.ts';
+import {
+  activeStatuses,
+  allowedTransitions,
+  canBecome,
+  RunKind,
+  RunStatus,
+  type RunProgress,
+  type RunRecord,
+  type SteerRequest,
+} from '../engine/run-record.ts';
+import { steerRules } from '../engine/steering.ts';
 import { TaskMode } from '../engine/task.ts';
 import type { AuditFile, AuditLine } from './audit-file.ts';
 import { recordAsRead, type StoredRunRecord } from './earlier-records.ts';
@@ -58,7 +68,40 @@ export class MongoRunStore implements RunStore {
   }
 
   async update(runId: string, patch: Partial<RunRecord>): Promise<void> {
-    await this.runs.updateOne({ _id: runId, status: RunStatus.running }, { $set: defined(patch) });
+    await this.runs.updateOne({ _id: runId, status: { $in: [...activeStatuses] } }, { $set: defined(patch) });
+  }
+
+  async checkIn(runId: string, progress: RunProgress): Promise<SteerRequest | null> {
+    const record = await this.runs.findOneAndUpdate(
+      { _id: runId, status: { $in: [...activeStatuses] } },
+      { $set: { progress } },
+      // No projection: FerretDB 1.x refuses one on findAndModify (ENGINES.md); a record is a few kilobytes.
+      { returnDocument: 'after' },
+    );
+    return record?.request ?? null;
+  }
+
+  async acknowledge(runId: string, request: SteerRequest, from: RunStatus, to: RunStatus): Promise<boolean> {
+    if (from !== to && !canBecome(from, to)) throw new Error(`run ${runId} cannot become ${to}: it is ${from}`);
+    // Only the request acted on is cleared: one that replaced it meanwhile stays for the next check-in.
+    const result = await this.runs.updateOne(
+      { _id: runId, status: from, 'request.action': request.action, 'request.at': request.at },
+      { $set: { status: to, request: null } },
+    );
+    return result.matchedCount === 1;
+  }
+
+  async request(runId: string, request: SteerRequest): Promise<SteerAnswer> {
+    const rule = steerRules[request.action];
+    const pendingMayBe: Filter<StoredRunRecord>[] = [{ request: null }];
+    if (rule.replaces.length > 0) pendingMayBe.push({ 'request.action': { $in: [...rule.replaces] } });
+    const result = await this.runs.updateOne(
+      { _id: runId, status: { $in: [...rule.from] }, $or: pendingMayBe },
+      { $set: { request }, $push: { requests: request } },
+    );
+    if (result.matchedCount === 1) return { accepted: true };
+    const current = await this.runs.findOne({ _id: runId }, { projection: { status: 1, request: 1 } });
+    return current === null ? { accepted: false } : { accepted: false, status: current.status, pending: current.request ?? null };
   }
 
   async complete(record: RunRecord): Promise<void> {
@@ -83,7 +126,7 @@ export class MongoRunStore implements RunStore {
   async closeStaleRuns(closedBy: string, startedBefore: Date): Promise<StaleRuns> {
     const stale: Filter<StoredRunRecord> = {
       _id: { $ne: closedBy },
-      status: RunStatus.running,
+      status: { $in: [...activeStatuses] },
       $or: [{ lockHeld: true }, { startedAt: { $lt: startedBefore } }],
     };
     const records = (await this.runs.find(stale).toArray()).map(recordAsRead);
@@ -107,7 +150,7 @@ export class MongoRunStore implements RunStore {
           code: 1 as const,
         },
       };
-      const result = await this.runs.updateOne({ _id: record._id, status: RunStatus.running }, { $set: patch });
+      const result = await this.runs.updateOne({ _id: record._id, status: record.status }, { $set: patch });
       if (result.modifiedCount === 1) {
         await this.mirror.append('marked-interrupted', { ...record, ...patch });
         closed.interrupted.push(record._id);
@@ -133,7 +176,7 @@ export class MongoRunStore implements RunStore {
 
   async lastRun(taskId: string, version: number): Promise<RunRecord | undefined> {
     const record = await this.runs.findOne(
-      { 'task.id': taskId, 'task.version': version, kind: 'run', status: { $ne: RunStatus.running } },
+      { 'task.id': taskId, 'task.version': version, kind: 'run', status: { $nin: [...activeStatuses] } },
       { sort: { startedAt: -1 } },
     );
     return record === null ? undefined : recordAsRead(record);
@@ -148,6 +191,7 @@ export class MongoRunStore implements RunStore {
     const filter: Filter<StoredRunRecord> = {};
     if (query.taskId) filter['task.id'] = query.taskId;
     if (query.status) filter.status = query.status;
+    if (query.statuses) filter.$and = [{ status: { $in: [...query.statuses] } }];
     if (query.env) filter.env = query.env;
     if (query.since) filter.startedAt = { $gte: query.since };
     const records = await this.runs.find(filter, { sort: { startedAt: -1 }, limit: query.limit }).toArray();

@@ -23,6 +23,11 @@ export interface WriteBatchesOptions {
   pace?: (size: number) => Promise<void>;
   /** Called after each batch's write command, with its error when it failed. */
   afterBatch?: (size: number, elapsedMs: number, error?: unknown) => void;
+  /**
+   * Set when continuing a run that stopped (killed, interrupted): its first `checkpoint` entries were settled by it
+   * and are only read, never written again; a document already in its after-state was written by it.
+   */
+  continuing?: { checkpoint: number };
 }
 
 /**
@@ -33,8 +38,16 @@ export interface WriteBatchesOptions {
  */
 export async function applyBackup(collection: Collection, options: WriteBatchesOptions): Promise<ApplyOutcome> {
   const counts: ApplyCounts = { planned: options.planned, written: 0, skipped: 0, failed: 0, remaining: options.planned };
-  for await (const batch of options.batches) {
+  let seen = 0;
+  for await (const whole of options.batches) {
     if (options.signal.aborted) return { counts, interrupted: true };
+    const first = seen;
+    seen += whole.length;
+    const batch = options.continuing ? await settledEarlier(collection, whole, first, options.continuing.checkpoint, counts) : whole;
+    if (batch.length === 0) {
+      options.onBatch(counts);
+      continue;
+    }
     await options.pace?.(batch.length);
     if (options.signal.aborted) return { counts, interrupted: true };
     const started = performance.now();
@@ -76,6 +89,36 @@ export async function applyBackup(collection: Collection, options: WriteBatchesO
     options.onBatch(counts);
   }
   return { counts, interrupted: false };
+}
+
+/**
+ * Of a batch of a continued run, what is left to write: documents already in their after-state were written by the
+ * run that stopped, and entries before its checkpoint it settled (those not written were changed since). Counted
+ * here, so the counts of both parts add up to the plan.
+ */
+async function settledEarlier(
+  collection: Collection,
+  batch: BackupEntry[],
+  first: number,
+  checkpoint: number,
+  counts: ApplyCounts,
+): Promise<BackupEntry[]> {
+  const current = await currentDocuments(collection, uniqueFields(batch), batch);
+  const left: BackupEntry[] = [];
+  batch.forEach((entry, index) => {
+    const document = current.get(idKey(entry._id));
+    const after = afterImage(entry);
+    if (document !== undefined && holdsState(document, after.values, after.absent)) {
+      counts.written++;
+      counts.remaining--;
+    } else if (first + index < checkpoint) {
+      counts.skipped++;
+      counts.remaining--;
+    } else {
+      left.push(entry);
+    }
+  });
+  return left;
 }
 
 /**

@@ -53,6 +53,8 @@ export const SafetyRule = {
   productionConfirmation: 'production-confirmation',
   /** No write without a backup, and no backup the disk has no room for. */
   backupSpace: 'backup-space',
+  /** A pause, resume or cancel the run's status does not allow (the status table). */
+  runStatus: 'run-status',
 } as const;
 export type SafetyRule = (typeof SafetyRule)[keyof typeof SafetyRule];
 
@@ -109,6 +111,13 @@ export function errorMessage(error: unknown): string {
 export class InterruptedError extends MaintenanceError {
   constructor(reason = 'interrupted by signal') {
     super(reason, ExitCode.failed);
+  }
+}
+
+/** Someone asked the run to stop (`presence cancel`): it ends after the current batch, its backup restorable. */
+export class CancelledError extends MaintenanceError {
+  constructor(by: string, at: Date) {
+    super(`cancelled by ${by} at ${at.toISOString()}`, ExitCode.failed);
   }
 }
 

@@ -102,6 +102,10 @@ export class AdaptivePace implements Pace {
     return [...this.events];
   }
 
+  throttled(): boolean {
+    return this.slowdown > 1 || this.lagging;
+  }
+
   private pressure(what: string, elapsedMs: number, median: number | undefined): void {
     this.calmBatches = 0;
     if (this.slowdown < MAX_SLOWDOWN) {

@@ -1,5 +1,5 @@
 import type { PlanReport } from './plan.ts';
-import type { LockTakeover, RunRecord, RunStatus, RunStep, WriteTargeting } from './run-record.ts';
+import type { LockTakeover, RunProgress, RunRecord, RunStatus, RunStep, SteerRequest, WriteTargeting } from './run-record.ts';
 import type { TargetEnv } from './safety.ts';
 
 /**
@@ -30,7 +30,20 @@ export interface RunStore {
   /** umzug's log and unlog: a run counts as applied, or (restored) no longer does. */
   setApplied(runId: string, applied: boolean): Promise<void>;
   list(query: RunQuery): Promise<RunRecord[]>;
+  /** Writes the run's progress and reads back the request waiting for it, in one round trip. */
+  checkIn(runId: string, progress: RunProgress): Promise<SteerRequest | null>;
+  /**
+   * The runner acted on `request`: clears it and moves the record from one status to the other (the table
+   * allows it). False when another request replaced it meanwhile: the next check-in reads that one.
+   */
+  acknowledge(runId: string, request: SteerRequest, from: RunStatus, to: RunStatus): Promise<boolean>;
+  /** Records a request (and who asked) if the run's status allows it (`steerRules`); else says why not. */
+  request(runId: string, request: SteerRequest): Promise<SteerAnswer>;
 }
+
+export type SteerAnswer =
+  | { accepted: true }
+  | { accepted: false; status?: RunStatus; pending?: SteerRequest | null };
 
 export interface StaleRuns {
   /** Ids of the records marked `interrupted`: nothing says how they ended. */
@@ -42,6 +55,8 @@ export interface StaleRuns {
 export interface RunQuery {
   taskId?: string;
   status?: RunStatus;
+  /** Any of these statuses (e.g. the active ones); with `status`, both must hold. */
+  statuses?: readonly RunStatus[];
   env?: TargetEnv;
   since?: Date;
   limit: number;
@@ -77,6 +92,8 @@ export interface Pace {
   /** `error` is set when the batch's write command failed. */
   afterBatch(size: number, elapsedMs: number, error?: unknown): void;
   notices(): string[];
+  /** True while it holds batches back for the database (back-off, lag): a rate then says nothing of the time left. */
+  throttled?(): boolean;
 }
 
 /** What a run tells its onlooker (the CLI's renderer), step by step. */
@@ -91,8 +108,11 @@ export interface RunObserver {
   planned(report: PlanReport): void;
   notice(message: string): void;
   /**
-   * The record was saved with a new status: `running` as the run starts, then its end. For onlookers that tell
-   * others (notifications); optional, since a renderer has nothing more to show than the steps already say.
+   * The record was saved with a new status: `running` as the run starts, `paused` and `running` again as it is
+   * steered, then its end. For onlookers that tell others (notifications); optional, since a renderer has nothing
+   * more to show than the steps already say.
    */
   statusChanged?(record: Readonly<RunRecord>): void;
+  /** After each write batch, and while paused: done/planned, rate, time left (or why none). */
+  runProgress?(progress: RunProgress): void;
 }

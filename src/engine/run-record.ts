@@ -8,17 +8,33 @@ export const RunStatus = {
   failed: 'failed',
   refused: 'refused',
   interrupted: 'interrupted',
+  /** Stopped between batches by a pause request; holds the lock and writes nothing until resumed. */
+  paused: 'paused',
+  /** Stopped between batches by a cancel request: its backup stays restorable. */
+  cancelled: 'cancelled',
 } as const;
 export type RunStatus = (typeof RunStatus)[keyof typeof RunStatus];
 
-/** Which status may follow which: a record only ever leaves `running`, once. */
+/**
+ * Which status may follow which. A run goes back and forth between `running` and `paused`, and ends once; a paused
+ * run that loses its lock or its process ends `failed` or `interrupted`, one cancelled while paused `cancelled`.
+ */
 export const allowedTransitions: Readonly<Record<RunStatus, readonly RunStatus[]>> = {
-  running: ['succeeded', 'failed', 'refused', 'interrupted'],
+  running: ['succeeded', 'failed', 'refused', 'interrupted', 'paused', 'cancelled'],
+  paused: ['running', 'failed', 'interrupted', 'cancelled'],
   succeeded: [],
   failed: [],
   refused: [],
   interrupted: [],
+  cancelled: [],
 };
+
+/** A run whose runner is (or was last known to be) at work: it holds the lock and may be steered. */
+export const activeStatuses: readonly RunStatus[] = [RunStatus.running, RunStatus.paused];
+
+export function canBecome(from: RunStatus, to: RunStatus): boolean {
+  return allowedTransitions[from].includes(to);
+}
 
 export const RunKind = { run: 'run', restore: 'restore' } as const;
 export type RunKind = (typeof RunKind)[keyof typeof RunKind];
@@ -221,12 +237,23 @@ interface RecordOfAnyKind {
   applied?: boolean;
   /** How the run's notifications went, added once they are settled (after the run ended); absent when none was asked for. */
   notifications?: NotificationDelivery[];
+  /** Where the run is, written at most about once a second while it writes; absent before apply. */
+  progress?: RunProgress;
+  /** A pause, resume or cancel asked and not yet acted on by the runner. */
+  request?: SteerRequest | null;
+  /** Every pause, resume and cancel asked of this run, by whom and when: the audit of its steering. */
+  requests?: SteerRequest[];
 }
 
 /** A task's run: its backup is the work list, its apply counts the writes. */
 export interface TaskRunRecord extends RecordOfAnyKind {
   kind: typeof RunKind.run;
   checksumDrift?: { recordedChecksum: string; recordedRunId: string };
+  /**
+   * Set on a run that continues one that stopped (killed, interrupted): its plan and backup are that run's, its
+   * writes start after that run's checkpoint, and its result counts both parts.
+   */
+  continues?: { runId: string; checkpoint: number };
   backup: StepResult<BackupSummary>;
   result: StepResult<ApplyCounts>;
 }
@@ -245,4 +272,33 @@ export type RunRecord = TaskRunRecord | RestoreRecord;
 /** The write counts of a task's run that reached apply; a restore counts what it put back instead. */
 export function appliedCounts(record: RunRecord): Reached<ApplyCounts> | undefined {
   return record.kind === RunKind.run ? outcomeOf(record.result) : undefined;
+}
+
+export const SteerAction = { pause: 'pause', resume: 'resume', cancel: 'cancel' } as const;
+export type SteerAction = (typeof SteerAction)[keyof typeof SteerAction];
+
+export interface SteerRequest {
+  action: SteerAction;
+  /** OS user@host of who asked. */
+  by: string;
+  at: Date;
+}
+
+/** What the runner is doing as of a progress write: an ETA is only a number while it writes at its pace. */
+export const ProgressState = { writing: 'writing', throttled: 'throttled', paused: 'paused' } as const;
+export type ProgressState = (typeof ProgressState)[keyof typeof ProgressState];
+
+export interface RunProgress {
+  step: RunStep;
+  state: ProgressState;
+  /** Backup entries settled (written, skipped or failed) out of those planned. */
+  done: number;
+  planned: number;
+  /** Over the recent batches; null before two batches. */
+  docsPerSecond: number | null;
+  /** Null while throttled or paused, or before a rate is known. */
+  etaSeconds: number | null;
+  /** The last batch settled: the backup's first `entries` entries are done. */
+  checkpoint: { batches: number; entries: number };
+  at: Date;
 }

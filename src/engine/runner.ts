@@ -3,6 +3,7 @@ import { assertRoomForBackup, backupPaths, openBackup, readBackupBatches, writeB
 import { afterImage } from './document-state.ts';
 import {
   BackupError,
+  CancelledError,
   errorMessage,
   ExitCode,
   exitCodeOf,
@@ -11,6 +12,7 @@ import {
   LockLostError,
   MaintenanceError,
   RefusedError,
+  UsageError,
 } from './errors.ts';
 import { holdLock, type HeldLock } from './lock-guard.ts';
 import { privilegeErrorOf } from './privileges.ts';
@@ -19,6 +21,7 @@ import {
   LockTakeoverReason,
   NO_TARGETING,
   notReached,
+  outcomeOf,
   reached,
   RunKind,
   RunStatus,
@@ -36,7 +39,9 @@ import { isIndexPlan, migrationName, TaskMode, type AnyPlan, type LoadedTask, ty
 import { assertWindow, confirmRun, windowState, type SafetyPolicy } from './safety.ts';
 import type { TargetState } from './verify.ts';
 import { SAMPLE_SIZE, type PlanSample } from './plan.ts';
-import type { WriteBatchesOptions } from './apply.ts';
+import { applyBackup, type WriteBatchesOptions } from './apply.ts';
+import { ProgressMeter } from './progress.ts';
+import { Steering } from './steering.ts';
 import { undoOf, workOf, type Work } from './work.ts';
 
 export interface RunnerDeps {
@@ -91,19 +96,47 @@ class Run<R extends RunRecord> {
   lock?: HeldLock;
   /** Steps started or skipped: the others end the run not reached. */
   private readonly startedOrSkipped = new Set<RunStep>();
+  /** Aborted by a cancel request, read between batches. */
+  private readonly cancelled = new AbortController();
+  /** The operator's signals and a cancel request: either stops the run after its current batch. */
+  private readonly ownSignal: AbortSignal;
+  private steering?: Steering;
 
   constructor(
     readonly deps: RunnerDeps,
     readonly record: R,
     readonly settings: RunSettings,
   ) {
+    this.ownSignal = AbortSignal.any([settings.signal, this.cancelled.signal]);
     for (const message of settings.notices ?? []) this.notice(message);
     // Every run is built right after its record was saved as running.
     deps.observer.statusChanged?.(record);
   }
 
   get signal(): AbortSignal {
-    return this.lock?.signal ?? this.settings.signal;
+    return this.lock?.signal ?? this.ownSignal;
+  }
+
+  /** The writing step's progress and steering, `planned` entries long. */
+  steered(step: RunStep, planned: number): Steering {
+    const run = this;
+    this.steering = new Steering(
+      { store: this.deps.store, observer: this.deps.observer, pace: this.settings.pace },
+      {
+        id: this.record._id,
+        get status() {
+          return run.record.status;
+        },
+        set status(status) {
+          run.record.status = status;
+          run.deps.observer.statusChanged?.(run.record);
+        },
+        notice: (message) => this.notice(message),
+        cancel: (request) => this.cancelled.abort(new CancelledError(request.by, request.at)),
+      },
+      new ProgressMeter(step, planned),
+    );
+    return this.steering;
   }
 
   async step<T>(step: RunStep, work: () => Promise<T>): Promise<T> {
@@ -131,13 +164,15 @@ class Run<R extends RunRecord> {
     }
   }
 
-  /** The pace's hooks around each write batch, stopping early with the run. */
-  paced(): Pick<WriteBatchesOptions, 'pace' | 'afterBatch'> {
+  /** The hooks around each write batch: steering (pause, cancel), then the pace; both stop early with the run. */
+  paced(steering: Steering): Pick<WriteBatchesOptions, 'pace' | 'afterBatch'> {
     const { pace } = this.settings;
-    if (pace === undefined) return {};
     return {
-      pace: (size) => pace.beforeBatch(size, this.signal),
-      afterBatch: (size, ms, error) => pace.afterBatch(size, ms, error),
+      pace: async (size) => {
+        await steering.beforeBatch(this.signal);
+        if (!this.signal.aborted) await pace?.beforeBatch(size, this.signal);
+      },
+      afterBatch: (size, ms, error) => pace?.afterBatch(size, ms, error),
     };
   }
 
@@ -153,7 +188,7 @@ class Run<R extends RunRecord> {
   /** Lock, then report what a crashed runner left behind. */
   async acquireLock(): Promise<void> {
     await this.step('lock', async () => {
-      this.lock = await holdLock(this.deps.lock, { runId: this.record._id, owner: this.record.operator }, this.settings.signal);
+      this.lock = await holdLock(this.deps.lock, { runId: this.record._id, owner: this.record.operator }, this.ownSignal);
       this.record.lockHeld = true;
       const takeover = this.lock.takeover;
       if (takeover) {
@@ -194,6 +229,7 @@ class Run<R extends RunRecord> {
     } else if (record.status === RunStatus.running) {
       record.status = RunStatus.succeeded;
     }
+    if (this.steering) record.progress = this.steering.final();
     const paceNotices = this.settings.pace?.notices() ?? [];
     if (paceNotices.length > 0) record.backoff = paceNotices;
     await this.lock?.release();
@@ -213,6 +249,7 @@ class Run<R extends RunRecord> {
 
 function statusOf(error: unknown, signal: AbortSignal): RunStatus {
   if (error instanceof LockLostError) return RunStatus.failed;
+  if (error instanceof CancelledError) return RunStatus.cancelled;
   if (error instanceof InterruptedError || (signal.aborted && !(signal.reason instanceof LockLostError))) {
     return RunStatus.interrupted;
   }
@@ -262,7 +299,7 @@ function writeFailed(message: string, cause: unknown): MaintenanceError {
 }
 
 function interruptedBy(signal: AbortSignal): Error {
-  return signal.reason instanceof LockLostError ? signal.reason : new InterruptedError();
+  return signal.reason instanceof LockLostError || signal.reason instanceof CancelledError ? signal.reason : new InterruptedError();
 }
 
 function taskLogger(run: Run<RunRecord>): TaskLogger {
@@ -328,7 +365,49 @@ export async function runTask(
       run.skip(['apply', 'verify'], 'nothing to change');
       return await run.finish(undefined);
     }
-    await applyAndVerify(run, work, manifest);
+    await applyAndVerify(run, (options) => work.apply(options), manifest);
+    return await run.finish(undefined);
+  } catch (error) {
+    return await run.finish(error);
+  }
+}
+
+/**
+ * `resume <runId>` of a run whose runner is gone: the run path again from the stopped run's backup (the work list),
+ * under a new lock and a new run id that names it. Its plan and backup are the stopped run's; the confirm step
+ * (window, production confirmation) is passed again; entries before the checkpoint are not written again.
+ */
+export async function continueRun(
+  deps: RunnerDeps,
+  stopped: TaskRunRecord,
+  manifest: BackupManifest,
+  settings: RunSettings,
+): Promise<TaskRunRecord> {
+  const stoppedBackup = outcomeOf(stopped.backup);
+  if (manifest.kind !== 'documents' || stoppedBackup === undefined) {
+    throw new UsageError(`run ${stopped._id} cannot be continued: only a run of document changes with a backup can (run its task again)`);
+  }
+  if (manifest.target.database !== settings.target.database) {
+    throw new BackupError(`backup of run ${manifest.runId} is of database "${manifest.target.database}", not "${settings.target.database}"`);
+  }
+  const checkpoint = stopped.progress?.checkpoint.entries ?? 0;
+  const record: TaskRunRecord = {
+    ...startingRecord(stopped.task, stopped.params, settings),
+    kind: RunKind.run,
+    continues: { runId: stopped._id, checkpoint },
+    plan: stopped.plan,
+    backup: stoppedBackup,
+    result: notReached,
+  };
+  await deps.store.start(record);
+  const run = new Run(deps, record, settings);
+  try {
+    await run.acquireLock();
+    run.skip(['plan', 'backup'], `continues run ${stopped._id}: its plan and backup`);
+    run.notice(`continues run ${stopped._id} from its backup; the ${checkpoint} entries before its checkpoint are not written again`);
+    await confirmStep(run, manifest.count);
+    const collection = deps.db.collection(manifest.collection);
+    await applyAndVerify(run, (options) => applyBackup(collection, options), manifest, { checkpoint });
     return await run.finish(undefined);
   } catch (error) {
     return await run.finish(error);
@@ -391,17 +470,27 @@ async function reportDrift(run: Run<TaskRunRecord>, loaded: LoadedTask): Promise
   }
 }
 
-async function applyAndVerify(run: Run<TaskRunRecord>, work: Work, manifest: BackupManifest): Promise<void> {
+async function applyAndVerify(
+  run: Run<TaskRunRecord>,
+  apply: Work['apply'],
+  manifest: BackupManifest,
+  continuing?: WriteBatchesOptions['continuing'],
+): Promise<void> {
   const { settings, record } = run;
   // The backup is the work list: only what was saved (and still checks out) is written.
   const verified = await openBackup(settings.backupDir, manifest.runId);
   const outcome = await run.step('apply', async () => {
-    const result = await work.apply({
+    const steering = run.steered('apply', verified.count);
+    const result = await apply({
       batches: readBackupBatches(settings.backupDir, verified, settings.batchSize),
       planned: verified.count,
       signal: run.signal,
-      ...run.paced(),
-      onBatch: (counts) => run.progress('apply', counts.planned - counts.remaining, counts.planned),
+      ...run.paced(steering),
+      ...(continuing === undefined ? {} : { continuing }),
+      onBatch: (counts) => {
+        run.progress('apply', counts.planned - counts.remaining, counts.planned);
+        steering.batchSettled(counts.planned - counts.remaining);
+      },
     });
     record.result = reached(result.counts);
     if (result.interrupted) throw interruptedBy(run.signal);
@@ -489,11 +578,15 @@ export async function restoreRun(deps: RunnerDeps, manifest: BackupManifest, set
     }
     run.skip(['backup'], 'a restore writes from the backup of the run');
     await run.step('apply', async () => {
+      const steering = run.steered('apply', manifest.count);
       const outcome = await undo.restore(manifest.count, batches(), {
         force: settings.force,
         signal: run.signal,
-        ...run.paced(),
-        onBatch: (counts) => run.progress('apply', counts.planned - counts.remaining, counts.planned),
+        ...run.paced(steering),
+        onBatch: (counts) => {
+          run.progress('apply', counts.planned - counts.remaining, counts.planned);
+          steering.batchSettled(counts.planned - counts.remaining);
+        },
       });
       record.restore = reached(outcome.counts);
       if (outcome.interrupted) throw interruptedBy(run.signal);

@@ -1,5 +1,5 @@
 import type { RunStore } from '../engine/ports.ts';
-import { RunKind, RunStatus, type RunRecord } from '../engine/run-record.ts';
+import { activeStatuses, RunKind, type RunRecord } from '../engine/run-record.ts';
 import { PresenceTaskId } from './task-ids.ts';
 
 const LOOKBACK = 20;
@@ -22,7 +22,7 @@ export async function lastCompletedRuns(store: RunStore): Promise<Map<PresenceTa
   const found = new Map<PresenceTaskId, RunRecord>();
   for (const taskId of Object.values(PresenceTaskId)) {
     const runs = await store.list({ taskId, limit: LOOKBACK });
-    const last = runs.find((run) => run.kind === RunKind.run && !run.dryRun && run.status !== RunStatus.running);
+    const last = runs.find((run) => run.kind === RunKind.run && !run.dryRun && !activeStatuses.includes(run.status));
     if (last) found.set(taskId, last);
   }
   return found;

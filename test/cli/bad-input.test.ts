@@ -41,8 +41,8 @@ describe('bad input gets one line, its exit code, and nothing written', () => {
     ['a non-numeric rate', () => ['run', 'flag-users', '--rate', 'fast', '--uri', database.uri()], 2, /--rate must be a whole number/],
     ['an unknown option', () => ['run', 'flag-users', '--yolo'], 2, /unknown option '--yolo'/],
     ['an unknown command', () => ['frobnicate'], 2, /unknown command 'frobnicate'/],
-    ['an unknown command asked for help', () => ['pause', '--help'], 2, /^presence: unknown command 'pause'$/m],
-    ['an unknown command asked for help with -h', () => ['pause', '-h'], 2, /^presence: unknown command 'pause'$/m],
+    ['an unknown command asked for help', () => ['suspend', '--help'], 2, /^presence: unknown command 'suspend'$/m],
+    ['an unknown command asked for help with -h', () => ['suspend', '-h'], 2, /^presence: unknown command 'suspend'$/m],
     ['an unknown command with a suggestion', () => ['statsu', '--help'], 2, /^presence: unknown command 'statsu' \(Did you mean status\?\)$/m],
     ['an unknown subcommand asked for help', () => ['backups', 'frob', '--help'], 2, /^presence: unknown command 'frob'/],
     ['a backup directory that cannot be written', () => ['run', 'flag-users', '--backup-dir', '/dev/null/backups', '--uri', database.uri(), '--tasks-dir', FIXTURES], 2, /backup directory \/dev\/null\/backups is not writable/],
@@ -67,7 +67,7 @@ describe('bad input gets one line, its exit code, and nothing written', () => {
   });
 
   it('an unknown command prints no help, with or without --help', async () => {
-    for (const args of [['pause'], ['pause', '--help']]) {
+    for (const args of [['suspend'], ['suspend', '--help']]) {
       const result = await presence(args);
       expect(result.code).toBe(2);
       expect(result.stdout).toBe('');

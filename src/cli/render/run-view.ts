@@ -3,9 +3,10 @@ import { Listr, ListrLogger, type ListrDefaultRenderer, type ListrSimpleRenderer
 import { silentObserver } from '../../engine/observer.ts';
 import type { PlanReport } from '../../engine/plan.ts';
 import type { RunObserver } from '../../engine/ports.ts';
-import type { RunRecord } from '../../engine/run-record.ts';
+import type { ProgressState, RunProgress, RunRecord } from '../../engine/run-record.ts';
 import { concernsLine, planLines, progressBar, stepSummary } from './format.ts';
 import type { OutputMode } from './output.ts';
+import { etaOf, rateOf } from './progress.ts';
 
 export const RUN_STEPS = ['connect', 'lock', 'plan', 'confirm', 'backup', 'apply', 'verify', 'audit'] as const;
 
@@ -24,6 +25,8 @@ interface StepState {
   task?: StepTask;
   details: string[];
   lastProgressAt: number;
+  /** Set once the engine reports the step's rate and ETA: its bare counts are then not shown on their own. */
+  lastProgressState?: ProgressState;
   /** A question for the operator, asked from inside the step's Listr task. */
   question?: { text: string; answer(text: string): void };
   onQuestion?: () => void;
@@ -135,9 +138,21 @@ class ListrRunView implements RunView {
   stepProgress(step: string, done: number, total: number): void {
     const state = this.state(step);
     const now = Date.now();
+    if (state.lastProgressState !== undefined) return;
     if (!state.task || (now - state.lastProgressAt < this.progressEveryMs && done < total)) return;
     state.lastProgressAt = now;
     state.task.output = progressBar(done, total);
+  }
+
+  /** A change of state (paused, throttled) is shown at once; the counts as often as the bare ones. */
+  runProgress(progress: RunProgress): void {
+    const state = this.state(progress.step);
+    const now = Date.now();
+    const changed = progress.state !== state.lastProgressState;
+    state.lastProgressState = progress.state;
+    if (!state.task || (!changed && now - state.lastProgressAt < this.progressEveryMs && progress.done < progress.planned)) return;
+    state.lastProgressAt = now;
+    state.task.output = `${progressBar(progress.done, progress.planned)} · ${rateOf(progress)} · ${etaOf(progress)}`;
   }
 
   stepFinished(step: string, record: Readonly<RunRecord>): void {
