@@ -3,9 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { notReached, type RunRecord, type TaskRunRecord } from '../../src/engine/run-record.ts';
-import { Notifier } from '../../src/cli/notify/notifier.ts';
-import { receiversOf } from '../../src/cli/notify/receivers.ts';
+import type { RunRecord, TaskRunRecord } from '../../src/engine/run-record.ts';
 import { parseJson, REPO, runCli, tempStateDir } from '../support/cli.ts';
 import { useTestDatabase } from '../support/database.ts';
 import { until } from '../support/until.ts';
@@ -271,34 +269,5 @@ describe('notifications', () => {
     }
     expect(webhook.received).toEqual([]);
     expect(await database.db().collection('maintenance_runs').countDocuments()).toBe(0);
-  });
-});
-
-describe('notification events of a run that is paused, resumed and cancelled', () => {
-  it('a record saved paused, running again, then cancelled is announced paused, resumed, cancelled, in order', async () => {
-    const webhook = await receiver('ok');
-    const notifier = new Notifier(receiversOf([webhook.url(SLACK_PATH)], '--notify'));
-    const record = {
-      _id: 'run-1',
-      kind: 'run',
-      migration: 'presence-stale@1',
-      task: { id: 'presence-stale', version: 1, mode: 'repeatable', checksum: 'x' },
-      target: { uri: 'mongodb://127.0.0.1/app', database: 'app' },
-      operator: 'ops@host',
-      env: 'production',
-      dryRun: false,
-      startedAt: new Date(),
-      durationMs: null,
-      plan: notReached,
-      result: notReached,
-    } as unknown as RunRecord;
-    // The statuses issue 13 adds: a record takes them as another engineer's pause and cancel land.
-    for (const status of ['running', 'paused', 'running', 'cancelled']) {
-      notifier.statusChanged({ ...record, status } as unknown as RunRecord);
-    }
-    const settled = await notifier.flush(3_000);
-    expect(settled.gaveUp).toBe(0);
-    expect(eventsOf(webhook)).toEqual(['started', 'paused', 'resumed', 'cancelled']);
-    expect(bodies(webhook)[3]!.text).toMatch(/presence-stale@1 on app \(production\), run run-1: cancelled/);
   });
 });

@@ -6,6 +6,7 @@ import { collectionChecksum, useTestDatabase } from '../support/database.ts';
 import { reachedStep } from '../support/records.ts';
 import { until } from '../support/until.ts';
 import { buildUsers } from '../support/users.ts';
+import { startWebhookReceiver } from '../support/webhook-receiver.ts';
 import { lockOf, oneCleanLine } from '../faults/faults.ts';
 
 /**
@@ -29,9 +30,9 @@ beforeEach(async () => {
 });
 
 /** A `stale` run slowed by --rate: 4 users a second, in batches of 2, so about ten seconds of writes. */
-function slowRun(): Promise<CliResult> {
+function slowRun(...extra: string[]): Promise<CliResult> {
   return runCli(
-    ['stale', '--minutes', '30', '--uri', database.uri(), '--state-dir', stateDir, '--rate', '4', '--batch-size', '2', '--json'],
+    ['stale', '--minutes', '30', '--uri', database.uri(), '--state-dir', stateDir, '--rate', '4', '--batch-size', '2', '--json', ...extra],
     { env, timeoutMs: 120_000 },
   );
 }
@@ -178,5 +179,27 @@ describe('steering a run from other processes', () => {
       expect(late.stderr).toMatch(new RegExp(`cannot ${action} run ${runId}: it is succeeded`));
     }
     expect((await runs().findOne({ _id: runId }))?.requests).toBeUndefined();
+  });
+});
+
+describe('a steered run tells its --notify receivers', () => {
+  it('started, paused, resumed and cancelled, in order, as another process pauses, resumes and cancels it', async () => {
+    const webhook = await startWebhookReceiver('ok');
+    try {
+      const running = slowRun('--notify', webhook.url('/hooks/steering'));
+      const runId = await writingRun();
+      expect((await presence('pause', runId)).code).toBe(0);
+      await until('the run is paused', async () => (await statusOf(runId)) === 'paused');
+      expect((await presence('resume', runId)).code).toBe(0);
+      await until('the run writes again', async () => (await statusOf(runId)) === 'running');
+      expect((await presence('cancel', runId)).code).toBe(0);
+      const result = await running;
+      expect(result.code).toBe(1);
+      const events = webhook.received.map((request) => (JSON.parse(request.body) as { event: string; runId: string }));
+      expect(events.map((event) => event.event)).toEqual(['started', 'paused', 'resumed', 'cancelled']);
+      expect(new Set(events.map((event) => event.runId))).toEqual(new Set([runId]));
+    } finally {
+      await webhook.close();
+    }
   });
 });
