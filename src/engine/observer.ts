@@ -24,5 +24,6 @@ export function fanOut(...observers: readonly RunObserver[]): RunObserver {
     planned: (report) => observers.forEach((observer) => observer.planned(report)),
     notice: (message) => observers.forEach((observer) => observer.notice(message)),
     statusChanged: (record) => observers.forEach((observer) => observer.statusChanged?.(record)),
+    runProgress: (progress) => observers.forEach((observer) => observer.runProgress?.(progress)),
   };
 }

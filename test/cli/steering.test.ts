@@ -202,4 +202,18 @@ describe('a steered run tells its --notify receivers', () => {
       await webhook.close();
     }
   });
+
+  it('the terminal still shows progress, rate and time left while notifications are on', async () => {
+    const webhook = await startWebhookReceiver('ok');
+    try {
+      const result = await runCli(
+        ['stale', '--minutes', '30', '--uri', database.uri(), '--state-dir', stateDir, '--rate', '8', '--batch-size', '2', '--notify', webhook.url('/hooks/plain')],
+        { env, timeoutMs: 120_000 },
+      );
+      expect(result.code, result.stderr).toBe(0);
+      expect(result.stdout).toMatch(/docs\/s · (\d+(\.\d+)? s left|ETA once the rate is known|done)/);
+    } finally {
+      await webhook.close();
+    }
+  });
 });
