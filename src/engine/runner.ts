@@ -42,6 +42,7 @@ import { SAMPLE_SIZE, type PlanSample } from './plan.ts';
 import { applyBackup, type WriteBatchesOptions } from './apply.ts';
 import { ProgressMeter } from './progress.ts';
 import { Steering } from './steering.ts';
+import { limitReached } from './run-limits.ts';
 import { undoOf, workOf, type Work } from './work.ts';
 
 export interface RunnerDeps {
@@ -72,6 +73,8 @@ export interface RunSettings {
   notices?: readonly string[];
   /** Environment, maintenance windows and confirmation rules for this target. */
   safety: SafetyPolicy;
+  /** Stops the run (interrupted, resumable) after this long since it started. */
+  maxRuntimeMs?: number;
   /** What the task may need beyond the database, e.g. who is connected (never audited). */
   services?: TaskServices;
   /** The fields every write's filter carries beyond `_id` (a shard key); none when not given. */
@@ -98,6 +101,8 @@ class Run<R extends RunRecord> {
   private readonly startedOrSkipped = new Set<RunStep>();
   /** Aborted by a cancel request, read between batches. */
   private readonly cancelled = new AbortController();
+  /** Aborted when the run reaches a limit (its window's end, its maximum runtime), checked before each batch. */
+  private readonly limited = new AbortController();
   /** The operator's signals and a cancel request: either stops the run after its current batch. */
   private readonly ownSignal: AbortSignal;
   private steering?: Steering;
@@ -107,7 +112,7 @@ class Run<R extends RunRecord> {
     readonly record: R,
     readonly settings: RunSettings,
   ) {
-    this.ownSignal = AbortSignal.any([settings.signal, this.cancelled.signal]);
+    this.ownSignal = AbortSignal.any([settings.signal, this.cancelled.signal, this.limited.signal]);
     for (const message of settings.notices ?? []) this.notice(message);
     // Every run is built right after its record was saved as running.
     deps.observer.statusChanged?.(record);
@@ -164,16 +169,33 @@ class Run<R extends RunRecord> {
     }
   }
 
-  /** The hooks around each write batch: steering (pause, cancel), then the pace; both stop early with the run. */
+  /** The hooks around each write batch: the limits, steering (pause, cancel), then the pace; all stop early with the run. */
   paced(steering: Steering): Pick<WriteBatchesOptions, 'pace' | 'afterBatch'> {
     const { pace } = this.settings;
     return {
       pace: async (size) => {
+        this.checkLimits();
         await steering.beforeBatch(this.signal);
+        // A pause or a wait for the pace may outlast a limit: checked again just before the batch is written.
+        this.checkLimits();
         if (!this.signal.aborted) await pace?.beforeBatch(size, this.signal);
       },
       afterBatch: (size, ms, error) => pace?.afterBatch(size, ms, error),
     };
+  }
+
+  /** Every batch, not once a second like steering: nothing is written past a window's end but the batch under way. */
+  private checkLimits(): void {
+    if (this.limited.signal.aborted) return;
+    const { record, settings } = this;
+    const stop = limitReached(
+      { startedAt: record.startedAt, maxRuntimeMs: settings.maxRuntimeMs, windows: settings.safety.windows, window: record.window },
+      new Date(),
+    );
+    if (stop === undefined) return;
+    record.stoppedBy = stop;
+    this.notice(stop.message);
+    this.limited.abort(new InterruptedError(stop.message));
   }
 
   notice(message: string): void {
@@ -278,6 +300,7 @@ function startingRecord(task: RunRecord['task'], params: Record<string, unknown>
     target: settings.target,
     ...(settings.concerns === undefined ? {} : { concerns: settings.concerns }),
     dryRun: settings.dryRun,
+    ...(settings.maxRuntimeMs === undefined ? {} : { maxRuntimeMs: settings.maxRuntimeMs }),
     env: settings.safety.env,
     window: null,
     confirmation: null,
@@ -299,7 +322,8 @@ function writeFailed(message: string, cause: unknown): MaintenanceError {
 }
 
 function interruptedBy(signal: AbortSignal): Error {
-  return signal.reason instanceof LockLostError || signal.reason instanceof CancelledError ? signal.reason : new InterruptedError();
+  const { reason } = signal;
+  return reason instanceof LockLostError || reason instanceof CancelledError || reason instanceof InterruptedError ? reason : new InterruptedError();
 }
 
 function taskLogger(run: Run<RunRecord>): TaskLogger {

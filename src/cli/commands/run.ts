@@ -108,6 +108,7 @@ export async function withWriteContext(
             pace: paced.pace,
             notices: [...paced.notices, ...indexNotices],
             safety,
+            ...(options.maxRuntime === undefined ? {} : { maxRuntimeMs: options.maxRuntime }),
             services,
             targeting: shardKeyTargeting(session.connection.db, options.shardKey),
           },
