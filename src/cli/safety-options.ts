@@ -3,6 +3,7 @@ import type { Target } from '../db/target.ts';
 import { UsageError } from '../engine/errors.ts';
 import { parseTargetEnv, parseWindow, parseWindows, TargetEnv, type MaintenanceWindow, type SafetyPolicy } from '../engine/safety.ts';
 import { integerIn } from './options.ts';
+import { WindowEnd } from '../engine/run-limits.ts';
 
 export interface SafetyOptions {
   env?: string;
@@ -13,6 +14,7 @@ export interface SafetyOptions {
   outsideWindow?: string;
   /** Milliseconds, from `--max-runtime`. */
   maxRuntime?: number;
+  atWindowEnd?: WindowEnd;
 }
 
 export function addSafetyOptions(command: Command): Command {
@@ -25,6 +27,11 @@ export function addSafetyOptions(command: Command): Command {
     .option('--outside-window <reason>', 'run outside the maintenance windows anyway; the reason is audited')
     .addOption(
       new Option('--max-runtime <duration>', 'stop the run after this long (90s, 20m, 2h), interrupted and resumable').argParser(parseRuntime),
+    )
+    .addOption(
+      new Option('--at-window-end <action>', "at the window's end: pause until a window opens again, or stop (interrupted, resumable)")
+        .choices(Object.values(WindowEnd))
+        .default(WindowEnd.pause),
     );
 }
 

@@ -243,6 +243,8 @@ interface RecordOfAnyKind {
   maxRuntimeMs?: number;
   /** Set when the run stopped itself at a limit: its window's end or its maximum runtime. */
   stoppedBy?: LimitStop;
+  /** Each time its window's end paused the run, and when the next window set it writing again. */
+  windowPauses?: Array<{ pausedAt: Date; resumedAt?: Date }>;
   /** A pause, resume or cancel asked and not yet acted on by the runner. */
   request?: SteerRequest | null;
   /** Every pause, resume and cancel asked of this run, by whom and when: the audit of its steering. */

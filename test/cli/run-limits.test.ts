@@ -1,8 +1,11 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { beforeEach, describe, expect, it } from 'vitest';
 import type { RunRecord, TaskRunRecord } from '../../src/engine/run-record.ts';
 import { parseJson, runCli, tempStateDir, type CliResult } from '../support/cli.ts';
 import { useTestDatabase } from '../support/database.ts';
 import { reachedStep } from '../support/records.ts';
+import { until } from '../support/until.ts';
+import { lockOf } from '../faults/faults.ts';
 import { buildUsers } from '../support/users.ts';
 
 /** A run stops itself at its window's end and at `--max-runtime`, interrupted with its counts, and is resumed after. */
@@ -57,11 +60,38 @@ async function expectStoppedWithCounts(result: CliResult, limit: string): Promis
 }
 
 describe('a run stops at its limits, interrupted and resumable', () => {
-  it("stops at its maintenance window's end, and is resumed in the next window only", async () => {
+  it("pauses at its maintenance window's end, writing nothing with its lock kept, and goes on when the next opens", async () => {
+    // The first window closes a few seconds into the run's writes, the next opens four seconds later.
+    const windows = `${utcClock(-60)}-${utcClock(4)} UTC, ${utcClock(8)}-${utcClock(90)} UTC`;
+    const running = slowRun('--window', windows.split(', ')[0]!, '--window', windows.split(', ')[1]!);
+    let runId: string | undefined;
+    await until('the run is paused at its window\'s end', async () => {
+      runId = (await runs().findOne({ status: 'paused' }))?._id;
+      return runId !== undefined;
+    });
+    const before = await offline();
+    await sleep(2000);
+    expect(await offline()).toBe(before);
+    expect(await runs().findOne({ _id: runId })).toMatchObject({ status: 'paused', progress: { state: 'paused' } });
+    expect((await lockOf(database.db()))?.runId).toBe(runId);
+
+    const run = await running;
+    expect(run.code, run.stderr).toBe(0);
+    const record = parseJson<TaskRunRecord>(run.stdout);
+    expect(record.status).toBe('succeeded');
+    expect(record.stoppedBy).toBeUndefined();
+    expect(record.notices.join('\n')).toMatch(/window .* ended: paused[\s\S]*a maintenance window opened: writing again/);
+    const stored = await runs().findOne({ _id: runId });
+    expect(stored?.windowPauses).toHaveLength(1);
+    expect(stored!.windowPauses![0]!.resumedAt!.getTime() - stored!.windowPauses![0]!.pausedAt.getTime()).toBeGreaterThanOrEqual(2000);
+    expect(await offline()).toBe(STALE);
+  }, 120_000);
+
+  it("with --at-window-end stop, stops at its window's end, and is resumed in the next window only", async () => {
     // Opened a minute ago, closing a few seconds into the run's writes.
     const window = `${utcClock(-60)}-${utcClock(5)} UTC`;
     const started = Date.now();
-    const run = await slowRun('--window', window);
+    const run = await slowRun('--window', window, '--at-window-end', 'stop');
     const { record, stored } = await expectStoppedWithCounts(run, 'window-ended');
     expect(record.window).toMatchObject({ inside: true, windows: [window] });
     expect(stored.stoppedBy!.at.getTime()).toBeGreaterThanOrEqual(started + 4000);
@@ -107,6 +137,14 @@ describe('a run stops at its limits, interrupted and resumable', () => {
     expect(result.stderr.trim().split('\n')).toHaveLength(1);
     expect(result.stderr).toMatch(/--max-runtime/);
     expect(await offline()).toBe(0);
+    expect(await runs().countDocuments()).toBe(0);
+  });
+
+  it('an unknown --at-window-end is bad input: exit 2, nothing written', async () => {
+    const result = await runCli(['stale', '--uri', database.uri(), '--state-dir', stateDir, '--at-window-end', 'wait']);
+    expect(result.code).toBe(2);
+    expect(result.stderr.trim().split('\n')).toHaveLength(1);
+    expect(result.stderr).toMatch(/--at-window-end/);
     expect(await runs().countDocuments()).toBe(0);
   });
 

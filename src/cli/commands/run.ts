@@ -109,6 +109,7 @@ export async function withWriteContext(
             notices: [...paced.notices, ...indexNotices],
             safety,
             ...(options.maxRuntime === undefined ? {} : { maxRuntimeMs: options.maxRuntime }),
+            ...(options.atWindowEnd === undefined ? {} : { atWindowEnd: options.atWindowEnd }),
             services,
             targeting: shardKeyTargeting(session.connection.db, options.shardKey),
           },
