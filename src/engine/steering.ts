@@ -79,6 +79,7 @@ export class Steering {
         this.run.notice(`${request.action} asked by ${request.by} while waiting for a maintenance window: it still waits`);
       }
     }
+    this.meter.resumed();
   }
 
   private async act(request: SteerRequest): Promise<void> {

@@ -87,6 +87,13 @@ describe('a run stops at its limits, interrupted and resumable', () => {
     expect(await offline()).toBe(STALE);
   }, 120_000);
 
+  it('--max-runtime ends a run waiting for its window, interrupted and resumable', async () => {
+    const run = await slowRun('--window', `${utcClock(-60)}-${utcClock(3)} UTC`, '--max-runtime', '7s');
+    const { stored } = await expectStoppedWithCounts(run, 'max-runtime');
+    expect(stored.windowPauses).toHaveLength(1);
+    expect(stored.windowPauses![0]!.resumedAt).toBeUndefined();
+  }, 60_000);
+
   it("with --at-window-end stop, stops at its window's end, and is resumed in the next window only", async () => {
     // Opened a minute ago, closing a few seconds into the run's writes.
     const window = `${utcClock(-60)}-${utcClock(5)} UTC`;
