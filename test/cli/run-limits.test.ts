@@ -6,6 +6,7 @@ import { useTestDatabase } from '../support/database.ts';
 import { reachedStep } from '../support/records.ts';
 import { until } from '../support/until.ts';
 import { lockOf } from '../faults/faults.ts';
+import { startWebhookReceiver } from '../support/webhook-receiver.ts';
 import { buildUsers } from '../support/users.ts';
 
 /** A run stops itself at its window's end and at `--max-runtime`, interrupted with its counts, and is resumed after. */
@@ -63,7 +64,8 @@ describe('a run stops at its limits, interrupted and resumable', () => {
   it("pauses at its maintenance window's end, writing nothing with its lock kept, and goes on when the next opens", async () => {
     // The first window closes a few seconds into the run's writes, the next opens four seconds later.
     const windows = `${utcClock(-60)}-${utcClock(4)} UTC, ${utcClock(8)}-${utcClock(90)} UTC`;
-    const running = slowRun('--window', windows.split(', ')[0]!, '--window', windows.split(', ')[1]!);
+    const webhook = await startWebhookReceiver('ok');
+    const running = slowRun('--window', windows.split(', ')[0]!, '--window', windows.split(', ')[1]!, '--notify', webhook.url('/hook'));
     let runId: string | undefined;
     await until('the run is paused at its window\'s end', async () => {
       runId = (await runs().findOne({ status: 'paused' }))?._id;
@@ -85,6 +87,9 @@ describe('a run stops at its limits, interrupted and resumable', () => {
     expect(stored?.windowPauses).toHaveLength(1);
     expect(stored!.windowPauses![0]!.resumedAt!.getTime() - stored!.windowPauses![0]!.pausedAt.getTime()).toBeGreaterThanOrEqual(2000);
     expect(await offline()).toBe(STALE);
+    // The pause and the resume reach the notifications through the run's statusChanged hook, in order.
+    expect(webhook.received.map((request) => (JSON.parse(request.body) as { event: string }).event)).toEqual(['started', 'paused', 'resumed', 'succeeded']);
+    await webhook.close();
   }, 120_000);
 
   it('--max-runtime ends a run waiting for its window, interrupted and resumable', async () => {
