@@ -3,6 +3,7 @@ import type { Target } from '../db/target.ts';
 import { UsageError } from '../engine/errors.ts';
 import { parseTargetEnv, parseWindow, parseWindows, TargetEnv, type MaintenanceWindow, type SafetyPolicy } from '../engine/safety.ts';
 import { integerIn } from './options.ts';
+import { WindowEnd } from '../engine/run-limits.ts';
 
 export interface SafetyOptions {
   env?: string;
@@ -11,6 +12,9 @@ export interface SafetyOptions {
   tolerance?: string;
   window?: MaintenanceWindow[];
   outsideWindow?: string;
+  /** Milliseconds, from `--max-runtime`. */
+  maxRuntime?: number;
+  atWindowEnd?: WindowEnd;
 }
 
 export function addSafetyOptions(command: Command): Command {
@@ -20,7 +24,24 @@ export function addSafetyOptions(command: Command): Command {
     .addOption(new Option('--expect <count>', "refuse unless the plan's count is this (take it from a dry run)").argParser(integerIn(0, Number.MAX_SAFE_INTEGER, '--expect')))
     .option('--tolerance <n|n%>', 'how far the count may be from --expect (default 0)')
     .option('--window <spec>', 'maintenance window, e.g. "02:00-05:00 Europe/Paris" (repeatable; default: $PRESENCE_MAINTENANCE_WINDOWS)', collectWindow)
-    .option('--outside-window <reason>', 'run outside the maintenance windows anyway; the reason is audited');
+    .option('--outside-window <reason>', 'run outside the maintenance windows anyway; the reason is audited')
+    .addOption(
+      new Option('--max-runtime <duration>', 'stop the run after this long (90s, 20m, 2h), interrupted and resumable').argParser(parseRuntime),
+    )
+    .addOption(
+      new Option('--at-window-end <action>', "at the window's end: pause until a window opens again, or stop (interrupted, resumable)")
+        .choices(Object.values(WindowEnd))
+        .default(WindowEnd.pause),
+    );
+}
+
+const durationFormat = /^(\d{1,6})([smh])$/;
+
+/** `90s`, `20m`, `2h`: in milliseconds. */
+function parseRuntime(raw: string): number {
+  const match = durationFormat.exec(raw.trim());
+  if (!match || Number(match[1]) === 0) throw new InvalidArgumentError(`expected a duration like 90s, 20m or 2h, got "${raw.slice(0, 40)}"`);
+  return Number(match[1]) * { s: 1000, m: 60_000, h: 3_600_000 }[match[2] as 's' | 'm' | 'h'];
 }
 
 function collectWindow(raw: string, previous: MaintenanceWindow[] = []): MaintenanceWindow[] {

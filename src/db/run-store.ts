@@ -91,6 +91,12 @@ export class MongoRunStore implements RunStore {
     return result.matchedCount === 1;
   }
 
+  async transition(runId: string, from: RunStatus, to: RunStatus, patch: Partial<RunRecord> = {}): Promise<boolean> {
+    if (!canBecome(from, to)) throw new Error(`run ${runId} cannot become ${to}: it is ${from}`);
+    const result = await this.runs.updateOne({ _id: runId, status: from }, { $set: { ...defined(patch), status: to } });
+    return result.matchedCount === 1;
+  }
+
   async request(runId: string, request: SteerRequest): Promise<SteerAnswer> {
     const rule = steerRules[request.action];
     const pendingMayBe: Filter<StoredRunRecord>[] = [{ request: null }];

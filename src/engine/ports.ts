@@ -37,6 +37,11 @@ export interface RunStore {
    * allows it). False when another request replaced it meanwhile: the next check-in reads that one.
    */
   acknowledge(runId: string, request: SteerRequest, from: RunStatus, to: RunStatus): Promise<boolean>;
+  /**
+   * The runner moved its own record from one status to the other (the table allows it), with `patch`: a window's
+   * end pauses it, the next window resumes it. False when the record is no longer in `from`.
+   */
+  transition(runId: string, from: RunStatus, to: RunStatus, patch?: Partial<RunRecord>): Promise<boolean>;
   /** Records a request (and who asked) if the run's status allows it (`steerRules`); else says why not. */
   request(runId: string, request: SteerRequest): Promise<SteerAnswer>;
 }

@@ -239,10 +239,26 @@ interface RecordOfAnyKind {
   notifications?: NotificationDelivery[];
   /** Where the run is, written at most about once a second while it writes; absent before apply. */
   progress?: RunProgress;
+  /** `--max-runtime`, when given: the run stops after this long, interrupted and resumable. */
+  maxRuntimeMs?: number;
+  /** Set when the run stopped itself at a limit: its window's end or its maximum runtime. */
+  stoppedBy?: LimitStop;
+  /** Each time its window's end paused the run, and when the next window set it writing again. */
+  windowPauses?: Array<{ pausedAt: Date; resumedAt?: Date }>;
   /** A pause, resume or cancel asked and not yet acted on by the runner. */
   request?: SteerRequest | null;
   /** Every pause, resume and cancel asked of this run, by whom and when: the audit of its steering. */
   requests?: SteerRequest[];
+}
+
+/** The limits a run stops itself at, between batches. */
+export const RunLimit = { windowEnded: 'window-ended', maxRuntime: 'max-runtime' } as const;
+export type RunLimit = (typeof RunLimit)[keyof typeof RunLimit];
+
+export interface LimitStop {
+  limit: RunLimit;
+  at: Date;
+  message: string;
 }
 
 /** A task's run: its backup is the work list, its apply counts the writes. */

@@ -24,7 +24,9 @@ import {
   outcomeOf,
   reached,
   RunKind,
+  RunLimit,
   RunStatus,
+  type LimitStop,
   RunStep,
   type PlanSummary,
   type RestoreRecord,
@@ -42,6 +44,7 @@ import { SAMPLE_SIZE, type PlanSample } from './plan.ts';
 import { applyBackup, type WriteBatchesOptions } from './apply.ts';
 import { ProgressMeter } from './progress.ts';
 import { Steering } from './steering.ts';
+import { limitReached, WindowEnd } from './run-limits.ts';
 import { undoOf, workOf, type Work } from './work.ts';
 
 export interface RunnerDeps {
@@ -72,6 +75,10 @@ export interface RunSettings {
   notices?: readonly string[];
   /** Environment, maintenance windows and confirmation rules for this target. */
   safety: SafetyPolicy;
+  /** Stops the run (interrupted, resumable) after this long since it started. */
+  maxRuntimeMs?: number;
+  /** What a run confirmed inside a window does at its end; `pause` when absent. */
+  atWindowEnd?: WindowEnd;
   /** What the task may need beyond the database, e.g. who is connected (never audited). */
   services?: TaskServices;
   /** The fields every write's filter carries beyond `_id` (a shard key); none when not given. */
@@ -98,6 +105,8 @@ class Run<R extends RunRecord> {
   private readonly startedOrSkipped = new Set<RunStep>();
   /** Aborted by a cancel request, read between batches. */
   private readonly cancelled = new AbortController();
+  /** Aborted when the run reaches a limit (its window's end, its maximum runtime), checked before each batch. */
+  private readonly limited = new AbortController();
   /** The operator's signals and a cancel request: either stops the run after its current batch. */
   private readonly ownSignal: AbortSignal;
   private steering?: Steering;
@@ -107,7 +116,7 @@ class Run<R extends RunRecord> {
     readonly record: R,
     readonly settings: RunSettings,
   ) {
-    this.ownSignal = AbortSignal.any([settings.signal, this.cancelled.signal]);
+    this.ownSignal = AbortSignal.any([settings.signal, this.cancelled.signal, this.limited.signal]);
     for (const message of settings.notices ?? []) this.notice(message);
     // Every run is built right after its record was saved as running.
     deps.observer.statusChanged?.(record);
@@ -128,8 +137,7 @@ class Run<R extends RunRecord> {
           return run.record.status;
         },
         set status(status) {
-          run.record.status = status;
-          run.deps.observer.statusChanged?.(run.record);
+          run.statusChanged(status);
         },
         notice: (message) => this.notice(message),
         cancel: (request) => this.cancelled.abort(new CancelledError(request.by, request.at)),
@@ -164,16 +172,84 @@ class Run<R extends RunRecord> {
     }
   }
 
-  /** The hooks around each write batch: steering (pause, cancel), then the pace; both stop early with the run. */
+  /** The hooks around each write batch: the limits, steering (pause, cancel), then the pace; all stop early with the run. */
   paced(steering: Steering): Pick<WriteBatchesOptions, 'pace' | 'afterBatch'> {
     const { pace } = this.settings;
     return {
       pace: async (size) => {
+        await this.checkLimits(steering);
         await steering.beforeBatch(this.signal);
+        // A pause or a wait for the pace may outlast a limit: checked again just before the batch is written.
+        await this.checkLimits(steering);
         if (!this.signal.aborted) await pace?.beforeBatch(size, this.signal);
       },
       afterBatch: (size, ms, error) => pace?.afterBatch(size, ms, error),
     };
+  }
+
+  statusChanged(status: RunStatus): void {
+    this.record.status = status;
+    this.deps.observer.statusChanged?.(this.record);
+  }
+
+  private limitNow(): LimitStop | undefined {
+    const { record, settings } = this;
+    return limitReached(
+      { startedAt: record.startedAt, maxRuntimeMs: settings.maxRuntimeMs, windows: settings.safety.windows, window: record.window },
+      new Date(),
+    );
+  }
+
+  /** Every batch, not once a second like steering: nothing is written past a window's end but the batch under way. */
+  private async checkLimits(steering: Steering): Promise<void> {
+    if (this.signal.aborted) return;
+    const limit = this.limitNow();
+    if (limit === undefined) return;
+    if (limit.limit === RunLimit.windowEnded && (this.settings.atWindowEnd ?? WindowEnd.pause) === WindowEnd.pause) {
+      if (await this.pauseForWindow(steering)) return;
+    }
+    this.stop(limit);
+  }
+
+  private stop(limit: LimitStop): void {
+    this.record.stoppedBy = limit;
+    this.notice(limit.message);
+    this.limited.abort(new InterruptedError(limit.message));
+  }
+
+  /**
+   * Paused, its lock kept alive, until a window opens again: then it goes on by itself. Its maximum runtime, a cancel
+   * or a signal end the wait (interrupted or cancelled, resumable). False when the record could not be paused (the
+   * database away): the run then stops, as nothing may be written after the window's end.
+   */
+  private async pauseForWindow(steering: Steering): Promise<boolean> {
+    const { record, deps } = this;
+    const pause = { pausedAt: new Date() };
+    const windowPauses = [...(record.windowPauses ?? []), pause];
+    if (!(await deps.store.transition(record._id, RunStatus.running, RunStatus.paused, { windowPauses }).catch(() => false))) return false;
+    record.windowPauses = windowPauses;
+    this.statusChanged(RunStatus.paused);
+    this.notice(`the maintenance window (${record.window?.windows.join(', ')}) ended: paused, writing nothing until a window opens (lock kept)`);
+    let limit: LimitStop | undefined;
+    await steering.holdWhile(() => {
+      limit = this.limitNow();
+      return limit?.limit === RunLimit.windowEnded;
+    }, this.signal);
+    if (this.signal.aborted) return true;
+    if (limit !== undefined) {
+      this.stop(limit);
+      return true;
+    }
+    const resumed = { ...pause, resumedAt: new Date() };
+    const done = [...windowPauses.slice(0, -1), resumed];
+    if (!(await deps.store.transition(record._id, RunStatus.paused, RunStatus.running, { windowPauses: done }).catch(() => false))) {
+      this.stop({ limit: RunLimit.windowEnded, at: pause.pausedAt, message: 'a maintenance window opened, but the run could not be set running again: stopped; resume it' });
+      return true;
+    }
+    record.windowPauses = done;
+    this.statusChanged(RunStatus.running);
+    this.notice('a maintenance window opened: writing again');
+    return true;
   }
 
   notice(message: string): void {
@@ -278,6 +354,7 @@ function startingRecord(task: RunRecord['task'], params: Record<string, unknown>
     target: settings.target,
     ...(settings.concerns === undefined ? {} : { concerns: settings.concerns }),
     dryRun: settings.dryRun,
+    ...(settings.maxRuntimeMs === undefined ? {} : { maxRuntimeMs: settings.maxRuntimeMs }),
     env: settings.safety.env,
     window: null,
     confirmation: null,
@@ -299,7 +376,8 @@ function writeFailed(message: string, cause: unknown): MaintenanceError {
 }
 
 function interruptedBy(signal: AbortSignal): Error {
-  return signal.reason instanceof LockLostError || signal.reason instanceof CancelledError ? signal.reason : new InterruptedError();
+  const { reason } = signal;
+  return reason instanceof LockLostError || reason instanceof CancelledError || reason instanceof InterruptedError ? reason : new InterruptedError();
 }
 
 function taskLogger(run: Run<RunRecord>): TaskLogger {

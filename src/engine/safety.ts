@@ -14,30 +14,34 @@ export function parseTargetEnv(raw: string, source: string): TargetEnv {
   return raw as TargetEnv;
 }
 
-/** `02:00-05:00 Europe/Paris`: a daily window in a time zone; it may cross midnight. */
+/**
+ * `02:00-05:00 Europe/Paris`: a daily window in a time zone; it may cross midnight. Seconds may be given
+ * (`02:00:30-02:01:15`): a run stops at its window's end, and a window can be as short as the work it allows.
+ */
 export interface MaintenanceWindow {
   spec: string;
-  startMinute: number;
-  endMinute: number;
+  startSecond: number;
+  endSecond: number;
   timeZone: string;
 }
 
-const windowSpec = /^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-3]|24):([0-5]\d)(?:\s+(\S+))?$/;
+const windowSpec = /^([01]\d|2[0-3]):([0-5]\d)(?::([0-5]\d))?-([01]\d|2[0-3]|24):([0-5]\d)(?::([0-5]\d))?(?:\s+(\S+))?$/;
 
 export function parseWindow(raw: string): MaintenanceWindow {
   const spec = raw.trim();
   const match = windowSpec.exec(spec);
   if (!match) throw new UsageError(`maintenance window "${spec.slice(0, 60)}" is not like "02:00-05:00 Europe/Paris"`);
-  const [, h1, m1, h2, m2, zone = 'UTC'] = match;
+  const [, h1, m1, s1 = '0', h2, m2, s2 = '0', zone = 'UTC'] = match;
   try {
     new Intl.DateTimeFormat('en-GB', { timeZone: zone });
   } catch {
     throw new UsageError(`maintenance window "${spec}": unknown time zone "${zone}"`);
   }
-  const startMinute = Number(h1) * 60 + Number(m1);
-  const endMinute = Number(h2) * 60 + Number(m2);
-  if (startMinute === endMinute) throw new UsageError(`maintenance window "${spec}" is empty`);
-  return { spec, startMinute, endMinute, timeZone: zone };
+  const startSecond = (Number(h1) * 60 + Number(m1)) * 60 + Number(s1);
+  const endSecond = (Number(h2) * 60 + Number(m2)) * 60 + Number(s2);
+  if (endSecond > 24 * 3600) throw new UsageError(`maintenance window "${spec}" ends after 24:00`);
+  if (startSecond === endSecond) throw new UsageError(`maintenance window "${spec}" is empty`);
+  return { spec, startSecond, endSecond, timeZone: zone };
 }
 
 /** Several windows, separated by commas or semicolons. */
@@ -48,17 +52,17 @@ export function parseWindows(raw: string): MaintenanceWindow[] {
     .map(parseWindow);
 }
 
-function minuteOfDay(now: Date, timeZone: string): number {
-  const parts = new Intl.DateTimeFormat('en-GB', { timeZone, hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).formatToParts(now);
+function secondOfDay(now: Date, timeZone: string): number {
+  const parts = new Intl.DateTimeFormat('en-GB', { timeZone, hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23' }).formatToParts(now);
   const part = (type: string) => Number(parts.find((p) => p.type === type)?.value ?? 0);
-  return part('hour') * 60 + part('minute');
+  return (part('hour') * 60 + part('minute')) * 60 + part('second');
 }
 
 export function insideWindow(window: MaintenanceWindow, now: Date): boolean {
-  const minute = minuteOfDay(now, window.timeZone);
-  return window.startMinute < window.endMinute
-    ? minute >= window.startMinute && minute < window.endMinute
-    : minute >= window.startMinute || minute < window.endMinute;
+  const second = secondOfDay(now, window.timeZone);
+  return window.startSecond < window.endSecond
+    ? second >= window.startSecond && second < window.endSecond
+    : second >= window.startSecond || second < window.endSecond;
 }
 
 export interface SafetyPolicy {

@@ -64,6 +64,24 @@ export class Steering {
     }
   }
 
+  /**
+   * Holds a run its runner paused (its window closed) while `hold()` says so: progress is written as in a pause, a
+   * cancel is acted on; a pause or resume is acknowledged and said, but the run waits for `hold()` all the same.
+   */
+  async holdWhile(hold: () => boolean, signal: AbortSignal): Promise<void> {
+    while (!signal.aborted && hold()) {
+      this.deps.observer.runProgress?.(this.snapshot());
+      await sleep(this.everyMs, undefined, { signal }).catch(() => undefined);
+      if (signal.aborted) return;
+      const request = await this.checkIn();
+      if (request?.action === SteerAction.cancel) await this.act(request);
+      else if (request !== null && (await this.acknowledge(request, this.run.status))) {
+        this.run.notice(`${request.action} asked by ${request.by} while waiting for a maintenance window: it still waits`);
+      }
+    }
+    this.meter.resumed();
+  }
+
   private async act(request: SteerRequest): Promise<void> {
     const since = `${request.by} at ${request.at.toISOString()}`;
     if (request.action === SteerAction.cancel) {

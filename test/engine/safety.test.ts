@@ -19,6 +19,16 @@ describe('maintenance windows', () => {
     expect(insideWindow(night, at('2026-11-25T12:00:00Z'))).toBe(false);
   });
 
+  it('takes seconds: a window ends at its second', () => {
+    const short = parseWindow('02:00:30-02:01:15 UTC');
+    expect(insideWindow(short, at('2026-11-25T02:00:29Z'))).toBe(false);
+    expect(insideWindow(short, at('2026-11-25T02:00:30Z'))).toBe(true);
+    expect(insideWindow(short, at('2026-11-25T02:01:14.900Z'))).toBe(true);
+    expect(insideWindow(short, at('2026-11-25T02:01:15Z'))).toBe(false);
+    expect(() => parseWindow('02:00:60-03:00')).toThrow(/is not like/);
+    expect(() => parseWindow('23:00-24:00:01')).toThrow(/ends after 24:00/);
+  });
+
   it('takes several windows and refuses malformed ones in one line', () => {
     expect(parseWindows('02:00-05:00 Europe/Paris; 13:00-14:00').map((w) => w.spec)).toEqual(['02:00-05:00 Europe/Paris', '13:00-14:00']);
     expect(() => parseWindow('2-5')).toThrow(/is not like "02:00-05:00 Europe\/Paris"/);

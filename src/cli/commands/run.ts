@@ -108,6 +108,8 @@ export async function withWriteContext(
             pace: paced.pace,
             notices: [...paced.notices, ...indexNotices],
             safety,
+            ...(options.maxRuntime === undefined ? {} : { maxRuntimeMs: options.maxRuntime }),
+            ...(options.atWindowEnd === undefined ? {} : { atWindowEnd: options.atWindowEnd }),
             services,
             targeting: shardKeyTargeting(session.connection.db, options.shardKey),
           },
