@@ -80,9 +80,12 @@ describe('a URI cannot weaken a run', () => {
     const writes = seen.filter((command) => WRITES.has(command.command));
     const reads = seen.filter((command) => READS.has(command.command));
     // The audit, the lock, the users' updates, and the reads of plan, backup, verify and restore all went through.
-    expect(new Set(writes.map((command) => `${command.command} ${command.collection}`))).toEqual(
-      new Set(['insert maintenance_runs', 'update maintenance_runs', 'insert maintenance_locks', 'delete maintenance_locks', 'update users']),
-    );
+    const kinds = new Set(writes.map((command) => `${command.command} ${command.collection}`));
+    const required = ['insert maintenance_runs', 'update maintenance_runs', 'insert maintenance_locks', 'delete maintenance_locks', 'update users'];
+    // The progress check-in, once a run has written for about a second: a machine's speed decides whether it comes.
+    const possible = [...required, 'findAndModify maintenance_runs'];
+    for (const kind of required) expect(kinds).toContain(kind);
+    expect([...kinds].filter((kind) => !possible.includes(kind))).toEqual([]);
     expect(reads.filter((command) => command.collection === 'users').length).toBeGreaterThanOrEqual(4);
     for (const write of writes) expect(write.body.writeConcern, `${write.command} ${write.collection}`).toEqual({ w: 'majority' });
     for (const read of reads) expect(read.body.readConcern, `${read.command} ${read.collection}`).toEqual({ level: 'majority' });
