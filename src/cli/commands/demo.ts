@@ -110,8 +110,9 @@ export async function demoCommand(options: { users: number }): Promise<number> {
       say(`the demo did not go as expected: ${surprises.join('; ')}`);
       return ExitCode.failed;
     }
-    say('demo done: the stale run is in the audit (presence history) and undoable (presence restore <runId>) while the');
-    say('database runs. Against your own database: presence status --uri mongodb://HOST/DB (see the README).');
+    say('demo done: the stale and reconcile runs are in the audit (presence history) and undoable (presence restore <runId>)');
+    say('while the database runs. Against your own database: presence status --uri mongodb://HOST/DB (see the README);');
+    say('ghosts from who is really connected: docs/socketio.md.');
     return ExitCode.success;
   } finally {
     await platform?.stop();
