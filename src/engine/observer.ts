@@ -1,16 +1,22 @@
 import type { RunObserver } from './ports.ts';
 
-/** An onlooker that shows nothing: for `--json`, and for callers that only want the record. */
-export const silentObserver: RunObserver = {
-  stepStarted() {},
-  stepProgress() {},
-  stepFinished() {},
-  stepSkipped() {},
-  stepFailed() {},
-  stepNotReached() {},
-  planned() {},
-  notice() {},
-};
+/**
+ * An onlooker that shows nothing: for `--json`, for callers that only want
+ * the record, and the base of onlookers that care about a few events only.
+ * Its methods are own properties, so `{ ...silentObserver, notice }` works too.
+ */
+export class SilentObserver implements RunObserver {
+  stepStarted = (): void => {};
+  stepProgress = (): void => {};
+  stepFinished = (): void => {};
+  stepSkipped = (): void => {};
+  stepFailed = (): void => {};
+  stepNotReached = (): void => {};
+  planned = (): void => {};
+  notice = (): void => {};
+}
+
+export const silentObserver: RunObserver = new SilentObserver();
 
 /** Several onlookers of one run (the renderer, and whoever tells others), each told everything, in order. */
 export function fanOut(...observers: readonly RunObserver[]): RunObserver {

@@ -1,4 +1,5 @@
-import { ObjectId } from 'mongodb';
+import type { ObjectId } from 'mongodb';
+import { buildUsers } from './users.ts';
 
 export {
   connectUsers,
@@ -7,7 +8,8 @@ export {
   type PlatformNode,
 } from '../../src/socketio/sample-platform-process.ts';
 
-/** Users as the platform stores them, all offline: `_id` an ObjectId, `isOnline`, `lastSeen`. */
-export function offlineUsers(count: number, lastSeen = new Date(Date.now() - 3600_000)) {
-  return Array.from({ length: count }, () => ({ _id: new ObjectId(), isOnline: false, lastSeen }));
+/** Users as the platform stores them, all offline an hour ago: `_id` an ObjectId, `isOnline`, `lastSeen`. */
+export function offlineUsers(count: number) {
+  const users = buildUsers(new Date(), [{ count, online: () => false, minutesAgo: () => 60 }]);
+  return users as { _id: ObjectId; isOnline: boolean; lastSeen: Date }[];
 }

@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { silentObserver } from '../../engine/observer.ts';
+import { SilentObserver } from '../../engine/observer.ts';
 import type { RunObserver } from '../../engine/ports.ts';
 import type { NotificationDelivery, RunRecord } from '../../engine/run-record.ts';
 import { eventOf, payloadOf, type NotifyEvent } from './events.ts';
@@ -29,26 +29,20 @@ const GIVEN_UP = 'given up at exit, still unanswered';
  * for a receiver, and a receiver's failure never fails the run. Each receiver gets the events in order (its own
  * queue), so "succeeded" never overtakes "started".
  */
-export class Notifier implements RunObserver {
+/** Tells nothing of the steps; only the record's status changes matter to receivers. */
+export class Notifier extends SilentObserver implements RunObserver {
   private readonly queues = new Map<Receiver, Promise<void>>();
   private readonly last = new Map<string, NotifyEvent>();
   private readonly deliveries: NotificationDelivery[] = [];
   private readonly stop = new AbortController();
   private underWay = 0;
 
-  stepStarted = silentObserver.stepStarted;
-  stepProgress = silentObserver.stepProgress;
-  stepFinished = silentObserver.stepFinished;
-  stepSkipped = silentObserver.stepSkipped;
-  stepFailed = silentObserver.stepFailed;
-  stepNotReached = silentObserver.stepNotReached;
-  planned = silentObserver.planned;
-  notice = silentObserver.notice;
-
   constructor(
     private readonly receivers: readonly Receiver[],
     private readonly policy: DeliveryPolicy = DEFAULT_DELIVERY,
-  ) {}
+  ) {
+    super();
+  }
 
   statusChanged(record: Readonly<RunRecord>): void {
     const event = eventOf(record.status, this.last.get(record._id));

@@ -1,6 +1,6 @@
 import { ListrEnquirerPromptAdapter } from '@listr2/prompt-adapter-enquirer';
 import { Listr, ListrLogger, type ListrDefaultRenderer, type ListrSimpleRenderer, type ListrTask, type ListrTaskWrapper } from 'listr2';
-import { silentObserver } from '../../engine/observer.ts';
+import { SilentObserver } from '../../engine/observer.ts';
 import type { PlanReport } from '../../engine/plan.ts';
 import type { RunObserver } from '../../engine/ports.ts';
 import type { ProgressState, RunProgress, RunRecord } from '../../engine/run-record.ts';
@@ -45,15 +45,7 @@ export function createRunView(mode: OutputMode, steps: readonly string[] = RUN_S
   return mode === 'json' ? new SilentRunView() : new ListrRunView(mode, steps, mode === 'tty' && process.stdin.isTTY === true);
 }
 
-class SilentRunView implements RunView {
-  stepStarted = silentObserver.stepStarted;
-  stepProgress = silentObserver.stepProgress;
-  stepFinished = silentObserver.stepFinished;
-  stepSkipped = silentObserver.stepSkipped;
-  stepFailed = silentObserver.stepFailed;
-  stepNotReached = silentObserver.stepNotReached;
-  planned = silentObserver.planned;
-  notice = silentObserver.notice;
+class SilentRunView extends SilentObserver implements RunView {
   show<T>(work: () => Promise<T>): Promise<T> {
     return work();
   }
