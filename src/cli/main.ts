@@ -28,6 +28,7 @@ Examples:
   presence history --task normalize-emails --since 7d
   presence restore 20261125T210612Z-3f9a1c           put a run's backed-up values back
   presence runs                                      running and paused runs: progress, rate, time left
+  presence dashboard                                 the same in a browser, with presence over time (127.0.0.1:8080)
   presence pause 20261125T210612Z-3f9a1c             pause a run from any host (also resume, cancel)
 
 Exit codes: 0 success · 1 a task or check failed · 2 bad usage or input
@@ -176,6 +177,28 @@ function buildProgram(setExitCode: (code: number) => void): Command {
       async (runId: string, options) => setExitCode(await (await import('./commands/steer.ts')).steerCommand(action, runId, options)),
     );
   }
+
+  addConnectedOptions(
+    addPresenceOptions(
+      addTargetOptions(
+        program
+          .command('dashboard')
+          .description('a read-only web dashboard: presence over time, ghosts, every run with its progress, the tasks'),
+      ),
+    ),
+  )
+    .addOption(new Option('--port <port>', 'port to listen on; 0 picks a free one').argParser(integerIn(0, 65_535, '--port')).default(8080))
+    .addOption(new Option('--host <address>', 'address to listen on; any other than loopback needs a token').default('127.0.0.1'))
+    .option('--token <token>', 'every request must present it (Bearer, or as the password of the login prompt); $PRESENCE_DASHBOARD_TOKEN keeps it out of ps')
+    .addOption(new Option('--refresh <seconds>', 'seconds between the pages\' own refreshes (default: 10)').argParser(integerIn(1, 3600, '--refresh')))
+    .addOption(minutesOption('stale threshold in minutes (default: 30; $PRESENCE_STALE_MINUTES)'))
+    .addOption(graceOption())
+    .addOption(
+      new Option('--max-time <seconds>', `time for each refresh's database queries (default: ${DEFAULT_STATUS_MAX_TIME_SECONDS})`).argParser(parseMaxTime),
+    )
+    .option('--tasks-dir <dir>', 'where task modules live (default: the bundled tasks/)')
+    .addHelpText('after', PresenceExamples.dashboard)
+    .action(async (options) => setExitCode(await (await import('./commands/dashboard.ts')).dashboardCommand(options)));
 
   addTargetOptions(program.command('runs').description('list running and paused runs with their progress, from any host')).action(
     async (options) => setExitCode(await (await import('./commands/runs.ts')).runsCommand(options)),

@@ -41,4 +41,14 @@ Examples:
 Examples:
   presence demo                                       everything, on a throw-away embedded database
   npm run demo`,
+  dashboard: `
+Examples:
+  presence dashboard                                  http://127.0.0.1:8080 against $MONGODB_URI
+  presence dashboard --port 0 --connected http://app:3000/presence
+                                                      any free port; ghosts against who is connected
+  PRESENCE_DASHBOARD_TOKEN=... presence dashboard --host 0.0.0.0
+                                                      reachable from other machines: the token is required
+
+Binds 127.0.0.1 unless told otherwise; writes nothing to your data (only a presence sample a minute
+to presence_samples); offers no action. Ctrl-C stops it.`,
 } as const;

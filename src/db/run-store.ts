@@ -199,7 +199,7 @@ export class MongoRunStore implements RunStore {
     if (query.status) filter.status = query.status;
     if (query.statuses) filter.$and = [{ status: { $in: [...query.statuses] } }];
     if (query.env) filter.env = query.env;
-    if (query.since) filter.startedAt = { $gte: query.since };
+    if (query.since || query.before) filter.startedAt = { ...(query.since && { $gte: query.since }), ...(query.before && { $lt: query.before }) };
     const records = await this.runs.find(filter, { sort: { startedAt: -1 }, limit: query.limit }).toArray();
     return records.map(recordAsRead);
   }

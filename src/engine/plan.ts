@@ -19,7 +19,7 @@ export interface PlanSample {
   after: Document;
 }
 
-export interface PlanReport extends PlanSummary {
+export interface PlanReport extends Omit<PlanSummary, 'sample'> {
   sample: PlanSample[];
 }
 
@@ -119,6 +119,16 @@ function matches(collection: Collection, plan: TaskPlan, read: readonly string[]
     ...exactReads,
     ...(plan.hint === undefined ? {} : { hint: plan.hint }),
   });
+}
+
+/** The sample as a run record keeps it: text, since field values may hold `$` keys. */
+export function sampleText(sample: readonly PlanSample[]): string {
+  return EJSON.stringify(sample, { relaxed: false });
+}
+
+/** A recorded sample read back; none from a record that did not keep one. */
+export function sampleFromText(text: string | undefined): PlanSample[] {
+  return text === undefined ? [] : (EJSON.parse(text, { relaxed: false }) as PlanSample[]);
 }
 
 function toSample(entry: BackupEntry): PlanSample {

@@ -64,6 +64,8 @@ export interface RunQuery {
   statuses?: readonly RunStatus[];
   env?: TargetEnv;
   since?: Date;
+  /** Started strictly before: the next page of a list read newest first. */
+  before?: Date;
   limit: number;
 }
 

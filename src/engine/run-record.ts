@@ -81,6 +81,11 @@ export interface PlanSummary {
   estimatedBackupBytes: number;
   /** Absent from records written before targeting existed. */
   targeting?: WriteTargeting;
+  /**
+   * The first few documents' before → after (the fields concerned and `_id` only), as canonical EJSON text like
+   * the filter; what an operator saw with the plan. Absent from records written before it was kept.
+   */
+  sample?: string;
 }
 
 export interface BackupSummary {

@@ -40,7 +40,7 @@ import {
 import { isIndexPlan, migrationName, TaskMode, type AnyPlan, type LoadedTask, type TaskContext, type TaskLogger, type TaskServices } from './task.ts';
 import { assertWindow, confirmRun, windowState, type SafetyPolicy } from './safety.ts';
 import type { TargetState } from './verify.ts';
-import { SAMPLE_SIZE, type PlanSample } from './plan.ts';
+import { SAMPLE_SIZE, sampleText, type PlanSample } from './plan.ts';
 import { applyBackup, type WriteBatchesOptions } from './apply.ts';
 import { ProgressMeter } from './progress.ts';
 import { Steering } from './steering.ts';
@@ -410,7 +410,7 @@ export async function runTask(
       const planned = workOf(loaded.task.id, { db: deps.db, planDb }, plan, await targetingOf(run, plan));
       const { sample, ...summary } = await planned.plan();
       deps.observer.planned({ ...summary, sample });
-      await planReached(run, summary);
+      await planReached(run, { ...summary, sample: sampleText(sample) });
       return { work: planned, summary };
     });
     await confirmStep(run, summary.count);
@@ -646,8 +646,9 @@ export async function restoreRun(deps: RunnerDeps, manifest: BackupManifest, set
         // The values are in the backup's entries: a restore targets as its run did, whatever the flags say now.
         targeting: manifest.targeting ?? NO_TARGETING,
       };
-      deps.observer.planned({ ...summary, sample: await restoreSample(settings.backupDir, manifest) });
-      await planReached(run, summary);
+      const sample = await restoreSample(settings.backupDir, manifest);
+      deps.observer.planned({ ...summary, sample });
+      await planReached(run, { ...summary, sample: sampleText(sample) });
     });
     await confirmStep(run, manifest.count);
     if (settings.dryRun) {

@@ -1,0 +1,89 @@
+import { MongoError } from 'mongodb';
+import { MaintenanceError } from '../engine/errors.ts';
+import type { LoadedTask } from '../engine/task.ts';
+import { taskStates } from '../engine/task-states.ts';
+import { DataUnavailable, type DashboardData, type PresenceReport } from '../dashboard/data.ts';
+import type { ConnectedSource } from '../presence/connected.ts';
+import { connectedFigures } from '../presence/connected-figures.ts';
+import { presenceFigures } from '../presence/figures.ts';
+import { recentPresenceRuns } from '../presence/last-runs.ts';
+import type { PresenceModel } from '../presence/model.ts';
+import { bytesPerDay, readSamples, recordSample, sampleOf } from '../presence/samples.ts';
+import { presenceStatusJson } from './render/presence-status.ts';
+import type { Session } from './session.ts';
+
+/** What `presence status` counts with, for the dashboard to count the same way. */
+export interface PresenceMeasure {
+  model: PresenceModel;
+  staleMinutes: number;
+  graceSeconds: number;
+  maxTimeMs: number;
+  source?: ConnectedSource;
+  retentionDays: number;
+}
+
+/** Several browser tabs refreshing at once cost the target one measurement, not one each. */
+const REUSE_MEASUREMENT_MS = 2000;
+const RECENT_RUNS = 5;
+
+/**
+ * The dashboard's reads, from the command's session: the same functions as
+ * `presence status`, `presence runs` and `presence tasks`. The only write is
+ * the minute's presence sample, to the tool's own collection.
+ */
+export function sessionData(session: Session, tasks: readonly LoadedTask[], measure: PresenceMeasure): DashboardData {
+  const db = session.connection.db;
+  let latest: { at: number; report: Promise<PresenceReport> } | undefined;
+
+  const measurePresence = async (): Promise<PresenceReport> => {
+    const now = new Date();
+    const figures = await presenceFigures(db, measure.model, measure.staleMinutes, now, measure.maxTimeMs);
+    const connected = measure.source && (await connectedFigures(db, measure.model, measure.source, now, measure.graceSeconds, measure.maxTimeMs));
+    const runs = await recentPresenceRuns(session.store, RECENT_RUNS);
+    const outcome = await recordSample(db, sampleOf(figures, connected), measure.retentionDays);
+    return {
+      status: presenceStatusJson(measure.model, figures, runs, connected),
+      sample: {
+        recorded: outcome.state === 'recorded',
+        note:
+          outcome.state === 'recorded'
+            ? "kept as this minute's sample"
+            : outcome.state === 'already-recorded'
+              ? "this minute's sample was already recorded"
+              : `not recorded (${outcome.reason})`,
+      },
+      samples: { retentionDays: measure.retentionDays, bytesPerDay: bytesPerDay() },
+    };
+  };
+
+  return {
+    target: { uri: session.target.uri, database: session.target.database },
+    presence: () =>
+      unavailableOnDatabaseError(() => {
+        if (latest === undefined || Date.now() - latest.at > REUSE_MEASUREMENT_MS) {
+          const report = measurePresence();
+          latest = { at: Date.now(), report };
+          // A failed measurement is not kept: the next refresh asks again.
+          report.catch(() => (latest = undefined));
+        }
+        return latest.report;
+      }),
+    samples: (since, until, maxPoints) => unavailableOnDatabaseError(() => readSamples(db, measure.model.collection, since, until, maxPoints)),
+    runs: (query) =>
+      unavailableOnDatabaseError(() =>
+        session.store.list({ taskId: query.taskId, status: query.status, before: query.before, limit: query.limit }),
+      ),
+    run: (runId) => unavailableOnDatabaseError(() => session.store.get(runId)),
+    tasks: () => unavailableOnDatabaseError(() => taskStates(tasks, session.store)),
+  };
+}
+
+async function unavailableOnDatabaseError<T>(read: () => Promise<T>): Promise<T> {
+  try {
+    return await read();
+  } catch (error) {
+    // A lost connection, a refused privilege, a collection dropped meanwhile: the target's state, not the dashboard's bug.
+    if (error instanceof MongoError || error instanceof MaintenanceError) throw new DataUnavailable(error.message, { cause: error });
+    throw error;
+  }
+}

@@ -1,0 +1,104 @@
+// The dashboard's only script, served by the dashboard itself: no framework, nothing fetched from elsewhere.
+// It keeps the figures, the chart and the progress bars of running runs current; every page reads without it.
+'use strict';
+
+const refreshMs = Math.max(1, Number(document.body.dataset.refreshSeconds) || 10) * 1000;
+const integer = new Intl.NumberFormat('en-US');
+
+async function getJson(url) {
+  const response = await fetch(url, { headers: { accept: 'application/json' }, credentials: 'same-origin', cache: 'no-store' });
+  if (!response.ok) throw new Error(`${url}: HTTP ${response.status}`);
+  return response.json();
+}
+
+/** Polls `work` every `ms` until it returns false; a failed poll is shown, then retried. */
+function every(ms, work) {
+  const tick = async () => {
+    let again = true;
+    try {
+      again = (await work()) !== false;
+      document.body.classList.remove('stale');
+    } catch (error) {
+      document.body.classList.add('stale');
+      console.warn(String(error));
+    }
+    if (again) setTimeout(tick, ms);
+  };
+  setTimeout(tick, ms);
+}
+
+function showFigure(element, value) {
+  element.dataset.value = value === null || value === undefined ? '' : String(value);
+  element.textContent = value === null || value === undefined ? 'unknown' : integer.format(value);
+  element.classList.toggle('unknown', value === null || value === undefined);
+}
+
+async function refreshFigures() {
+  const status = await getJson('/api/status');
+  for (const element of document.querySelectorAll('[data-figure]')) {
+    const [part, name] = element.dataset.figure.includes('.') ? element.dataset.figure.split('.') : ['figures', element.dataset.figure];
+    const source = part === 'connected' ? status.connected : status.figures;
+    showFigure(element, source && name in source ? source[name] : null);
+  }
+  const measured = document.querySelector('[data-measured-at]');
+  if (measured) measured.textContent = status.figures.measuredAt;
+}
+
+let chart;
+
+async function drawChart(element) {
+  const samples = await getJson(`/api/samples?range=${encodeURIComponent(element.dataset.range)}`);
+  element.dataset.points = String(samples.at.length);
+  document.querySelector('[data-chart-empty]').hidden = samples.at.length > 0;
+  const columns = [samples.at, samples.online, samples.connected, samples.ghosts];
+  if (chart) {
+    chart.setData(columns);
+    return;
+  }
+  const options = {
+    width: Math.max(320, element.clientWidth),
+    height: 280,
+    spanGaps: false,
+    scales: { x: { time: true } },
+    axes: [{}, { label: 'users' }],
+    series: [
+      {},
+      { label: 'online in the database', stroke: '#1d4ed8', width: 2 },
+      { label: 'connected (Socket.IO)', stroke: '#15803d', width: 2 },
+      { label: 'ghosts', stroke: '#b91c1c', width: 2 },
+    ],
+  };
+  chart = new uPlot(options, columns, element);
+  window.addEventListener('resize', () => chart.setSize({ width: Math.max(320, element.clientWidth), height: 280 }));
+}
+
+function watchRun(element) {
+  const bar = element.querySelector('progress');
+  const line = element.querySelector('[data-progress-line]');
+  const status = element.closest('tr, main')?.querySelector('[data-status]');
+  every(Math.min(refreshMs, 1000), async () => {
+    const run = await getJson(`/api/runs/${encodeURIComponent(element.dataset.liveRun)}`);
+    if (run.progress) {
+      bar.max = Math.max(1, run.progress.planned);
+      bar.value = run.progress.done;
+      bar.textContent = `${run.progress.percent}%`;
+      line.textContent = run.progress.line;
+    }
+    if (status) status.textContent = run.status + (run.request ? ` (${run.request} asked)` : '');
+    if (!run.active) {
+      line.textContent = run.progress ? `${run.progress.line} · ${run.status}: ${run.result}` : run.result;
+      element.removeAttribute('data-live-run');
+    }
+    return run.active;
+  });
+}
+
+const chartElement = document.getElementById('presence-chart');
+if (chartElement) {
+  drawChart(chartElement).catch((error) => console.warn(String(error)));
+  every(refreshMs, async () => {
+    await refreshFigures();
+    await drawChart(chartElement);
+  });
+}
+for (const element of document.querySelectorAll('[data-live-run]')) watchRun(element);

@@ -1,0 +1,173 @@
+import { html } from 'hono/html';
+import { bytes, concernsLine, count, duration, value } from '../../cli/render/format.ts';
+import { sampleFromText, type PlanSample } from '../../engine/plan.ts';
+import { outcomeOf, RunKind, RunStep, TargetingSource, type RunRecord } from '../../engine/run-record.ts';
+import { facts, table, type Html } from './layout.ts';
+import { progressCell, resultText, statusBadge } from './runs.ts';
+
+/** Everything the record says of one run; no document beyond the plan's sample, no backup content. */
+export function runBody(record: RunRecord): Html {
+  const plan = outcomeOf(record.plan);
+  return html`
+${facts([
+  ['task', record.kind === RunKind.restore ? html`restore of run <a href="/runs/${record.restoreOf}">${record.restoreOf}</a>` : record.migration],
+  ['status', statusBadge(record)],
+  ['dry run', record.dryRun ? 'yes: nothing written' : 'no'],
+  ['operator', record.operator],
+  ['target', `${record.target.uri} (database ${record.target.database}, ${record.env})`],
+  ['started', html`<time>${record.startedAt.toISOString()}</time>`],
+  ['ended', record.endedAt ? html`<time>${record.endedAt.toISOString()}</time>` : 'not yet'],
+  ['duration', record.durationMs === null ? undefined : duration(record.durationMs)],
+  ['parameters', html`<code>${value(record.params)}</code>`],
+  ['continues', record.kind === RunKind.run && record.continues ? html`<a href="/runs/${record.continues.runId}">${record.continues.runId}</a> from entry ${count(record.continues.checkpoint)}` : undefined],
+  ['error', record.error ? `at ${record.error.step}: ${record.error.message}` : undefined],
+])}
+<section><h2>Progress</h2>${progressCell(record)}</section>
+<section><h2>Plan</h2>
+${
+  plan
+    ? html`${facts([
+        ['collection', plan.collection],
+        ['filter', html`<code>${plan.filter}</code>`],
+        ['fields', plan.fields.join(', ')],
+        ['documents', count(plan.count)],
+        ['backup to expect', plan.estimatedBackupBytes > 0 ? `about ${bytes(plan.estimatedBackupBytes)} before compression` : undefined],
+        ['shard key', plan.targeting && plan.targeting.source !== TargetingSource.none ? `${plan.targeting.fields.join(', ')} (${plan.targeting.source})` : undefined],
+        ['concerns', record.concerns ? concernsLine(record.concerns) : undefined],
+      ])}
+${sampleTable(sampleFromText(plan.sample))}`
+    : html`<p>Not reached.</p>`
+}
+</section>
+<section><h2>Steps</h2>${stepsTable(record)}</section>
+<section><h2>Counts</h2>${countsBody(record)}</section>
+<section><h2>Safety</h2>${safetyBody(record)}</section>
+${listSection('Notices', record.notices)}
+${listSection('Back-off', record.backoff ?? [])}
+${listSection('Steering', (record.requests ?? []).map((request) => `${request.action} asked by ${request.by} at ${request.at.toISOString()}`))}
+${listSection('Window pauses', (record.windowPauses ?? []).map((pause) => `paused at ${pause.pausedAt.toISOString()}${pause.resumedAt ? `, resumed at ${pause.resumedAt.toISOString()}` : ''}`))}
+${listSection('Notifications', (record.notifications ?? []).map((sent) => `${sent.event} to ${sent.receiver}: ${sent.delivered ? 'delivered' : `not delivered (${sent.error ?? 'no answer'})`} after ${sent.attempts} attempt(s)`))}
+${backupAndRestore(record)}`;
+}
+
+/** The plan's sample as the operator saw it: each document's changed fields, before → after. */
+function sampleTable(sample: readonly PlanSample[]): Html {
+  if (sample.length === 0) return html`<p>No sample kept with this record.</p>`;
+  return html`<h3>Sample, before → after</h3>${table(
+    ['_id', 'changes'],
+    sample.map((document) => {
+      const fields = Object.keys({ ...document.before, ...document.after }).filter((field) => value(document.before[field]) !== value(document.after[field]));
+      return [
+        html`<code>${value(document._id)}</code>`,
+        html`${fields.map((field) => html`<div><code>${field}</code>: <code>${shown(document.before, field)}</code> → <code>${shown(document.after, field)}</code></div>`)}`,
+      ];
+    }),
+    'sample',
+  )}`;
+}
+
+function shown(image: Record<string, unknown>, field: string): string {
+  return field in image ? value(image[field]) : '(absent)';
+}
+
+function stepsTable(record: RunRecord): Html {
+  const steps = Object.values(RunStep);
+  return table(
+    ['step', 'took'],
+    steps.map((step) => [step, record.stepMs[step] === undefined ? 'not reached' : duration(record.stepMs[step]!)]),
+    'steps',
+  );
+}
+
+function countsBody(record: RunRecord): Html {
+  const verify = outcomeOf(record.verify);
+  const rows: Array<[string, string | undefined]> = [['result', resultText(record)]];
+  if (record.kind === RunKind.run) {
+    const result = outcomeOf(record.result);
+    if (result) {
+      rows.push(
+        ['planned', count(result.planned)],
+        ['written', count(result.written)],
+        ['skipped (changed since the plan)', count(result.skipped)],
+        ['failed', count(result.failed)],
+        ['not attempted', count(result.remaining)],
+      );
+    }
+  } else {
+    const restore = outcomeOf(record.restore);
+    if (restore) {
+      rows.push(
+        ['restored', count(restore.restored)],
+        ['already restored', count(restore.alreadyRestored)],
+        ['changed since the run', count(restore.conflicts)],
+        ['forced', count(restore.forced)],
+        ['not attempted', count(restore.remaining)],
+      );
+    }
+  }
+  if (verify) {
+    rows.push(
+      ['verified in the intended state', count(verify.inTargetState)],
+      ['verified not in it', `${count(verify.notInTargetState)}${verify.changedSince ? ` (${count(verify.changedSince)} changed since by another writer)` : ''}`],
+      ['missing at verify', count(verify.missing)],
+    );
+  }
+  return facts(rows);
+}
+
+function safetyBody(record: RunRecord): Html {
+  const window = record.window;
+  const windowText = !window
+    ? 'not reached'
+    : window.windows.length === 0
+      ? 'no maintenance window set'
+      : `${window.inside ? 'inside' : 'outside'} ${window.windows.join(', ')}${window.overrideReason ? `, overridden: ${window.overrideReason}` : ''}`;
+  const confirmation = record.dryRun
+    ? 'dry run: none needed'
+    : !record.confirmation
+      ? 'not reached'
+      : record.confirmation.by === 'typed-database-name'
+        ? 'the database name, typed'
+        : record.confirmation.by === 'expected-count'
+          ? `--yes with --expect ${record.confirmation.expected}${record.confirmation.tolerance ? ` (tolerance ${record.confirmation.tolerance})` : ''}`
+          : `not required on ${record.env}`;
+  return facts([
+    ['environment', record.env],
+    ['window', windowText],
+    ['confirmation', confirmation],
+    ['lock', record.lockTakeover ? `taken over from run ${record.lockTakeover.previousRunId} of ${record.lockTakeover.previousOwner} (${record.lockTakeover.reason ?? 'expired'})` : record.lockHeld ? 'held' : 'not held'],
+    ['stopped by', record.stoppedBy ? record.stoppedBy.message : undefined],
+  ]);
+}
+
+function listSection(title: string, items: readonly string[]): Html {
+  return items.length === 0 ? html`` : html`<section><h2>${title}</h2><ul>${items.map((item) => html`<li>${item}</li>`)}</ul></section>`;
+}
+
+/** Where the backup is (never what is in it), and the command that undoes the run. */
+function backupAndRestore(record: RunRecord): Html {
+  if (record.kind !== RunKind.run) return html``;
+  const backup = outcomeOf(record.backup);
+  if (!backup) return html`<section><h2>Backup</h2><p>${record.dryRun ? 'None: a dry run writes nothing.' : 'None taken: the run stopped before its backup.'}</p></section>`;
+  const result = outcomeOf(record.result);
+  // A continuation writes from the backup of the run it continues: restoring that run undoes both parts.
+  const undone = record.continues?.runId ?? record._id;
+  const restore = `presence restore ${undone}`;
+  const host = record.operator.slice(record.operator.indexOf('@') + 1);
+  return html`<section><h2>Backup</h2>
+${facts([
+  ['path', html`<code>${backup.path}</code>`],
+  ['size', `${bytes(backup.bytes)} (${count(backup.bytes)} bytes)`],
+  ['documents', count(backup.count)],
+  ['sha256', html`<code>${backup.sha256}</code>`],
+])}
+<h3>Undo</h3>
+${
+  result && result.written > 0
+    ? html`<p>On ${host}, where the backup is, against the same target:</p><pre><code data-restore-command>${restore}</code></pre>
+${record.env === 'production' ? html`<p>On production, in a script: <code>${restore} --yes --expect ${backup.count}</code></p>` : ''}
+<p>Documents changed since the run are reported, not overwritten (<code>--force</code> overwrites them); restoring twice changes nothing.</p>`
+    : html`<p>Nothing was written, so there is nothing to undo.</p>`
+}
+</section>`;
+}
