@@ -95,15 +95,16 @@ export async function recordSample(db: Db, sample: PresenceSample, retentionDays
 
 function notRecorded(error: unknown): SampleOutcome {
   const refused = privilegeErrorOf(error);
-  if (refused !== undefined) return { state: 'not-recorded', reason: oneLine(refused.message) };
+  // Ours, one line, and what to grant: said in full.
+  if (refused !== undefined) return { state: 'not-recorded', reason: refused.message };
   if (error instanceof MongoServerError) {
-    return { state: 'not-recorded', reason: oneLine(`${error.codeName ?? `code ${String(error.code)}`}: ${error.message}`) };
+    return { state: 'not-recorded', reason: shortLine(`${error.codeName ?? `code ${String(error.code)}`}: ${error.message}`) };
   }
-  if (error instanceof MongoError) return { state: 'not-recorded', reason: oneLine(error.message) };
+  if (error instanceof MongoError) return { state: 'not-recorded', reason: shortLine(error.message) };
   throw error;
 }
 
-function oneLine(text: string): string {
+function shortLine(text: string): string {
   const line = text.replace(/\s+/g, ' ').trim();
   return line.length > MAX_REASON_LENGTH ? `${line.slice(0, MAX_REASON_LENGTH - 1)}…` : line;
 }
