@@ -7,7 +7,7 @@ import { addPaceOptions, addTargetOptions, addWriteOptions, collectParam, DEFAUL
 import { addSafetyOptions } from './safety-options.ts';
 import { addShardKeyOption } from './shard-key-option.ts';
 import { PresenceExamples } from './presence-help.ts';
-import { addConnectedOptions, addPresenceOptions, graceOption, minutesOption, parseInterval } from './presence-options.ts';
+import { addConnectedOptions, addPresenceOptions, addSampleOptions, graceOption, minutesOption, parseInterval } from './presence-options.ts';
 import { StatusFormat } from './status-format.ts';
 import { helpOnlyForKnownCommands } from './unknown-command.ts';
 
@@ -48,12 +48,16 @@ function buildProgram(setExitCode: (code: number) => void): Command {
     .addHelpText('after', EXAMPLES)
     .showSuggestionAfterError(true);
 
-  addConnectedOptions(
-    addPresenceOptions(
-      addTargetOptions(
-        program
-          .command('status')
-          .description('users online, offline, stale and malformed; ghosts and missing against who is connected; index health; the last runs (read-only)'),
+  addSampleOptions(
+    addConnectedOptions(
+      addPresenceOptions(
+        addTargetOptions(
+          program
+            .command('status')
+            .description(
+              'users online, offline, stale and malformed; ghosts and missing against who is connected; index health; the last runs (records a presence sample)',
+            ),
+        ),
       ),
     ),
   )

@@ -2,7 +2,7 @@ import { InvalidArgumentError, Option, type Command } from 'commander';
 import type { z } from 'zod';
 import { findTask, loadTasks } from '../engine/task-catalog.ts';
 import type { LoadedTask } from '../engine/task.ts';
-import { loadConnectedSettings, loadPresenceParams } from '../presence/config.ts';
+import { loadConnectedSettings, loadPresenceParams, loadSampleSettings } from '../presence/config.ts';
 import type { ConnectedSource } from '../presence/connected.ts';
 import { connectedSourceOf } from '../presence/connected-source.ts';
 import { MAX_MINUTES } from '../presence/settings.ts';
@@ -43,6 +43,26 @@ export function addConnectedOptions(command: Command): Command {
     .option('--connected-adapter-key <key>', "the Redis adapter's key prefix (default: socket.io)")
     .option('--connected-user-id-field <path>', "where the Redis adapter's sockets hold the user id in socket.data (default: userId)")
     .option('--connected-timeout <seconds>', 'how long the deployment may take to answer (default: 5)');
+}
+
+/** How long presence samples are kept, as a flag; it overrides its env var and the config file. */
+export interface SampleOptions {
+  config?: string;
+  samplesRetention?: string;
+}
+
+/** Checked by the settings' schema, not here, so a bad flag is named like a bad env var or config key. */
+export function addSampleOptions(command: Command): Command {
+  return command.option(
+    '--samples-retention <days>',
+    'days presence samples are kept, 0 records none (default: 30; $PRESENCE_SAMPLES_RETENTION_DAYS)',
+  );
+}
+
+/** Days samples are kept, from the flag, the env or the config file; a bad value is a usage error naming the setting. */
+export async function sampleRetentionFromOptions(options: SampleOptions, env: NodeJS.ProcessEnv): Promise<number> {
+  const settings = await loadSampleSettings({ configPath: options.config, env, flags: { retentionDays: options.samplesRetention } });
+  return settings.retentionDays;
 }
 
 export function graceOption(): Option {

@@ -4,14 +4,16 @@ import { errorMessage, ExitCode, MaintenanceError, UsageError } from '../engine/
 import { RunStatus, type RunRecord } from '../engine/run-record.ts';
 import type { RunOptions } from './commands/run.ts';
 import { exitCodeOfRecord } from './exit-codes.ts';
-import type { PresenceTaskRun } from './presence-options.ts';
+import type { ConnectedSource } from '../presence/connected.ts';
+import type { PresenceOptions, PresenceTaskRun } from './presence-options.ts';
 import { safetyPolicy } from './safety-options.ts';
 import { runEvery, type Interval, type Iteration } from './schedule.ts';
+import { recordScheduledSample, scheduledSampling, type ScheduledSampling } from './schedule-samples.ts';
 import { operator, targetOf } from './session.ts';
 
 export const DEFAULT_INTERVAL_MINUTES = 15;
 
-export interface ScheduleOptions extends RunOptions {
+export interface ScheduleOptions extends RunOptions, PresenceOptions {
   scheduled?: boolean;
   /** Minutes between scheduled runs; decimals allowed. */
   interval?: number;
@@ -24,6 +26,8 @@ export async function runOnceOrScheduled(
   summary: string,
   runOnce: () => Promise<RunRecord | undefined>,
   env: NodeJS.ProcessEnv,
+  /** Reconcile's: the presence samples a schedule records then count the connected users. */
+  source?: ConnectedSource,
 ): Promise<number> {
   if (options.interval !== undefined && !options.scheduled) {
     throw new UsageError('--interval only applies with --scheduled (e.g. --scheduled --interval=15)');
@@ -34,7 +38,9 @@ export async function runOnceOrScheduled(
   }
   // Checked before the first interval: a bad target or safety setting is an error now, not a schedule log line later.
   safetyPolicy(options, targetOf(options), undefined, env);
-  return schedulePresenceRuns(prepared, options, options.interval ?? DEFAULT_INTERVAL_MINUTES, summary, runOnce);
+  // A dry-run schedule writes nothing to the target, samples included.
+  const sampling = options.dryRun ? undefined : await scheduledSampling(options, env, source);
+  return schedulePresenceRuns(prepared, options, options.interval ?? DEFAULT_INTERVAL_MINUTES, summary, runOnce, sampling);
 }
 
 /**
@@ -42,6 +48,7 @@ export async function runOnceOrScheduled(
  * interval in the target database, so exactly one of them runs it, and the
  * lock keeps runs from overlapping; a lost database is logged and retried on
  * the next beat. Only a usage error (the configuration will not fix itself) stops it.
+ * After each interval it ran, this host records a presence sample.
  */
 function schedulePresenceRuns(
   prepared: PresenceTaskRun,
@@ -49,6 +56,7 @@ function schedulePresenceRuns(
   intervalMinutes: number,
   summary: string,
   runOnce: () => Promise<RunRecord | undefined>,
+  sampling: ScheduledSampling | undefined,
 ): Promise<number> {
   // With --json, stdout carries only the runs' records.
   const log = (line: string) => (options.json ? process.stderr : process.stdout).write(`[schedule] ${line}\n`);
@@ -65,6 +73,7 @@ function schedulePresenceRuns(
       }
       log(`run ${n} starting at ${new Date().toISOString()}`);
       const record = await runOnce();
+      if (sampling) await recordScheduledSample(targetOf(options), sampling, log);
       if (record === undefined) return { next: 'continue' };
       const exitCode = exitCodeOfRecord(record);
       if (exitCode === ExitCode.usage) {

@@ -3,6 +3,7 @@ import type { z } from 'zod';
 import { UsageError } from '../engine/errors.ts';
 import { parseParams, type ParamNaming } from '../engine/task-catalog.ts';
 import { connectedSettingsSchema, type ConnectedSettings } from './connected-settings.ts';
+import { sampleSettingsSchema, type SampleSettings } from './sample-settings.ts';
 import { everyPresenceSetting } from './settings.ts';
 
 /** One presence setting: its config file key, environment variable and flag, and the parameter it fills. */
@@ -40,10 +41,15 @@ export const CONNECTED_SETTINGS: readonly PresenceSetting[] = [
   { key: 'connectedTimeoutSeconds', env: 'PRESENCE_CONNECTED_TIMEOUT_SECONDS', flag: '--connected-timeout', param: 'timeoutSeconds' },
 ];
 
+/** How long presence samples are kept: not a task parameter either, and the same for every command that records. */
+export const SAMPLE_SETTINGS: readonly PresenceSetting[] = [
+  { key: 'samplesRetentionDays', env: 'PRESENCE_SAMPLES_RETENTION_DAYS', flag: '--samples-retention', param: 'retentionDays' },
+];
+
 export const PRESENCE_CONFIG_ENV = 'PRESENCE_CONFIG';
 /** Keys of the same file that are not presence settings, read by src/cli: notifications apply to every command. */
 export const TOOL_CONFIG_KEYS = ['notify'] as const;
-const CONFIG_KEYS: readonly string[] = [...[...PRESENCE_SETTINGS, ...CONNECTED_SETTINGS].map((setting) => setting.key), ...TOOL_CONFIG_KEYS];
+const CONFIG_KEYS: readonly string[] = [...[...PRESENCE_SETTINGS, ...CONNECTED_SETTINGS, ...SAMPLE_SETTINGS].map((setting) => setting.key), ...TOOL_CONFIG_KEYS];
 
 export interface PresenceSources {
   /** Flag values by task parameter; undefined when not given. */
@@ -72,6 +78,11 @@ export function loadPresenceParams<Schema extends z.ZodObject>(schema: Schema, s
 /** Where the connected set comes from, by the same rules; undefined values when none is configured. */
 export function loadConnectedSettings(sources: PresenceSources): Promise<ConnectedSettings> {
   return loadSettings(CONNECTED_SETTINGS, connectedSettingsSchema, connectedSettingsSchema, sources);
+}
+
+/** How long presence samples are kept, by the same rules. */
+export function loadSampleSettings(sources: PresenceSources): Promise<SampleSettings> {
+  return loadSettings(SAMPLE_SETTINGS, sampleSettingsSchema, sampleSettingsSchema, sources);
 }
 
 /** Every setting of `table` that is given is checked against `every`; those `schema` declares are returned, defaults filled. */

@@ -5,7 +5,7 @@ import { MongoClient } from 'mongodb';
 import { startSandbox } from '../../db/sandbox.ts';
 import { ExitCode } from '../../engine/errors.ts';
 import { demoPopulation } from '../../presence/demo-population.ts';
-import { CONNECTED_SETTINGS, PRESENCE_CONFIG_ENV, PRESENCE_SETTINGS } from '../../presence/config.ts';
+import { CONNECTED_SETTINGS, PRESENCE_CONFIG_ENV, PRESENCE_SETTINGS, SAMPLE_SETTINGS } from '../../presence/config.ts';
 import { printLines } from '../render/output.ts';
 import { cleanupCommand } from './cleanup.ts';
 import { crashThePlatform, type CrashedPlatform } from './demo-crash.ts';
@@ -133,6 +133,6 @@ async function seed(uri: string, size: number) {
 }
 
 function withoutPresenceSettings(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
-  const names = new Set<string>([...[...PRESENCE_SETTINGS, ...CONNECTED_SETTINGS].map((setting) => setting.env), PRESENCE_CONFIG_ENV]);
+  const names = new Set<string>([...[...PRESENCE_SETTINGS, ...CONNECTED_SETTINGS, ...SAMPLE_SETTINGS].map((setting) => setting.env), PRESENCE_CONFIG_ENV]);
   return Object.fromEntries(Object.entries(env).filter(([name]) => !names.has(name)));
 }

@@ -29,6 +29,7 @@ export async function reconcileCommand(options: ReconcileOptions, env: NodeJS.Pr
       summary,
       () => runLoadedTask(tasks, loaded, params, options, { [CONNECTED_SERVICE]: source }),
       env,
+      source,
     );
   } finally {
     await source.close();

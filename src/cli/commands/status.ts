@@ -5,7 +5,15 @@ import { lastCompletedRuns, recentPresenceRuns } from '../../presence/last-runs.
 import { presenceModelOf } from '../../presence/model.ts';
 import { statusPresenceParams } from '../../presence/settings.ts';
 import { connectedFigures } from '../../presence/connected-figures.ts';
-import { connectedSourceFromOptions, presenceParamsFromOptions, type ConnectedOptions, type PresenceOptions } from '../presence-options.ts';
+import { recordSample, sampleOf } from '../../presence/samples.ts';
+import {
+  connectedSourceFromOptions,
+  presenceParamsFromOptions,
+  sampleRetentionFromOptions,
+  type ConnectedOptions,
+  type PresenceOptions,
+  type SampleOptions,
+} from '../presence-options.ts';
 import { DEFAULT_STATUS_MAX_TIME_SECONDS } from '../options.ts';
 import { printJson, printLines } from '../render/output.ts';
 import { presenceStatusJson, presenceStatusLines } from '../render/presence-status.ts';
@@ -13,7 +21,7 @@ import { prometheusText } from '../render/prometheus.ts';
 import { openSession, targetOf, type TargetOptions } from '../session.ts';
 import { StatusFormat } from '../status-format.ts';
 
-export interface StatusOptions extends TargetOptions, PresenceOptions, ConnectedOptions {
+export interface StatusOptions extends TargetOptions, PresenceOptions, ConnectedOptions, SampleOptions {
   format?: StatusFormat;
   /** Seconds the database queries may take, each part of status on its own budget. */
   maxTime?: number;
@@ -21,11 +29,16 @@ export interface StatusOptions extends TargetOptions, PresenceOptions, Connected
 
 const RECENT_RUNS = 5;
 
-/** `presence status`: who is online, who is stale, what is malformed, index health and the last runs. Read-only. */
+/**
+ * `presence status`: who is online, who is stale, what is malformed, index
+ * health and the last runs. Its one write is a presence sample of what it
+ * measured, for the dashboard; a sample not recorded never fails status.
+ */
 export async function statusCommand(options: StatusOptions, env: NodeJS.ProcessEnv = process.env): Promise<number> {
   const params = await presenceParamsFromOptions(statusPresenceParams, options, env);
   const model = presenceModelOf(params);
   const source = await connectedSourceFromOptions(options, env);
+  const retentionDays = await sampleRetentionFromOptions(options, env);
   const format = options.json ? StatusFormat.json : (options.format ?? StatusFormat.text);
   const target = targetOf(options);
   const session = await openSession(target, options);
@@ -35,13 +48,16 @@ export async function statusCommand(options: StatusOptions, env: NodeJS.ProcessE
     const maxTimeMs = (options.maxTime ?? DEFAULT_STATUS_MAX_TIME_SECONDS) * 1000;
     const figures = await presenceFigures(db, model, params.minutes, now, maxTimeMs);
     const connected = source && (await connectedFigures(db, model, source, now, params.graceSeconds, maxTimeMs));
+    const sampled = await recordSample(db, sampleOf(figures, connected), retentionDays);
+    // Scrapers and --json readers get what they always got; a person reading the text is told.
+    const sampleLines = sampled.state === 'not-recorded' && retentionDays > 0 ? [`presence samples: not recorded (${sampled.reason})`] : [];
     if (format === StatusFormat.prometheus) {
       process.stdout.write(prometheusText(figures, await lastCompletedRuns(session.store), connected));
       return 0;
     }
     const runs = await recentPresenceRuns(session.store, RECENT_RUNS);
     if (format === StatusFormat.json) printJson(presenceStatusJson(model, figures, runs, connected));
-    else printLines(presenceStatusLines(model, figures, runs, connected));
+    else printLines([...presenceStatusLines(model, figures, runs, connected), ...sampleLines]);
     return 0;
   } catch (error) {
     // A connection lost mid-way is the database's failure (exit 3), not the command's.
