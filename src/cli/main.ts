@@ -182,7 +182,7 @@ function buildProgram(setExitCode: (code: number) => void): Command {
     );
   }
 
-  addConnectedOptions(
+  addSampleOptions(addConnectedOptions(
     addPresenceOptions(
       addTargetOptions(
         program
@@ -190,7 +190,7 @@ function buildProgram(setExitCode: (code: number) => void): Command {
           .description('a read-only web dashboard: presence over time, ghosts, every run with its progress, the tasks'),
       ),
     ),
-  )
+  ))
     .addOption(new Option('--port <port>', 'port to listen on; 0 picks a free one').argParser(integerIn(0, 65_535, '--port')).default(8080))
     .addOption(new Option('--host <address>', 'address to listen on; any other than loopback needs a token').default('127.0.0.1'))
     .option('--token <token>', 'every request must present it (Bearer, or as the password of the login prompt); $PRESENCE_DASHBOARD_TOKEN keeps it out of ps')

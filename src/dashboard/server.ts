@@ -2,6 +2,7 @@ import { Hono, type Context } from 'hono';
 import { html } from 'hono/html';
 import { secureHeaders } from 'hono/secure-headers';
 import { z } from 'zod';
+import { jsonText } from '../cli/render/output.ts';
 import { RunStatus } from '../engine/run-record.ts';
 import { loopbackHostOnly, tokenRequired } from './access.ts';
 import type { Asset } from './assets.ts';
@@ -82,12 +83,12 @@ export function dashboardApp(data: DashboardData, settings: DashboardSettings): 
     }),
   );
   app.use(async (c, next) => {
+    // Figures and runs change by the second, and some are an operator's business only: never cached.
+    c.header('Cache-Control', 'no-store');
     if (c.req.method !== 'GET' && c.req.method !== 'HEAD') {
       return c.text('405 the dashboard is read-only: GET only\n', 405, { Allow: 'GET, HEAD' });
     }
     await next();
-    // Figures and runs change by the second, and some are an operator's business only: never cached.
-    c.header('Cache-Control', 'no-store');
   });
   if (settings.loopback) app.use(loopbackHostOnly());
   if (settings.token !== undefined) app.use(tokenRequired(settings.token));
@@ -112,7 +113,8 @@ export function dashboardApp(data: DashboardData, settings: DashboardSettings): 
   });
   app.get('/tasks', async (c) => page(c, 'Tasks', Page.tasks, tasksBody(await data.tasks())));
 
-  app.get('/api/status', async (c) => c.json((await data.presence()).status));
+  // Byte for byte what `presence status --json` prints (relaxed EJSON: dates as {"$date": …}).
+  app.get('/api/status', async (c) => c.body(jsonText((await data.presence()).status), 200, { 'Content-Type': 'application/json; charset=utf-8' }));
   app.get('/api/samples', async (c) => {
     const range = parsed(rangeQuery, queryOf(c)).range ?? DEFAULT_RANGE;
     const until = new Date();

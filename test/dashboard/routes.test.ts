@@ -138,7 +138,7 @@ describe('presence dashboard over HTTP', () => {
 });
 
 describe('presence dashboard with a token', () => {
-  it('refuses a missing or wrong token, in constant time, and serves with the right one (Bearer or Basic)', async () => {
+  it('refuses a missing or wrong token and serves with the right one (Bearer, or Basic as a browser sends it)', async () => {
     const guarded = await startDashboardProcess(['--uri', database.uri()], { ...env, PRESENCE_DASHBOARD_TOKEN: TOKEN });
     try {
       const basic = (password: string) => `Basic ${Buffer.from(`anyone:${password}`).toString('base64')}`;

@@ -12,6 +12,10 @@ export function printLines(lines: string[]): void {
 }
 
 /** Machine output: relaxed EJSON, so dates and ids stay readable and typed. */
+export function jsonText(value: unknown): string {
+  return EJSON.stringify(value, undefined, 2, { relaxed: true }) + '\n';
+}
+
 export function printJson(value: unknown): void {
-  process.stdout.write(EJSON.stringify(value, undefined, 2, { relaxed: true }) + '\n');
+  process.stdout.write(jsonText(value));
 }

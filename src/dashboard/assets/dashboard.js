@@ -41,7 +41,8 @@ async function refreshFigures() {
     showFigure(element, source && name in source ? source[name] : null);
   }
   const measured = document.querySelector('[data-measured-at]');
-  if (measured) measured.textContent = status.figures.measuredAt;
+  // Relaxed EJSON, as `presence status --json` prints it: a date is {"$date": "…"}.
+  if (measured) measured.textContent = status.figures.measuredAt.$date ?? status.figures.measuredAt;
 }
 
 let chart;
