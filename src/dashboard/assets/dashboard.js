@@ -46,9 +46,12 @@ async function refreshFigures() {
 }
 
 let chart;
+/** The range asked for, in seconds: the x axis spans it whole, however few samples fall in it. */
+let span = [0, 0];
 
 async function drawChart(element) {
   const samples = await getJson(`/api/samples?range=${encodeURIComponent(element.dataset.range)}`);
+  span = [Date.parse(samples.since) / 1000, Date.parse(samples.until) / 1000];
   element.dataset.points = String(samples.at.length);
   document.querySelector('[data-chart-empty]').hidden = samples.at.length > 0;
   const columns = [samples.at, samples.online, samples.connected, samples.ghosts];
@@ -60,7 +63,7 @@ async function drawChart(element) {
     width: Math.max(320, element.clientWidth),
     height: 280,
     spanGaps: false,
-    scales: { x: { time: true } },
+    scales: { x: { time: true, range: () => span }, y: { range: (_chart, min, max) => [0, Math.max(10, Math.ceil((max ?? 0) * 1.1))] } },
     axes: [{}, { label: 'users' }],
     series: [
       {},

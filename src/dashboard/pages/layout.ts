@@ -31,6 +31,7 @@ export function layout(input: LayoutInput): Html {
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="referrer" content="no-referrer">
+<link rel="icon" href="data:,">
 <title>${input.title} · presence dashboard</title>
 <link rel="stylesheet" href="/assets/dashboard.css">
 ${input.chart ? html`<link rel="stylesheet" href="/assets/uPlot.min.css"><script src="/assets/uPlot.iife.min.js" defer></script>` : ''}

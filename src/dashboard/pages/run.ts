@@ -71,12 +71,15 @@ function shown(image: Record<string, unknown>, field: string): string {
 }
 
 function stepsTable(record: RunRecord): Html {
-  const steps = Object.values(RunStep);
-  return table(
-    ['step', 'took'],
-    steps.map((step) => [step, record.stepMs[step] === undefined ? 'not reached' : duration(record.stepMs[step]!)]),
-    'steps',
-  );
+  const took = (step: RunStep): string => {
+    const ms = record.stepMs[step];
+    if (ms !== undefined) return duration(ms);
+    // The record is the audit: its own writing is not timed in it.
+    if (step === RunStep.audit) return record.endedAt ? `recorded at ${record.endedAt.toISOString()}` : 'not yet';
+    if (record.dryRun && (step === RunStep.backup || step === RunStep.apply || step === RunStep.verify)) return 'skipped: dry run';
+    return record.endedAt ? 'not reached' : 'not yet';
+  };
+  return table(['step', 'took'], Object.values(RunStep).map((step) => [step, took(step)]), 'steps');
 }
 
 function countsBody(record: RunRecord): Html {

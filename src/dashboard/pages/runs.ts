@@ -28,7 +28,7 @@ export function liveRun(record: RunRecord) {
 export function progressCell(record: RunRecord): Html {
   const progress = record.progress ? progressView(record.progress) : undefined;
   const active = activeStatuses.includes(record.status);
-  return html`<div class="progress" ${active ? html`data-live-run="${record._id}"` : ''}>
+  return html`<div class="progress" data-run="${record._id}"${active ? html` data-live-run="${record._id}"` : ''}>
 <progress max="${progress?.planned ?? 1}" value="${progress?.done ?? 0}" aria-label="documents settled">${progress?.percent ?? 0}%</progress>
 <span data-progress-line>${progress ? progress.line : active ? 'not writing yet (plan or backup)' : resultText(record)}</span>
 </div>`;
