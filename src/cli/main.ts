@@ -130,8 +130,9 @@ function buildProgram(setExitCode: (code: number) => void): Command {
 
   program
     .command('demo')
-    .description('start an embedded database, seed users, and walk through status, stale, cleanup and test')
+    .description('start an embedded database, seed users, walk through status, stale, reconcile, cleanup and test, then offer the dashboard')
     .addOption(new Option('--users <n>', 'users to seed').argParser(integerIn(100, 20_000, '--users')).default(2000))
+    .option('--dashboard', 'end by serving the dashboard on the demo database until Ctrl-C, even without a terminal')
     .addHelpText('after', PresenceExamples.demo)
     .action(async (options) => setExitCode(await (await import('./commands/demo.ts')).demoCommand(options)));
 

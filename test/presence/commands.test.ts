@@ -1,3 +1,4 @@
+import type { ChildProcess } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { runCli } from '../support/cli.ts';
 
@@ -21,6 +22,7 @@ describe('presence demo', () => {
     const result = await runCli(['demo', '--users', '300'], { timeoutMs: 180_000 });
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
+    expect(result.stdout.trimEnd().split('\n').at(-1)).toMatch(/^the dashboard: in a terminal \(or with --dashboard\) the demo ends by serving it/);
     const steps = [...result.stdout.matchAll(/^── \d+\/10 {2}(.+)$/gm)].map((match) => match[1]);
     expect(steps).toEqual([
       '$ presence status',
@@ -44,5 +46,29 @@ describe('presence demo', () => {
     expect(result.stdout.split('── 5/10')[1]).toMatch(new RegExp(`^\\s+ghosts\\s+${gone}\\s`, 'm'));
     expect(result.stdout.split('── 7/10')[1]).toMatch(new RegExp(`^${gone} written, 0 skipped`, 'm'));
     expect(result.stdout.split('── 10/10')[1]).toMatch(/^\s+ghosts\s+0\s/m);
+  }, 200_000);
+
+  it('ends by offering the dashboard: without a terminal it only says so; with --dashboard it serves the demo database until SIGTERM', async () => {
+    let served: (url: string) => void;
+    const url = new Promise<string>((resolve) => (served = resolve));
+    let child: ChildProcess | undefined;
+    const running = runCli(['demo', '--users', '100', '--dashboard'], {
+      timeoutMs: 180_000,
+      onStdout: (text, process) => {
+        child = process;
+        const found = /dashboard on (http:\/\/\S+)/.exec(text)?.[1];
+        if (found) served(found);
+      },
+    });
+    const base = await Promise.race([url, running.then((result) => Promise.reject(new Error(`the demo ended first: ${result.stdout}${result.stderr}`)))]);
+    const page = await (await fetch(base + '/')).text();
+    // The last step reconciled every ghost: the page shows the connected set, and none left.
+    expect(page).toMatch(/data-figure="connected\.ghosts" data-value="0"/);
+    const runs = (await (await fetch(base + '/api/runs?task=presence-reconcile&status=succeeded')).json()) as unknown[];
+    expect(runs).toHaveLength(2);
+    child!.kill('SIGTERM');
+    const result = await running;
+    expect(result.code, result.stderr).toBe(0);
+    await expect(fetch(base + '/')).rejects.toThrow();
   }, 200_000);
 });

@@ -8,6 +8,7 @@ import { demoPopulation } from '../../presence/demo-population.ts';
 import { CONNECTED_SETTINGS, PRESENCE_CONFIG_ENV, PRESENCE_SETTINGS, SAMPLE_SETTINGS } from '../../presence/config.ts';
 import { printLines } from '../render/output.ts';
 import { cleanupCommand } from './cleanup.ts';
+import { startDashboard, type DashboardOptions } from './dashboard.ts';
 import { crashThePlatform, type CrashedPlatform } from './demo-crash.ts';
 import { reconcileCommand } from './reconcile.ts';
 import { staleCommand } from './stale.ts';
@@ -33,7 +34,13 @@ interface DemoStep {
  * against who is connected → reconcile dry-run → reconcile → cleanup dry-run
  * → test → status, each through the same function its command runs.
  */
-export async function demoCommand(options: { users: number }): Promise<number> {
+export interface DemoOptions {
+  users: number;
+  /** Serve the dashboard at the end even without a terminal, until Ctrl-C or SIGTERM. */
+  dashboard?: boolean;
+}
+
+export async function demoCommand(options: DemoOptions): Promise<number> {
   const say = (line: string) => process.stdout.write(line + '\n');
   say('starting the embedded database (FerretDB on SQLite, in a temporary directory)…');
   const sandbox = await startSandbox({ log: say });
@@ -113,12 +120,42 @@ export async function demoCommand(options: { users: number }): Promise<number> {
     say('demo done: the stale and reconcile runs are in the audit (presence history) and undoable (presence restore <runId>)');
     say('while the database runs. Against your own database: presence status --uri mongodb://HOST/DB (see the README);');
     say('ghosts from who is really connected: docs/socketio.md.');
+    await offerDashboard(options, { ...target, ...connected(), ...justCrashed }, envWithToken(), say);
     return ExitCode.success;
   } finally {
     await platform?.stop();
     await sandbox.stop();
     await rm(stateDir, { recursive: true, force: true });
   }
+}
+
+/**
+ * In a terminal (or with --dashboard), the demo ends by serving the dashboard
+ * on its database until Enter, Ctrl-C or SIGTERM: the database is thrown away
+ * after. Without a terminal it only says so, and ends: a script never waits.
+ */
+async function offerDashboard(options: DemoOptions, dashboardOptions: DashboardOptions, env: NodeJS.ProcessEnv, say: (line: string) => void): Promise<void> {
+  const interactive = process.stdin.isTTY === true && process.stdout.isTTY === true;
+  if (!interactive && !options.dashboard) {
+    say('the dashboard: in a terminal (or with --dashboard) the demo ends by serving it on this database; on yours: presence dashboard');
+    return;
+  }
+  const dashboard = await startDashboard({ ...dashboardOptions, port: 0, refresh: 2 }, env);
+  say('');
+  say(`dashboard on ${dashboard.url} (read-only): presence, the runs above, the tasks`);
+  say(interactive ? 'press Enter (or Ctrl-C) to stop it and end the demo; the database is thrown away' : 'Ctrl-C or SIGTERM stops it and ends the demo; the database is thrown away');
+  await new Promise<void>((resolve) => {
+    const done = () => {
+      process.off('SIGINT', done);
+      process.off('SIGTERM', done);
+      if (interactive) process.stdin.pause();
+      resolve();
+    };
+    process.once('SIGINT', done);
+    process.once('SIGTERM', done);
+    if (interactive) process.stdin.once('data', done);
+  });
+  await dashboard.close();
 }
 
 async function seed(uri: string, size: number) {
