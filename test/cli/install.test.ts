@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -81,7 +81,11 @@ describe('npm pack, then npm install -g on a clean prefix, gives a working prese
     const packageDir = join(prefix, 'lib', 'node_modules', 'presence-maint');
     expect(existsSync(join(packageDir, 'dist', 'src', 'cli', 'main.js'))).toBe(true);
     expect(existsSync(join(packageDir, 'launcher', 'main.go'))).toBe(true);
-    expect(existsSync(join(packageDir, 'src'))).toBe(false);
+    // Of src/, only what the dashboard serves to browsers as it is.
+    expect(readdirSync(join(packageDir, 'src'), { recursive: true, encoding: 'utf8' }).filter((file) => /\.\w+$/.test(file)).sort()).toEqual([
+      'dashboard/assets/dashboard.css',
+      'dashboard/assets/dashboard.js',
+    ]);
     expect(existsSync(join(packageDir, 'test'))).toBe(false);
   });
 
@@ -95,6 +99,30 @@ describe('npm pack, then npm install -g on a clean prefix, gives a working prese
     const result = await presence(['status', '--uri', database.uri()]);
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
+  });
+
+  it('presence dashboard serves its pages and assets, uPlot included, from the installed package', async () => {
+    const child = spawn(bin, ['dashboard', '--port', '0', '--uri', database.uri()], {
+      env: { ...npmEnv(), PRESENCE_STATE_DIR: stateDir, MONGODB_URI: undefined },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    try {
+      const url = await new Promise<string>((resolve, reject) => {
+        let output = '';
+        child.stdout.on('data', (chunk: Buffer) => {
+          output += chunk.toString();
+          const found = /dashboard on (http:\/\/\S+)/.exec(output)?.[1];
+          if (found) resolve(found);
+        });
+        child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+        child.on('close', (code) => reject(new Error(`exited ${code}: ${output}`)));
+      });
+      for (const path of ['/', '/runs', '/tasks', '/assets/dashboard.js', '/assets/dashboard.css', '/assets/uPlot.iife.min.js', '/assets/uPlot.min.css']) {
+        expect((await fetch(url + path)).status, path).toBe(200);
+      }
+    } finally {
+      child.kill('SIGTERM');
+    }
   });
 
   it('presence tasks lists the built-in tasks', async () => {
