@@ -1,4 +1,5 @@
-import { connect } from '../db/connect.ts';
+import { MongoError } from 'mongodb';
+import { connect, databaseError } from '../db/connect.ts';
 import type { Target } from '../db/target.ts';
 import { errorMessage } from '../engine/errors.ts';
 import type { ConnectedSource } from '../presence/connected.ts';
@@ -52,6 +53,7 @@ export async function recordScheduledSample(target: Target, sampling: ScheduledS
       await connection.close();
     }
   } catch (error) {
-    notRecorded(errorMessage(error));
+    // Named like any database failure: the target's URI redacted.
+    notRecorded(errorMessage(error instanceof MongoError ? databaseError(error, target) : error));
   }
 }

@@ -171,6 +171,7 @@ describe('presence reconcile --scheduled', () => {
 
   it('reads the connected set afresh at every interval: a user who leaves after the first run is a ghost at a later one', async () => {
     await database.db().collection('maintenance_runs').deleteMany({ 'task.id': 'presence-reconcile' });
+    await database.db().collection('presence_samples').deleteMany({});
     let child: ChildProcess | undefined;
     let output = '';
     const done = runCli(['reconcile', '--scheduled', '--interval=0.02', '--grace', '0', '--uri', database.uri(), '--connected', node.endpointUrl], {
@@ -198,6 +199,10 @@ describe('presence reconcile --scheduled', () => {
     expect(output).toMatch(/\[schedule\] reconcile with .* every 0\.02 min/);
     // SIGTERM may land mid-run: that one ends interrupted; none fails or is refused.
     expect((await runs()).filter((run) => run.status === 'failed' || run.status === 'refused')).toEqual([]);
+    // After its runs, the scheduler sampled presence with the connected figures of its own source.
+    expect(output).not.toContain('presence sample not recorded');
+    const sample = await database.db().collection('presence_samples').findOne({ collection: 'users' });
+    expect(sample).toMatchObject({ connected: expect.any(Number), ghosts: expect.any(Number), online: expect.any(Number) });
   });
 });
 

@@ -46,6 +46,17 @@ function storedSample(collection: string, at: Date): PresenceSample {
   };
 }
 
+/** MongoDB's reply to a user without the insert privilege on the samples collection. */
+function refusedSampleInsert(seen: SeenCommand): Document | undefined {
+  if (seen.command !== 'insert' || seen.collection !== SAMPLES_COLLECTION) return undefined;
+  return {
+    ok: 0,
+    errmsg: `not authorized on ${database.name} to execute command { insert: "${SAMPLES_COLLECTION}", ordered: true, $db: "${database.name}" }`,
+    code: 13,
+    codeName: 'Unauthorized',
+  };
+}
+
 /** Two commands that must land in one minute start early enough in it. */
 async function awayFromMinuteEnd(): Promise<void> {
   const intoMinute = Date.now() % MINUTE;
@@ -139,17 +150,7 @@ describe('presence status records a presence sample', () => {
   });
 
   it('a refused sample (13 Unauthorized) leaves status at exit 0, with one last line in text and nothing new in json', async () => {
-    proxy = await startTcpProxy(database.uri(), {
-      replyWith: (seen: SeenCommand): Document | undefined =>
-        seen.command === 'insert' && seen.collection === SAMPLES_COLLECTION
-          ? {
-              ok: 0,
-              errmsg: `not authorized on ${database.name} to execute command { insert: "${SAMPLES_COLLECTION}", ordered: true, $db: "${database.name}" }`,
-              code: 13,
-              codeName: 'Unauthorized',
-            }
-          : undefined,
-    });
+    proxy = await startTcpProxy(database.uri(), { replyWith: refusedSampleInsert });
 
     const text = await runCli(['status', '--uri', proxy.uri, '--state-dir', stateDir]);
     const json = await runCli(['status', '--uri', proxy.uri, '--state-dir', stateDir, '--json']);
@@ -212,22 +213,50 @@ describe('readSamples', () => {
 });
 
 describe('presence stale --scheduled', () => {
-  it('records a presence sample after an interval it ran, and stops cleanly on SIGTERM', async () => {
+  /** A scheduler every 1.2 s; `stop` sends SIGTERM and gives its result. */
+  function scheduledStale(uri: string) {
     let child: ChildProcess | undefined;
-    const done = runCli(['stale', '--scheduled', '--interval=0.02', '--minutes=60', '--uri', database.uri(), '--state-dir', stateDir], {
+    let output = '';
+    const done = runCli(['stale', '--scheduled', '--interval=0.02', '--minutes=60', '--uri', uri, '--state-dir', stateDir], {
       timeoutMs: 90_000,
-      onStdout: (_, process) => (child = process),
+      onStdout: (text, process) => {
+        child = process;
+        output = text;
+      },
     });
+    return {
+      output: () => output,
+      stop: () => {
+        child?.kill('SIGTERM');
+        return done;
+      },
+    };
+  }
+
+  it('records a presence sample after an interval it ran, and stops cleanly on SIGTERM', async () => {
+    const schedule = scheduledStale(database.uri());
 
     await until('a sample was recorded', async () => (await samples().countDocuments({ collection: 'users' })) > 0, { withinMs: 60_000 });
-    child?.kill('SIGTERM');
-    const result = await done;
+    const result = await schedule.stop();
 
     expect(result.code, result.stdout + result.stderr).toBe(0);
     expect(result.stdout).not.toContain('presence sample not recorded');
     const sample = await samples().findOne({ collection: 'users' });
     // Measured after the run set the users inactive over 60 minutes offline.
     expect(sample).toMatchObject({ total: 14, online: 4, stale: 0, malformed: 2, connected: null });
+  });
+
+  it('logs a refused sample and goes on with its runs', async () => {
+    proxy = await startTcpProxy(database.uri(), { replyWith: refusedSampleInsert });
+    const schedule = scheduledStale(proxy.uri);
+    const refusals = () => schedule.output().match(/^\[schedule\] presence sample not recorded: not authorized: .*$/gm) ?? [];
+
+    await until('two intervals ran, each sample refused', () => refusals().length >= 2, { withinMs: 60_000, detail: schedule.output });
+    const result = await schedule.stop();
+
+    expect(result.code, result.stdout + result.stderr).toBe(0);
+    expect(refusals()[0]).toContain(`the server refused insert on ${database.name}.${SAMPLES_COLLECTION}`);
+    expect(await samples().countDocuments()).toBe(0);
   });
 });
 
