@@ -6,6 +6,7 @@ import { EJSON } from 'bson';
 import { describe, expect, it } from 'vitest';
 import type { RunRecord } from '../../src/engine/run-record.ts';
 import { parseJson, runCli, tempStateDir, type CliResult } from '../support/cli.ts';
+import { startDashboardProcess } from '../support/dashboard.ts';
 import { useTestDatabase } from '../support/database.ts';
 import { presenceUsers } from './faults.ts';
 
@@ -89,6 +90,14 @@ describe('secrets', () => {
       },
     });
     outputs.push({ command: 'stale --scheduled', result: await scheduled });
+    // The dashboard's every page and route, as a browser or a script reads them.
+    const dashboard = await startDashboardProcess(['--uri', uri], env);
+    const runId = parseJson<RunRecord>(stale.stdout)._id;
+    for (const route of ['/', '/runs', `/runs/${runId}`, '/tasks', '/api/status', '/api/samples', '/api/runs', `/api/runs/${runId}`, '/nowhere']) {
+      const response = await fetch(dashboard.url + route);
+      outputs.push({ command: `dashboard GET ${route}`, result: { code: response.status, signal: null, stdout: await response.text(), stderr: '' } });
+    }
+    outputs.push({ command: 'dashboard', result: await dashboard.stop() });
     // Failures quote the target too: refused, unreachable, malformed, bad options.
     await database.db().collection('maintenance_locks').insertOne({
       _id: 'maintenance' as never,
