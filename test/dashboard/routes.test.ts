@@ -137,6 +137,21 @@ describe('presence dashboard over HTTP', () => {
   });
 });
 
+describe('presence dashboard and what the records hold', () => {
+  it('escapes every value it shows: a collection named as HTML stays text', async () => {
+    const name = '<img src=x onerror=alert(1)>';
+    await database.db().collection(name).insertMany(presenceUsers(20, new Date()));
+    const run = await runCli(['stale', '--uri', database.uri(), '--collection', name, '--json'], { env });
+    expect(run.code, run.stderr).toBe(0);
+    const id = parseJson<TaskRunRecord>(run.stdout)._id;
+    for (const route of ['/runs', `/runs/${id}`]) {
+      const page = await (await fetch(dashboard.url + route)).text();
+      expect(page, route).not.toContain('<img src=x');
+    }
+    expect(await (await fetch(`${dashboard.url}/runs/${id}`)).text()).toContain('&lt;img src=x onerror=alert(1)&gt;');
+  });
+});
+
 describe('presence dashboard with a token', () => {
   it('refuses a missing or wrong token and serves with the right one (Bearer, or Basic as a browser sends it)', async () => {
     const guarded = await startDashboardProcess(['--uri', database.uri()], { ...env, PRESENCE_DASHBOARD_TOKEN: TOKEN });
