@@ -152,6 +152,31 @@ describe('presence dashboard and what the records hold', () => {
   });
 });
 
+describe('presence dashboard pages through runs and shows drift', () => {
+  it('pages the runs newest first, the next page from the last one shown', async () => {
+    const all = (await (await fetch(`${dashboard.url}/api/runs`)).json()) as Array<{ runId: string }>;
+    expect(all.length).toBeGreaterThanOrEqual(2);
+    const first = await (await fetch(`${dashboard.url}/runs?limit=1`)).text();
+    expect(first).toContain(all[0]!.runId);
+    expect(first).not.toContain(all[1]!.runId);
+    const older = /href="(\/runs\?[^"]*before=[^"]+)" rel="next"/.exec(first)?.[1]?.replace(/&amp;/g, '&');
+    expect(older).toBeDefined();
+    expect(older).toContain('limit=1');
+    const second = await (await fetch(dashboard.url + older!)).text();
+    expect(second).toContain(all[1]!.runId);
+    expect(second).not.toContain(all[0]!.runId);
+  });
+
+  it("flags a task whose source changed since its last run without a version bump", async () => {
+    const before = await (await fetch(`${dashboard.url}/tasks`)).text();
+    expect(before).not.toContain('data-drift');
+    // As if the run had been made by another version of the source (see the run-path test of drift).
+    await database.db().collection('maintenance_runs').updateMany({ 'task.id': 'presence-stale' }, { $set: { 'task.checksum': 'older' } });
+    const after = await (await fetch(`${dashboard.url}/tasks`)).text();
+    expect(after).toMatch(/presence-stale[\s\S]*data-drift/);
+  });
+});
+
 describe('presence dashboard with a token', () => {
   it('refuses a missing or wrong token and serves with the right one (Bearer, or Basic as a browser sends it)', async () => {
     const guarded = await startDashboardProcess(['--uri', database.uri()], { ...env, PRESENCE_DASHBOARD_TOKEN: TOKEN });

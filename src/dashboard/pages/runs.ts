@@ -91,5 +91,6 @@ function olderLink(query: RunsQuery, before: Date): string {
   if (query.taskId) params.set('task', query.taskId);
   if (query.status) params.set('status', query.status);
   params.set('before', before.toISOString());
+  params.set('limit', String(query.limit));
   return `/runs?${params}`;
 }
