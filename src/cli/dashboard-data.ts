@@ -3,22 +3,14 @@ import { MaintenanceError } from '../engine/errors.ts';
 import type { LoadedTask } from '../engine/task.ts';
 import { taskStates } from '../engine/task-states.ts';
 import { DataUnavailable, type DashboardData, type PresenceReport } from '../dashboard/data.ts';
-import type { ConnectedSource } from '../presence/connected.ts';
-import { connectedFigures } from '../presence/connected-figures.ts';
-import { presenceFigures } from '../presence/figures.ts';
 import { recentPresenceRuns } from '../presence/last-runs.ts';
-import type { PresenceModel } from '../presence/model.ts';
+import { measurePresence, type PresenceMeasure } from '../presence/measure.ts';
 import { bytesPerDay, readSamples, recordSample, sampleOf } from '../presence/samples.ts';
 import { presenceStatusJson } from './render/presence-status.ts';
 import type { Session } from './session.ts';
 
-/** What `presence status` counts with, for the dashboard to count the same way. */
-export interface PresenceMeasure {
-  model: PresenceModel;
-  staleMinutes: number;
-  graceSeconds: number;
-  maxTimeMs: number;
-  source?: ConnectedSource;
+/** What `presence status` counts with, and how long the samples are kept. */
+export interface DashboardMeasure extends PresenceMeasure {
   retentionDays: number;
 }
 
@@ -31,14 +23,13 @@ const RECENT_RUNS = 5;
  * `presence status`, `presence runs` and `presence tasks`. The only write is
  * the minute's presence sample, to the tool's own collection.
  */
-export function sessionData(session: Session, tasks: readonly LoadedTask[], measure: PresenceMeasure): DashboardData {
+export function sessionData(session: Session, tasks: readonly LoadedTask[], measure: DashboardMeasure): DashboardData {
   const db = session.connection.db;
   let latest: { at: number; report: Promise<PresenceReport> } | undefined;
 
-  const measurePresence = async (): Promise<PresenceReport> => {
+  const report = async (): Promise<PresenceReport> => {
     const now = new Date();
-    const figures = await presenceFigures(db, measure.model, measure.staleMinutes, now, measure.maxTimeMs);
-    const connected = measure.source && (await connectedFigures(db, measure.model, measure.source, now, measure.graceSeconds, measure.maxTimeMs));
+    const { figures, connected } = await measurePresence(db, measure, now);
     const runs = await recentPresenceRuns(session.store, RECENT_RUNS);
     const outcome = await recordSample(db, sampleOf(figures, connected), measure.retentionDays);
     return {
@@ -61,10 +52,10 @@ export function sessionData(session: Session, tasks: readonly LoadedTask[], meas
     presence: () =>
       unavailableOnDatabaseError(() => {
         if (latest === undefined || Date.now() - latest.at > REUSE_MEASUREMENT_MS) {
-          const report = measurePresence();
-          latest = { at: Date.now(), report };
+          const measured = report();
+          latest = { at: Date.now(), report: measured };
           // A failed measurement is not kept: the next refresh asks again.
-          report.catch(() => (latest = undefined));
+          measured.catch(() => (latest = undefined));
         }
         return latest.report;
       }),

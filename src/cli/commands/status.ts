@@ -1,10 +1,9 @@
 import { MongoError } from 'mongodb';
 import { databaseError } from '../../db/connect.ts';
-import { presenceFigures } from '../../presence/figures.ts';
 import { lastCompletedRuns, recentPresenceRuns } from '../../presence/last-runs.ts';
 import { presenceModelOf } from '../../presence/model.ts';
 import { statusPresenceParams } from '../../presence/settings.ts';
-import { connectedFigures } from '../../presence/connected-figures.ts';
+import { measurePresence } from '../../presence/measure.ts';
 import { recordSample, sampleOf } from '../../presence/samples.ts';
 import {
   connectedSourceFromOptions,
@@ -46,8 +45,7 @@ export async function statusCommand(options: StatusOptions, env: NodeJS.ProcessE
     const db = session.connection.db;
     const now = new Date();
     const maxTimeMs = (options.maxTime ?? DEFAULT_STATUS_MAX_TIME_SECONDS) * 1000;
-    const figures = await presenceFigures(db, model, params.minutes, now, maxTimeMs);
-    const connected = source && (await connectedFigures(db, model, source, now, params.graceSeconds, maxTimeMs));
+    const { figures, connected } = await measurePresence(db, { model, staleMinutes: params.minutes, graceSeconds: params.graceSeconds, maxTimeMs, source }, now);
     const sampled = await recordSample(db, sampleOf(figures, connected), retentionDays);
     // Scrapers and --json readers get what they always got; a person reading the text is told.
     const sampleLines = sampled.state === 'not-recorded' && retentionDays > 0 ? [`presence samples: not recorded (${sampled.reason})`] : [];
