@@ -74,7 +74,12 @@ async function unavailableOnDatabaseError<T>(read: () => Promise<T>): Promise<T>
     return await read();
   } catch (error) {
     // A lost connection, a refused privilege, a collection dropped meanwhile: the target's state, not the dashboard's bug.
-    if (error instanceof MongoError || error instanceof MaintenanceError) throw new DataUnavailable(error.message, { cause: error });
+    if (error instanceof MongoError || error instanceof MaintenanceError || isSocketError(error)) throw new DataUnavailable(error.message, { cause: error });
     throw error;
   }
+}
+
+/** A connection reset under the driver can reach it as the socket's own error (`write ECONNRESET`). */
+function isSocketError(error: unknown): error is NodeJS.ErrnoException {
+  return error instanceof Error && typeof (error as NodeJS.ErrnoException).syscall === 'string';
 }
