@@ -1,6 +1,6 @@
-import type { ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { runCli } from '../support/cli.ts';
+import { REPO, runCli } from '../support/cli.ts';
 
 describe('presence help', () => {
   it('lists the presence commands with examples', async () => {
@@ -70,5 +70,28 @@ describe('presence demo', () => {
     const result = await running;
     expect(result.code, result.stderr).toBe(0);
     await expect(fetch(base + '/')).rejects.toThrow();
+  }, 200_000);
+
+  it('in a terminal, serves the dashboard until Enter', async () => {
+    // util-linux's `script` gives the demo a terminal, as an operator's; what is written to it is typed there.
+    const child = spawn('script', ['-qfec', `${process.execPath} bin/presence.js demo --users 100`, '/dev/null'], { cwd: REPO, stdio: ['pipe', 'pipe', 'pipe'] });
+    let output = '';
+    const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+    const base = await new Promise<string>((resolve, reject) => {
+      child.stdout.on('data', (chunk: Buffer) => {
+        output += chunk.toString();
+        const found = /dashboard on (http:\/\/\S+)/.exec(output)?.[1];
+        if (found) resolve(found);
+      });
+      void exited.then((code) => reject(new Error(`the demo ended first (${code}): ${output}`)));
+    });
+    try {
+      expect(output).toMatch(/press Enter \(or Ctrl-C\) to stop it/);
+      expect((await fetch(base + '/tasks')).status).toBe(200);
+      child.stdin.write('\r');
+      expect(await exited).toBe(0);
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    }
   }, 200_000);
 });
