@@ -3,7 +3,7 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TaskRunRecord } from '../../src/engine/run-record.ts';
 import { launchChromium, SCREENSHOTS, watchPage } from '../support/browser.ts';
-import { parseJson, runCli, tempStateDir } from '../support/cli.ts';
+import { parseJson, runCli, tempStateDir, type CliResult } from '../support/cli.ts';
 import { startDashboardProcess, type DashboardProcess } from '../support/dashboard.ts';
 import { collectionChecksum, useTestDatabase } from '../support/database.ts';
 import { until } from '../support/until.ts';
@@ -73,13 +73,16 @@ describe('the dashboard in Chromium', () => {
   it("Runs: a run's progress bar moves while it writes; its page shows plan, backup and the restore command", async () => {
     const users = await collectionChecksum(database.db(), 'users');
     const writing = runCli(['stale', '--uri', database.uri(), '--rate', '40', '--batch-size', '5', '--json'], { env, timeoutMs: 120_000 });
+    let ended: CliResult | undefined;
+    void writing.then((result) => (ended = result));
     let runId = '';
     await until('the stale run writes and reports its progress', async () => {
+      if (ended) throw new Error(`the run ended before it was seen writing (exit ${ended.code}): ${ended.stdout.slice(-500)}${ended.stderr}`);
       const runs = (await (await fetch(`${dashboard.url}/api/runs?status=running`)).json()) as Array<{ runId: string; progress: { done: number } | null }>;
       const run = runs.find((candidate) => candidate.progress !== null && candidate.progress.done > 0);
       runId = run?.runId ?? '';
       return run !== undefined;
-    }, { withinMs: 60_000 });
+    }, { withinMs: 60_000, everyMs: 200 });
 
     const { page, problems } = await openPage('/runs');
     const bar = `[data-run="${runId}"] progress`;
@@ -114,7 +117,7 @@ describe('the dashboard in Chromium', () => {
     await run.page.close();
     // The dashboard read all of that and wrote nothing: only the run changed the users.
     expect(users).not.toBe(await collectionChecksum(database.db(), 'users'));
-  });
+  }, 180_000);
 
   it('Tasks: every task with its version and state, as presence tasks --json says', async () => {
     const listed = await runCli(['tasks', '--uri', database.uri(), '--json'], { env });

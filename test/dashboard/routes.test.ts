@@ -130,6 +130,8 @@ describe('presence dashboard over HTTP', () => {
     expect(live).toMatchObject({ runId, status: 'succeeded', active: false });
     const page = await (await fetch(`${dashboard.url}/runs/${runId}`)).text();
     expect(page).toContain(`presence restore ${runId}`);
+    // The Presence page lists it among the last presence runs, as status does.
+    expect(await (await fetch(`${dashboard.url}/`)).text()).toContain(`href="/runs/${runId}"`);
     expect(page).toContain('sha256');
     const runs = (await (await fetch(`${dashboard.url}/api/runs?task=presence-stale`)).json()) as Array<{ runId: string }>;
     expect(runs.map((run) => run.runId)).toContain(runId);

@@ -3,7 +3,7 @@ import { bytes, count } from '../../cli/render/format.ts';
 import { indexKeyText } from '../../presence/indexes.ts';
 import { describeOnline } from '../../presence/model.ts';
 import type { PresenceReport } from '../data.ts';
-import type { Html } from './layout.ts';
+import { table, type Html } from './layout.ts';
 
 /** The chart's time ranges; the samples are thinned to about one point per pixel of a wide chart. */
 export const CHART_RANGES = { '1h': 3_600_000, '6h': 21_600_000, '24h': 86_400_000, '7d': 604_800_000, '30d': 2_592_000_000 } as const;
@@ -50,6 +50,10 @@ ${indexRows(report)}
 <h2 id="connected-title">Against who is connected</h2>
 ${connectedBody(connected)}
 </section>
+<section aria-labelledby="runs-title">
+<h2 id="runs-title">Last presence runs</h2>
+${lastRuns(report)}
+</section>
 <section aria-labelledby="chart-title">
 <h2 id="chart-title">Over time</h2>
 <nav class="ranges">${Object.keys(CHART_RANGES).map(
@@ -91,4 +95,20 @@ ${row('online in the database', 'onlineConnected', connected.onlineConnected, ''
 ${row('ghosts', 'ghosts', connected.ghosts, `online in the database, not connected, inactive > ${connected.graceSeconds} s: presence reconcile`)}
 ${row('missing', 'missing', connected.missing, 'connected, shown offline: presence reconcile --fix-missing')}
 </tbody></table>`;
+}
+
+function lastRuns(report: PresenceReport): Html {
+  const runs = report.status.lastRuns;
+  if (runs.length === 0) return html`<p>No presence run recorded yet. <a href="/tasks">The tasks</a> say what can run.</p>`;
+  return table(
+    ['started', 'run', 'task', 'status', 'result'],
+    runs.map((run) => [
+      html`<time>${run.startedAt.toISOString()}</time>`,
+      html`<a href="/runs/${run.runId}">${run.runId}</a>`,
+      `${run.task}${run.dryRun ? ' (dry run)' : ''}`,
+      html`<span class="status status-${run.status}">${run.status}</span>`,
+      run.result ? `${count(run.result.written)} written, ${count(run.result.skipped)} skipped, ${count(run.result.failed)} failed` : (run.error ?? '-'),
+    ]),
+    'runs',
+  );
 }
