@@ -169,6 +169,23 @@ describe('presence dashboard pages through runs and shows drift', () => {
     expect(second).not.toContain(all[0]!.runId);
   });
 
+  it('shows the page of every kind of run: a dry run, a restore, a refusal', async () => {
+    expect((await runCli(['stale', '--uri', database.uri(), '--dry-run'], { env })).code).toBe(0);
+    expect((await runCli(['restore', runId, '--uri', database.uri()], { env })).code).toBe(0);
+    expect((await runCli(['cleanup', '--uri', database.uri(), '--env', 'production'], { env })).code).toBe(4);
+    const runs = (await (await fetch(`${dashboard.url}/api/runs`)).json()) as Array<{ runId: string; status: string }>;
+    expect(new Set(runs.map((run) => run.status))).toEqual(new Set(['succeeded', 'refused']));
+    for (const run of runs) {
+      const response = await fetch(`${dashboard.url}/runs/${run.runId}`);
+      expect(response.status, run.runId).toBe(200);
+      expect(await response.text()).toContain(run.runId);
+    }
+    const restorePage = await (await fetch(`${dashboard.url}/runs/${runs[1]!.runId}`)).text();
+    expect(restorePage).toContain(`restore of run <a href="/runs/${runId}">`);
+    const refusedPage = await (await fetch(`${dashboard.url}/runs/${runs[0]!.runId}`)).text();
+    expect(refusedPage).toMatch(/error<\/dt><dd>at confirm: /);
+  });
+
   it("flags a task whose source changed since its last run without a version bump", async () => {
     const before = await (await fetch(`${dashboard.url}/tasks`)).text();
     expect(before).not.toContain('data-drift');
