@@ -100,9 +100,8 @@ function watchRun(element) {
 const chartElement = document.getElementById('presence-chart');
 if (chartElement) {
   drawChart(chartElement).catch((error) => console.warn(String(error)));
-  every(refreshMs, async () => {
-    await refreshFigures();
-    await drawChart(chartElement);
-  });
+  every(refreshMs, refreshFigures);
+  // A sample is a minute: redrawing more often would only read the same samples again.
+  every(Math.max(refreshMs, 60_000), () => drawChart(chartElement));
 }
 for (const element of document.querySelectorAll('[data-live-run]')) watchRun(element);
