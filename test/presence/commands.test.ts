@@ -80,13 +80,13 @@ describe('presence demo', () => {
     const base = await new Promise<string>((resolve, reject) => {
       child.stdout.on('data', (chunk: Buffer) => {
         output += chunk.toString();
-        const found = /dashboard on (http:\/\/\S+)/.exec(output)?.[1];
+        // Both lines, which may come in two chunks: the address, then what stops it.
+        const found = /dashboard on (http:\/\/\S+)[\s\S]*press Enter \(or Ctrl-C\) to stop it/.exec(output)?.[1];
         if (found) resolve(found);
       });
       void exited.then((code) => reject(new Error(`the demo ended first (${code}): ${output}`)));
     });
     try {
-      expect(output).toMatch(/press Enter \(or Ctrl-C\) to stop it/);
       expect((await fetch(base + '/tasks')).status).toBe(200);
       child.stdin.write('\r');
       expect(await exited).toBe(0);
