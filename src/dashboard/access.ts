@@ -15,7 +15,7 @@ export function isLoopbackHost(host: string): boolean {
 }
 
 /** Digests are compared, so the time taken tells nothing of the token, not even its length. */
-export function sameToken(given: string, expected: string): boolean {
+function sameToken(given: string, expected: string): boolean {
   const digest = (text: string) => createHash('sha256').update(text, 'utf8').digest();
   return timingSafeEqual(digest(given), digest(expected));
 }
@@ -25,7 +25,7 @@ export function sameToken(given: string, expected: string): boolean {
  * script, or Basic with the token as password, which is what a browser's
  * login prompt sends (the user name is ignored).
  */
-export function presentedToken(header: string | undefined): string | undefined {
+function presentedToken(header: string | undefined): string | undefined {
   const match = /^(Bearer|Basic) +(\S+)$/i.exec(header?.trim() ?? '');
   if (!match) return undefined;
   const [, scheme, value] = match;

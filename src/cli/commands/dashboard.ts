@@ -14,10 +14,10 @@ import { DEFAULT_STATUS_MAX_TIME_SECONDS } from '../options.ts';
 import { connectedSourceFromOptions, presenceParamsFromOptions, sampleRetentionFromOptions, type ConnectedOptions, type PresenceOptions, type SampleOptions } from '../presence-options.ts';
 import { localPaths, openSession, targetOf, type TargetOptions } from '../session.ts';
 
-export const DASHBOARD_TOKEN_ENV = 'PRESENCE_DASHBOARD_TOKEN';
-export const DEFAULT_DASHBOARD_PORT = 8080;
-export const DEFAULT_DASHBOARD_HOST = '127.0.0.1';
-export const DEFAULT_REFRESH_SECONDS = 10;
+const DASHBOARD_TOKEN_ENV = 'PRESENCE_DASHBOARD_TOKEN';
+const DEFAULT_DASHBOARD_PORT = 8080;
+const DEFAULT_DASHBOARD_HOST = '127.0.0.1';
+const DEFAULT_REFRESH_SECONDS = 10;
 
 export interface DashboardOptions extends TargetOptions, PresenceOptions, ConnectedOptions, SampleOptions {
   port?: number;
@@ -28,7 +28,7 @@ export interface DashboardOptions extends TargetOptions, PresenceOptions, Connec
   maxTime?: number;
 }
 
-export interface RunningDashboard {
+interface RunningDashboard {
   url: string;
   close(): Promise<void>;
 }

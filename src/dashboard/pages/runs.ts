@@ -7,7 +7,7 @@ import type { RunsQuery } from '../data.ts';
 import { table, type Html } from './layout.ts';
 
 /** A run's progress as the page and its refresh show it: the same line `presence runs` prints. */
-export function progressView(progress: RunProgress) {
+function progressView(progress: RunProgress) {
   const percent = progress.planned === 0 ? 100 : Math.floor((progress.done / progress.planned) * 100);
   return { done: progress.done, planned: progress.planned, percent, state: progress.state, line: progressLine(progress), at: progress.at };
 }
