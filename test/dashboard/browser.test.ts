@@ -100,6 +100,7 @@ describe('the dashboard in Chromium', () => {
     expect(record._id).toBe(runId);
     const row = page.locator('table.runs tbody tr', { has: page.locator(`[data-run="${runId}"]`) });
     await until('the page shows the run succeeded', async () => (await row.locator('[data-status]').textContent()) === 'succeeded', { withinMs: 10_000 });
+    expect(await row.locator('[data-status]').getAttribute('class')).toBe('status status-succeeded');
     await screenshot(page, 'runs');
     expect(problems).toEqual([]);
     await page.close();

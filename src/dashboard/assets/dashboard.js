@@ -88,7 +88,10 @@ function watchRun(element) {
       bar.textContent = `${run.progress.percent}%`;
       line.textContent = run.progress.line;
     }
-    if (status) status.textContent = run.status + (run.request ? ` (${run.request} asked)` : '');
+    if (status) {
+      status.textContent = run.status + (run.request ? ` (${run.request} asked)` : '');
+      status.className = `status status-${run.status}`;
+    }
     if (!run.active) {
       line.textContent = run.progress ? `${run.progress.line} · ${run.status}: ${run.result}` : run.result;
       element.removeAttribute('data-live-run');
