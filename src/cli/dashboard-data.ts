@@ -1,11 +1,11 @@
-import { MongoError } from 'mongodb';
+import { isDatabaseFailure } from '../db/connect.ts';
 import { MaintenanceError } from '../engine/errors.ts';
 import type { LoadedTask } from '../engine/task.ts';
 import { taskStates } from '../engine/task-states.ts';
 import { DataUnavailable, type DashboardData, type PresenceReport } from '../dashboard/data.ts';
 import { recentPresenceRuns } from '../presence/last-runs.ts';
 import { measurePresence, type PresenceMeasure } from '../presence/measure.ts';
-import { bytesPerDay, readSamples, recordSample, sampleOf } from '../presence/samples.ts';
+import { bytesPerDay, readSamples, recordSample, sampleOf, type SampleOutcome } from '../presence/samples.ts';
 import { presenceStatusJson } from './render/presence-status.ts';
 import type { Session } from './session.ts';
 
@@ -34,21 +34,14 @@ export function sessionData(session: Session, tasks: readonly LoadedTask[], meas
     const outcome = await recordSample(db, sampleOf(figures, connected), measure.retentionDays);
     return {
       status: presenceStatusJson(measure.model, figures, runs, connected),
-      sample: {
-        recorded: outcome.state === 'recorded',
-        note:
-          outcome.state === 'recorded'
-            ? "kept as this minute's sample"
-            : outcome.state === 'already-recorded'
-              ? "this minute's sample was already recorded"
-              : `not recorded (${outcome.reason})`,
-      },
+      sampleNote: sampleNote(outcome),
       samples: { retentionDays: measure.retentionDays, bytesPerDay: bytesPerDay() },
     };
   };
 
   return {
     target: { uri: session.target.uri, database: session.target.database },
+    taskIds: tasks.map((loaded) => loaded.task.id),
     presence: () =>
       unavailableOnDatabaseError(() => {
         if (latest === undefined || Date.now() - latest.at > REUSE_MEASUREMENT_MS) {
@@ -74,12 +67,21 @@ async function unavailableOnDatabaseError<T>(read: () => Promise<T>): Promise<T>
     return await read();
   } catch (error) {
     // A lost connection, a refused privilege, a collection dropped meanwhile: the target's state, not the dashboard's bug.
-    if (error instanceof MongoError || error instanceof MaintenanceError || isSocketError(error)) throw new DataUnavailable(error.message, { cause: error });
+    if (isDatabaseFailure(error) || error instanceof MaintenanceError) throw new DataUnavailable(error.message, { cause: error });
     throw error;
   }
 }
 
-/** A connection reset under the driver can reach it as the socket's own error (`write ECONNRESET`). */
-function isSocketError(error: unknown): error is NodeJS.ErrnoException {
-  return error instanceof Error && typeof (error as NodeJS.ErrnoException).syscall === 'string';
+/** What became of this refresh's sample, as the Presence page says it. */
+function sampleNote(outcome: SampleOutcome): string {
+  switch (outcome.state) {
+    case 'recorded':
+      return "kept as this minute's sample";
+    case 'already-recorded':
+      return "this minute's sample was already recorded";
+    case 'off':
+      return 'none recorded: samples are off (retention 0 days)';
+    case 'not-recorded':
+      return `not recorded (${outcome.reason})`;
+  }
 }

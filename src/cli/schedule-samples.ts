@@ -1,5 +1,4 @@
-import { MongoError } from 'mongodb';
-import { connect, databaseError } from '../db/connect.ts';
+import { connect, databaseError, isDatabaseFailure } from '../db/connect.ts';
 import type { Target } from '../db/target.ts';
 import { errorMessage } from '../engine/errors.ts';
 import type { ConnectedSource } from '../presence/connected.ts';
@@ -46,6 +45,6 @@ export async function recordScheduledSample(target: Target, sampling: ScheduledS
     }
   } catch (error) {
     // Named like any database failure: the target's URI redacted.
-    notRecorded(errorMessage(error instanceof MongoError ? databaseError(error, target) : error));
+    notRecorded(errorMessage(isDatabaseFailure(error) ? databaseError(error, target) : error));
   }
 }

@@ -11,6 +11,8 @@ import type { PresenceSample } from '../presence/samples.ts';
 export interface DashboardData {
   /** The target as every page names it: the URI redacted (no credential), and the database. */
   readonly target: { uri: string; database: string };
+  /** The tasks' ids, for the Runs page's filter. */
+  readonly taskIds: readonly string[];
   /** What `presence status --json` prints, measured now (or a few seconds ago, see the command's cache). */
   presence(): Promise<PresenceReport>;
   /** The recorded samples from `since` on, oldest first, at most `maxPoints`. */
@@ -34,8 +36,8 @@ export interface RunsQuery {
 export interface PresenceReport {
   /** Exactly the object `presence status --json` prints. */
   status: StatusJson;
-  /** Whether this measurement was kept as the minute's sample, or why not. */
-  sample: { recorded: boolean; note: string };
+  /** What became of this measurement's sample: kept as the minute's, already there, or why not. */
+  sampleNote: string;
   /** The samples' cost, for the page to say it. */
   samples: { retentionDays: number; bytesPerDay: number };
 }

@@ -102,8 +102,7 @@ export function dashboardApp(data: DashboardData, settings: DashboardSettings): 
   });
   app.get('/runs', async (c) => {
     const query = runsQueryOf(c);
-    const [records, tasks] = await Promise.all([data.runs(query), data.tasks()]);
-    return page(c, 'Runs', Page.runs, runsBody(records, query, tasks));
+    return page(c, 'Runs', Page.runs, runsBody(await data.runs(query), query, data.taskIds));
   });
   app.get('/runs/:id', async (c) => {
     const id = parsed(runId, c.req.param('id'));

@@ -1,5 +1,6 @@
 import {
   MongoClient,
+  MongoError,
   MongoNetworkError,
   MongoServerError,
   MongoServerSelectionError,
@@ -92,13 +93,23 @@ function concernsOf(client: MongoClient, db: Db, planDb: Db): RunConcerns {
   };
 }
 
+/** The database's failure rather than the tool's: a driver error, or a socket's own error (see isSocketError). */
+export function isDatabaseFailure(error: unknown): error is Error {
+  return error instanceof MongoError || isSocketError(error);
+}
+
+/** A connection reset under the driver can reach the caller as the socket's own error (`write ECONNRESET`). */
+function isSocketError(error: unknown): error is NodeJS.ErrnoException {
+  return error instanceof Error && typeof (error as NodeJS.ErrnoException).syscall === 'string';
+}
+
 export function databaseError(error: unknown, target: Pick<Target, 'uri'>): DatabaseError {
   const refused = privilegeErrorOf(error);
   if (refused) return refused;
   if (isAuthError(error)) {
     return new DatabaseError(`authentication to ${target.uri} failed: check the user and password`, { cause: error });
   }
-  if (error instanceof MongoServerSelectionError || error instanceof MongoNetworkError) {
+  if (error instanceof MongoServerSelectionError || error instanceof MongoNetworkError || isSocketError(error)) {
     return new DatabaseError(`cannot reach the database at ${target.uri} (${firstLine(error.message)})`, { cause: error });
   }
   return new DatabaseError(`database error at ${target.uri}: ${firstLine((error as Error).message ?? String(error))}`, {

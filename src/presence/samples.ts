@@ -31,7 +31,8 @@ export interface PresenceSample {
   missing: number | null;
 }
 
-export type SampleOutcome = { state: 'recorded' } | { state: 'already-recorded' } | { state: 'not-recorded'; reason: string };
+/** `off`: the retention is 0 days, so nothing is recorded, by choice. */
+export type SampleOutcome = { state: 'recorded' } | { state: 'already-recorded' } | { state: 'off' } | { state: 'not-recorded'; reason: string };
 
 function minuteOf(time: Date): Date {
   return new Date(Math.floor(time.getTime() / MINUTE_MS) * MINUTE_MS);
@@ -75,7 +76,7 @@ export function sampleOf(figures: PresenceFigures, connected?: ConnectedFigures)
  * failing the command that measured it.
  */
 export async function recordSample(db: Db, sample: PresenceSample, retentionDays: number): Promise<SampleOutcome> {
-  if (retentionDays === 0) return { state: 'not-recorded', reason: 'samples are off (retention 0 days)' };
+  if (retentionDays === 0) return { state: 'off' };
   const samples = db.collection<PresenceSample>(SAMPLES_COLLECTION);
   try {
     await samples.insertOne(sample);

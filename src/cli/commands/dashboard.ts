@@ -1,11 +1,10 @@
-import { MongoError } from 'mongodb';
-import { databaseError } from '../../db/connect.ts';
+import { databaseError, isDatabaseFailure } from '../../db/connect.ts';
 import { UsageError } from '../../engine/errors.ts';
 import { loadTasks } from '../../engine/task-catalog.ts';
 import { isLoopbackHost, MIN_TOKEN_LENGTH } from '../../dashboard/access.ts';
 import { DataUnavailable } from '../../dashboard/data.ts';
 import { loadAssets } from '../../dashboard/assets.ts';
-import { listen, listenProblem, type Listening } from '../../dashboard/listen.ts';
+import { listen, listenProblem } from '../../dashboard/listen.ts';
 import { dashboardApp } from '../../dashboard/server.ts';
 import { presenceModelOf } from '../../presence/model.ts';
 import { statusPresenceParams } from '../../presence/settings.ts';
@@ -72,7 +71,6 @@ export async function startDashboard(options: DashboardOptions, env: NodeJS.Proc
     await source?.close();
     throw error;
   });
-  let listening: Listening | undefined;
   try {
     const data = sessionData(session, tasks, {
       model: presenceModelOf(params),
@@ -85,23 +83,22 @@ export async function startDashboard(options: DashboardOptions, env: NodeJS.Proc
     // Measured once before listening: a target status would refuse is refused now, with status's exit code.
     await data.presence().catch((error: unknown) => {
       if (!(error instanceof DataUnavailable)) throw error;
-      throw error.cause instanceof MongoError ? databaseError(error.cause, target) : error.cause;
+      throw isDatabaseFailure(error.cause) ? databaseError(error.cause, target) : error.cause;
     });
     const app = dashboardApp(data, { token, loopback, refreshSeconds: options.refresh ?? DEFAULT_REFRESH_SECONDS, assets });
-    listening = await listen(app, host, port).catch((error: NodeJS.ErrnoException) => {
+    const listening = await listen(app, host, port).catch((error: NodeJS.ErrnoException) => {
       const problem = listenProblem(error, host, port);
       throw problem ? new UsageError(problem) : error;
     });
+    return {
+      url: listening.url,
+      close: async () => {
+        await listening.close();
+        await Promise.all([session.close(), source?.close()]);
+      },
+    };
   } catch (error) {
     await Promise.all([session.close(), source?.close()]);
     throw error;
   }
-  const served = listening;
-  return {
-    url: served.url,
-    close: async () => {
-      await served.close();
-      await Promise.all([session.close(), source?.close()]);
-    },
-  };
 }

@@ -1,5 +1,4 @@
-import { MongoError } from 'mongodb';
-import { databaseError } from '../../db/connect.ts';
+import { databaseError, isDatabaseFailure } from '../../db/connect.ts';
 import { lastCompletedRuns, recentPresenceRuns } from '../../presence/last-runs.ts';
 import { presenceModelOf } from '../../presence/model.ts';
 import { statusPresenceParams } from '../../presence/settings.ts';
@@ -48,7 +47,7 @@ export async function statusCommand(options: StatusOptions, env: NodeJS.ProcessE
     const { figures, connected } = await measurePresence(db, { model, staleMinutes: params.minutes, graceSeconds: params.graceSeconds, maxTimeMs, source }, now);
     const sampled = await recordSample(db, sampleOf(figures, connected), retentionDays);
     // Scrapers and --json readers get what they always got; a person reading the text is told.
-    const sampleLines = sampled.state === 'not-recorded' && retentionDays > 0 ? [`presence samples: not recorded (${sampled.reason})`] : [];
+    const sampleLines = sampled.state === 'not-recorded' ? [`presence samples: not recorded (${sampled.reason})`] : [];
     if (format === StatusFormat.prometheus) {
       process.stdout.write(prometheusText(figures, await lastCompletedRuns(session.store), connected));
       return 0;
@@ -59,7 +58,7 @@ export async function statusCommand(options: StatusOptions, env: NodeJS.ProcessE
     return 0;
   } catch (error) {
     // A connection lost mid-way is the database's failure (exit 3), not the command's.
-    throw error instanceof MongoError ? databaseError(error, target) : error;
+    throw isDatabaseFailure(error) ? databaseError(error, target) : error;
   } finally {
     await Promise.all([session.close(), source?.close()]);
   }

@@ -64,7 +64,7 @@ ${lastRuns(report)}
 <noscript><p>The chart is drawn by this dashboard's own script (nothing is fetched from elsewhere); the figures above need none.</p></noscript>
 <p class="note">Samples: one a minute at most per users collection, recorded by <code>presence status</code>, scheduled runs and this page,
 in <code>presence_samples</code> of the target; kept ${report.samples.retentionDays} days (about ${bytes(report.samples.bytesPerDay)} a day).
-This measurement: <span data-sample-note>${report.sample.note}</span>.</p>
+This measurement: <span data-sample-note>${report.sampleNote}</span>.</p>
 </section>`;
 }
 

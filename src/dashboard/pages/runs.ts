@@ -2,7 +2,6 @@ import { html } from 'hono/html';
 import { count, duration } from '../../cli/render/format.ts';
 import { progressLine } from '../../cli/render/progress.ts';
 import { activeStatuses, appliedCounts, RunKind, RunStatus, StepState, type RunProgress, type RunRecord } from '../../engine/run-record.ts';
-import type { TaskState } from '../../engine/task-states.ts';
 import type { RunsQuery } from '../data.ts';
 import { table, type Html } from './layout.ts';
 
@@ -52,8 +51,8 @@ export function resultText(record: RunRecord): string {
   return record.plan.state === StepState.done ? `${count(record.plan.count)} planned` : '-';
 }
 
-export function runsBody(records: readonly RunRecord[], query: RunsQuery, tasks: readonly TaskState[]): Html {
-  const taskIds = [...new Set([...tasks.map((task) => task.task), ...(query.taskId ? [query.taskId] : [])])];
+export function runsBody(records: readonly RunRecord[], query: RunsQuery, knownTaskIds: readonly string[]): Html {
+  const taskIds = [...new Set([...knownTaskIds, ...(query.taskId ? [query.taskId] : [])])];
   const last = records.at(-1);
   const older = records.length === query.limit && last ? olderLink(query, last.startedAt) : undefined;
   return html`
