@@ -1,5 +1,6 @@
 import type { Document } from 'mongodb';
 import type { PresenceModel } from './model.ts';
+import { valueAtPath, type PathValue } from './paths.ts';
 
 export type PresenceState = 'online' | 'offline' | 'without-presence' | 'malformed';
 
@@ -28,26 +29,40 @@ export function typeName(value: unknown): string {
  */
 export function classifyUser(model: PresenceModel, user: Document): ClassifiedUser {
   const { online } = model;
-  if (!Object.hasOwn(user, online.field)) return { state: 'without-presence', problems: [] };
-  const problems: string[] = [];
-  const value: unknown = user[online.field];
+  const onlineAt = valueAtPath(user, online.field);
+  if (onlineAt.kind === 'blocked') return { state: 'malformed', problems: [blockedProblem(onlineAt)] };
+  if (onlineAt.kind === 'absent') return { state: 'without-presence', problems: [] };
+  const problems = new Set<string>();
+  const { value } = onlineAt;
   let state: 'online' | 'offline' | undefined;
   if (online.kind === 'boolean') {
     if (typeof value === 'boolean') state = value ? 'online' : 'offline';
-    else problems.push(`${online.field} is ${typeName(value)}`);
+    else problems.add(`${online.field} is ${typeName(value)}`);
   } else if (typeof value !== 'string') {
-    problems.push(`${online.field} is ${typeName(value)}`);
+    problems.add(`${online.field} is ${typeName(value)}`);
   } else if (value === online.offlineValue) {
     state = 'offline';
   } else if (online.onlineValues.includes(value)) {
     state = 'online';
   } else {
-    problems.push(`${online.field} has the unknown value ${JSON.stringify(value.slice(0, 40))}`);
+    problems.add(`${online.field} has the unknown value ${JSON.stringify(value.slice(0, 40))}`);
   }
-  const activity: unknown = user[model.lastSeenField];
+  const activityAt = valueAtPath(user, model.lastSeenField);
+  if (activityAt.kind === 'blocked') problems.add(blockedProblem(activityAt));
+  const activity = activityAt.kind === 'value' ? activityAt.value : undefined;
   if (activity !== undefined && activity !== null && !(activity instanceof Date)) {
-    problems.push(`${model.lastSeenField} is ${typeName(activity)}`);
+    problems.add(`${model.lastSeenField} is ${typeName(activity)}`);
   }
-  if (problems.length > 0 || state === undefined) return { state: 'malformed', problems };
-  return { state, problems };
+  // A companion under a parent that is no sub-document could not be written either.
+  for (const field of Object.keys(model.offlineSet)) {
+    const companionAt = valueAtPath(user, field);
+    if (companionAt.kind === 'blocked') problems.add(blockedProblem(companionAt));
+  }
+  if (problems.size > 0 || state === undefined) return { state: 'malformed', problems: [...problems] };
+  return { state, problems: [] };
+}
+
+/** `presence is null`: the parent that no write can go through. */
+function blockedProblem(blocked: Extract<PathValue, { kind: 'blocked' }>): string {
+  return `${blocked.parent} is ${typeName(blocked.value)}`;
 }

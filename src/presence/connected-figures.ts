@@ -2,6 +2,7 @@ import { ObjectId, type Db, type Document } from 'mongodb';
 import { Deadline } from './deadline.ts';
 import { ConnectedSourceError, type ConnectedSource } from './connected.ts';
 import type { PresenceModel } from './model.ts';
+import { readPath } from './paths.ts';
 import { offlineFilter, onlineFilter } from './queries.ts';
 import { userIdText } from '../socketio/user-id.ts';
 
@@ -59,7 +60,10 @@ export async function connectedFigures(
     const online = users.find(onlineFilter(model), { projection: { _id: 1, [model.lastSeenField]: 1 }, ...limit });
     for await (const user of online) {
       if (connected.userIds.has(userIdText(user._id) ?? '')) onlineConnected++;
-      else if (user[model.lastSeenField] instanceof Date && user[model.lastSeenField] < cutoff) ghosts++;
+      else {
+        const lastSeen = readPath(user, model.lastSeenField);
+        if (lastSeen instanceof Date && lastSeen < cutoff) ghosts++;
+      }
     }
     let missing = 0;
     for (const ids of inBatches(connected.userIds, IDS_PER_QUERY)) {

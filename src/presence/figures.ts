@@ -3,8 +3,9 @@ import { Deadline, type Measured, type TimeLimit } from './deadline.ts';
 import { PrivilegeError, privilegeErrorOf } from '../engine/privileges.ts';
 import { validatePresenceIndexes, type PresenceIndexHealth } from './indexes.ts';
 import type { PresenceModel } from './model.ts';
+import { readPath } from './paths.ts';
 import { onlineFilter, onlineWithoutActivityFilter, staleCutoff, staleFilter } from './queries.ts';
-import { malformedOnlineFilter, noPresenceFilter, nullOnlineValueFilter, offlineValueFilter, unknownOnlineValueFilter } from './status-queries.ts';
+import { malformedOnlineFilter, malformedParentsFilter, noPresenceFilter, nullOnlineValueFilter, offlineValueFilter, unknownOnlineValueFilter } from './status-queries.ts';
 import { checkPresenceTarget } from './target.ts';
 
 /** A count `status` reports, null when it was not measured within `--max-time` (see `unknown`). */
@@ -36,8 +37,9 @@ export interface PresenceFigures {
   withoutPresence: Count;
   /**
    * Left alone by every write: an online value with a wrong activity or in an
-   * array, and an online field holding null or no known value. An offline user's
-   * wrong activity counts as offline here; `presence test` scans for all.
+   * array, an online field holding null or no known value, and online kept in
+   * a sub-document that is none (an array, null, text). An offline user's wrong
+   * activity counts as offline here; `presence test` scans for all.
    */
   malformed: Count;
   /** The oldest last activity among online users, null when no online user has one (or unknown, see `unknown`). */
@@ -52,6 +54,7 @@ export interface PresenceFigures {
 
 /** The counts of `status`, by figure: each one bounded by the presence index (the explain test holds them to it). */
 export function statusCounts(model: PresenceModel, cutoff: Date) {
+  const malformedParents = malformedParentsFilter(model);
   return {
     online: onlineFilter(model),
     offline: offlineValueFilter(model),
@@ -61,6 +64,8 @@ export function statusCounts(model: PresenceModel, cutoff: Date) {
     malformedOnline: malformedOnlineFilter(model),
     unknownOnlineValue: unknownOnlineValueFilter(model),
     nullOnlineValue: nullOnlineValueFilter(model),
+    /** Only when online is kept in a sub-document. */
+    ...(malformedParents === undefined ? {} : { malformedParents }),
   } satisfies Record<string, Filter<Document>>;
 }
 
@@ -97,7 +102,8 @@ export async function presenceFigures(db: Db, model: PresenceModel, staleMinutes
   const cutoff = staleCutoff(now, staleMinutes);
   const counts = statusCounts(model, cutoff);
   const oldestQuery = oldestOnlineActivityQuery(model);
-  const [total, online, offline, stale, onlineWithoutActivity, withoutPresence, malformedOnline, unknownOnline, nullOnline, oldest, indexes] = await Promise.all([
+  const noMalformedParents: Measured<number> = { known: true, value: 0 };
+  const [total, online, offline, stale, onlineWithoutActivity, withoutPresence, malformedOnline, unknownOnline, nullOnline, malformedParents, oldest, indexes] = await Promise.all([
     measure('estimated_document_count', (limit) => users.estimatedDocumentCount({ maxTimeMS: limit.maxTimeMS })),
     count('count_online', counts.online),
     count('count_offline', counts.offline),
@@ -107,6 +113,7 @@ export async function presenceFigures(db: Db, model: PresenceModel, staleMinutes
     count('count_malformed_online', counts.malformedOnline),
     count('count_unknown_online_value', counts.unknownOnlineValue),
     count('count_null_online_value', counts.nullOnlineValue),
+    counts.malformedParents === undefined ? noMalformedParents : count('count_malformed_parents', counts.malformedParents),
     measure('oldest_online_activity', (limit) =>
       users.find(oldestQuery.filter, limit).project(oldestQuery.projection).sort(oldestQuery.sort).limit(1).next(),
     ),
@@ -118,7 +125,7 @@ export async function presenceFigures(db: Db, model: PresenceModel, staleMinutes
     unknown[name] = figure.reason;
     return null;
   };
-  const malformedParts = [malformedOnline, unknownOnline, nullOnline];
+  const malformedParts = [malformedOnline, unknownOnline, nullOnline, malformedParents];
   const malformed: Measured<number> =
     malformedParts.find((part) => !part.known) ??
     { known: true, value: malformedParts.reduce((sum, part) => sum + (part.known ? part.value : 0), 0) };
@@ -138,7 +145,7 @@ export async function presenceFigures(db: Db, model: PresenceModel, staleMinutes
     onlineWithoutActivity: known('onlineWithoutActivity', onlineWithoutActivity),
     withoutPresence: known('withoutPresence', withoutPresence),
     malformed: known('malformed', malformed),
-    oldestOnlineActivity: (oldestDocument?.[model.lastSeenField] as Date | undefined) ?? null,
+    oldestOnlineActivity: oldestDocument === null ? null : ((readPath(oldestDocument, model.lastSeenField) as Date | undefined) ?? null),
     unknown,
     indexes: indexes instanceof PrivilegeError ? null : indexes,
     latencyMs,

@@ -1,5 +1,5 @@
 import type { Document, Filter } from 'mongodb';
-import type { PresenceModel } from './model.ts';
+import { presenceParents, type PresenceModel } from './model.ts';
 
 /**
  * Filters that match only well-formed presence: `{isOnline: true}` alone would
@@ -19,6 +19,31 @@ function offlineValueCondition(model: PresenceModel): Document {
   return online.kind === 'boolean' ? { $eq: false, ...NOT_ARRAY } : { $eq: online.offlineValue, ...NOT_ARRAY };
 }
 
+/**
+ * Presence in a sub-document: queries look through arrays (`{'presence.online':
+ * true}` matches `presence: [{online: true}]`) but updates cannot go through
+ * one, nor through null or text. So every parent must be a sub-document (or
+ * absent, when the fields under it may be); anything else is malformed.
+ */
+function subDocumentOrAbsent(parent: string): Filter<Document> {
+  return { $or: [{ [parent]: { $exists: false } }, { [parent]: { $type: 'object', ...NOT_ARRAY } }] };
+}
+
+/** Every one of `parents` a sub-document or absent, one condition each. */
+export function wellFormedParentConditions(parents: readonly string[]): Filter<Document>[] {
+  return parents.map(subDocumentOrAbsent);
+}
+
+/** The same, as a filter to spread into another: no condition at all for top-level fields. */
+export function wellFormedParents(parents: readonly string[]): Filter<Document> {
+  return parents.length === 0 ? {} : { $and: wellFormedParentConditions(parents) };
+}
+
+/** Some of `parents` is there but is no sub-document (an array, null, text…). */
+export function malformedParents(parents: readonly string[]): Filter<Document> {
+  return { $nor: [wellFormedParents(parents)] };
+}
+
 /** Last activity is a date, null, or not recorded yet: anything else is malformed. */
 function wellFormedActivity(model: PresenceModel): Filter<Document> {
   const field = model.lastSeenField;
@@ -27,11 +52,11 @@ function wellFormedActivity(model: PresenceModel): Filter<Document> {
 
 /** Online, with well-formed presence: who `cleanup` sets offline. */
 export function onlineFilter(model: PresenceModel): Filter<Document> {
-  return { [model.online.field]: onlineValueCondition(model), ...wellFormedActivity(model) };
+  return { [model.online.field]: onlineValueCondition(model), ...wellFormedActivity(model), ...wellFormedParents(presenceParents(model)) };
 }
 
 export function offlineFilter(model: PresenceModel): Filter<Document> {
-  return { [model.online.field]: offlineValueCondition(model), ...wellFormedActivity(model) };
+  return { [model.online.field]: offlineValueCondition(model), ...wellFormedActivity(model), ...wellFormedParents(presenceParents(model)) };
 }
 
 /** Online and last active strictly before `cutoff`: who `stale` sets offline. */
@@ -39,6 +64,7 @@ export function staleFilter(model: PresenceModel, cutoff: Date): Filter<Document
   return {
     [model.online.field]: onlineValueCondition(model),
     [model.lastSeenField]: { $lt: cutoff, ...NOT_ARRAY },
+    ...wellFormedParents(presenceParents(model)),
   };
 }
 
@@ -48,6 +74,7 @@ export function onlineWithoutActivityFilter(model: PresenceModel): Filter<Docume
   return {
     [model.online.field]: onlineValueCondition(model),
     $or: [{ [field]: { $type: 'null', ...NOT_ARRAY } }, { [field]: { $exists: false } }],
+    ...wellFormedParents(presenceParents(model)),
   };
 }
 

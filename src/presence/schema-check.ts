@@ -1,7 +1,8 @@
 import type { Collection } from 'mongodb';
 import { classifyUser } from './classify.ts';
 import { CheckResult, outcome, type CheckOutcome } from './health-check.ts';
-import type { PresenceModel } from './model.ts';
+import { presenceFields, type PresenceModel } from './model.ts';
+import { readPath, topLevelProjection, valueAtPath } from './paths.ts';
 
 export const SCHEMA_SAMPLE_SIZE = 1000;
 const EXAMPLES_SHOWN = 3;
@@ -16,12 +17,12 @@ function percent(part: number, whole: number): string {
  * it stays wrong until someone fixes it.
  */
 export async function checkSchema(users: Collection, model: PresenceModel, sampleSize = SCHEMA_SAMPLE_SIZE): Promise<CheckOutcome> {
-  const projection = { [model.online.field]: 1, [model.lastSeenField]: 1 };
+  const projection = topLevelProjection(presenceFields(model));
   const sample = await users.find({}, { projection, limit: sampleSize }).toArray();
   if (sample.length === 0) return outcome(CheckResult.warn, 'no documents to check: the collection is empty');
 
   for (const field of [model.online.field, model.lastSeenField]) {
-    if (!sample.some((user) => Object.hasOwn(user, field))) {
+    if (!sample.some((user) => valueAtPath(user, field).kind === 'value')) {
       const setting = field === model.online.field ? 'onlineField' : 'lastSeenField';
       return outcome(CheckResult.fail, `no sampled document has the field "${field}" (check the ${setting} setting)`);
     }
@@ -40,7 +41,7 @@ export async function checkSchema(users: Collection, model: PresenceModel, sampl
       for (const problem of classified.problems) problems.set(problem, (problems.get(problem) ?? 0) + 1);
       if (examples.length < EXAMPLES_SHOWN) examples.push(`_id ${JSON.stringify(user._id)}: ${classified.problems.join(', ')}`);
     }
-    if (classified.state === 'online' && user[model.lastSeenField] == null) withoutActivity++;
+    if (classified.state === 'online' && readPath(user, model.lastSeenField) == null) withoutActivity++;
   }
 
   const sampled = `${sample.length} sampled document(s)`;

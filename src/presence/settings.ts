@@ -5,16 +5,17 @@ import { BETWEEN_PARAMS } from '../engine/task.ts';
 export const MAX_MINUTES = 525_600;
 export const DEFAULT_STALE_MINUTES = 30;
 
-const TOP_LEVEL_FIELD = /^[^.$][^.]*$/;
-
-function fieldNameProblem(name: string): string | undefined {
-  if (!TOP_LEVEL_FIELD.test(name)) return 'must be a top-level field name (no "." and no leading "$")';
-  if (name === '_id') return 'cannot be _id';
+/** A field, or a dotted path into a sub-document (`presence.online`). */
+function fieldPathProblem(path: string): string | undefined {
+  const segments = path.split('.');
+  if (segments.some((segment) => segment === '')) return 'must be a field name or a dotted path (e.g. presence.online), with no empty part';
+  if (segments.some((segment) => segment.startsWith('$'))) return 'must be a field name or a dotted path with no part starting with "$"';
+  if (segments[0] === '_id') return path === '_id' ? 'cannot be _id' : 'cannot be inside _id';
   return undefined;
 }
 
 const fieldName = z.string({ error: 'must be a field name' }).superRefine((name, context) => {
-  const problem = fieldNameProblem(name);
+  const problem = fieldPathProblem(name);
   if (problem) context.addIssue({ code: 'custom', message: problem });
 });
 
@@ -61,10 +62,10 @@ const companionValue = z.union([z.null(), z.string(), z.number(), z.boolean()], 
 const offlineSet = z.preprocess(
   objectFromJson,
   z
-    .record(z.string(), companionValue, { error: 'must be a JSON object of field: value, e.g. {"socketId": null}' })
+    .record(z.string(), companionValue, { error: 'must be a JSON object of field: value, e.g. {"socketId": null} or {"presence.socketId": null}' })
     .superRefine((fields, context) => {
       for (const name of Object.keys(fields)) {
-        const problem = fieldNameProblem(name);
+        const problem = fieldPathProblem(name);
         if (problem) context.addIssue({ code: 'custom', message: `field "${name}" ${problem}` });
       }
     }),
@@ -126,9 +127,25 @@ function checkModelRules(settings: z.output<typeof presenceModelObject>, context
       broken([], `offlineSet may not set "${field}", which is the ${field === onlineField ? 'onlineField' : 'lastSeenField'}`);
     }
   }
+  const nested = nestedPaths(settings);
+  if (nested) broken([], `${nested.outer} "${nested.outerPath}" holds ${nested.inner} "${nested.innerPath}"; no setting's path may be inside another's`);
   if (offlineValue !== undefined && onlineValues?.includes(offlineValue)) {
     broken([], `onlineValues contains the offlineValue "${offlineValue}"`);
   }
+}
+
+/** Two settings whose paths are one inside the other (`presence` and `presence.lastSeen`): a write to one would overwrite the other. */
+function nestedPaths(settings: z.output<typeof presenceModelObject>): { outer: string; outerPath: string; inner: string; innerPath: string } | undefined {
+  const named: [string, string][] = [
+    ['onlineField', settings.onlineField],
+    ['lastSeenField', settings.lastSeenField],
+    ...Object.keys(settings.offlineSet).map((field): [string, string] => ['offlineSet', field]),
+  ];
+  for (const [outer, outerPath] of named) {
+    const inside = named.find(([, innerPath]) => innerPath.startsWith(`${outerPath}.`));
+    if (inside) return { outer, outerPath, inner: inside[0], innerPath: inside[1] };
+  }
+  return undefined;
 }
 
 const presenceModelObject = z.object(presenceModelShape);

@@ -73,11 +73,35 @@ describe('the presence model as configuration', () => {
     [{ configPath: configFile('typo.json', { colection: 'x' }) }, /unknown key "colection" \(keys: collection, onlineField, /],
     [{ configPath: configFile('zero.json', { staleMinutes: 0 }) }, /^presence setting staleMinutes \("staleMinutes" in .*zero\.json\): must be at least 1 minute, got "0"$/],
     [{ env: { PRESENCE_STALE_MINUTES: '525601' } }, /^presence setting staleMinutes \(PRESENCE_STALE_MINUTES\): must be at most 525600 minutes/],
-    [{ env: { PRESENCE_ONLINE_FIELD: '$online' } }, /^presence setting onlineField \(PRESENCE_ONLINE_FIELD\): must be a top-level field name/],
+    [{ env: { PRESENCE_ONLINE_FIELD: '$online' } }, /^presence setting onlineField \(PRESENCE_ONLINE_FIELD\): must be a field name or a dotted path with no part starting with "\$"/],
+    [{ env: { PRESENCE_ONLINE_FIELD: 'presence.$online' } }, /^presence setting onlineField \(PRESENCE_ONLINE_FIELD\): must be a field name or a dotted path with no part starting with "\$"/],
+    [{ env: { PRESENCE_ONLINE_FIELD: 'presence..online' } }, /^presence setting onlineField \(PRESENCE_ONLINE_FIELD\): must be a field name or a dotted path \(e\.g\. presence\.online\), with no empty part/],
+    [{ env: { PRESENCE_ONLINE_FIELD: 'presence.' } }, /^presence setting onlineField \(PRESENCE_ONLINE_FIELD\): must be a field name or a dotted path .*no empty part/],
     [{ env: { PRESENCE_LAST_SEEN_FIELD: '_id' } }, /^presence setting lastSeenField \(PRESENCE_LAST_SEEN_FIELD\): cannot be _id/],
+    [{ env: { PRESENCE_LAST_SEEN_FIELD: '_id.seen' } }, /^presence setting lastSeenField \(PRESENCE_LAST_SEEN_FIELD\): cannot be inside _id/],
+    [
+      { env: { PRESENCE_ONLINE_FIELD: 'presence', PRESENCE_LAST_SEEN_FIELD: 'presence.lastSeen' } },
+      /^presence settings: onlineField "presence" holds lastSeenField "presence\.lastSeen"; no setting's path may be inside another's$/,
+    ],
+    [
+      { env: { PRESENCE_ONLINE_FIELD: 'presence.online.value', PRESENCE_LAST_SEEN_FIELD: 'presence.online' } },
+      /^presence settings: lastSeenField "presence\.online" holds onlineField "presence\.online\.value"; no setting's path may be inside another's$/,
+    ],
+    [
+      { env: { PRESENCE_ONLINE_FIELD: 'presence.online', PRESENCE_OFFLINE_SET: '{"presence.online.since": null}' } },
+      /^presence settings: onlineField "presence\.online" holds offlineSet "presence\.online\.since"; no setting's path may be inside another's$/,
+    ],
+    [
+      { env: { PRESENCE_LAST_SEEN_FIELD: 'presence.lastSeen', PRESENCE_OFFLINE_SET: '{"presence": null}' } },
+      /^presence settings: offlineSet "presence" holds lastSeenField "presence\.lastSeen"; no setting's path may be inside another's$/,
+    ],
+    [
+      { env: { PRESENCE_OFFLINE_SET: '{"session": null, "session.socketId": null}' } },
+      /^presence settings: offlineSet "session" holds offlineSet "session\.socketId"; no setting's path may be inside another's$/,
+    ],
     [{ env: { PRESENCE_COLLECTION: 'system.users' } }, /^presence setting collection \(PRESENCE_COLLECTION\): must not be a system collection/],
     [{ env: { PRESENCE_OFFLINE_SET: '{"room": {"id": 1}}' } }, /^presence setting offlineSet \(PRESENCE_OFFLINE_SET\): values must be null, text, a number or true\/false/],
-    [{ env: { PRESENCE_OFFLINE_SET: '{"a.b": null}' } }, /offlineSet .*field "a\.b" must be a top-level field name/],
+    [{ env: { PRESENCE_OFFLINE_SET: '{"a..b": null}' } }, /offlineSet .*field "a\.\.b" must be a field name or a dotted path/],
     [{ env: { PRESENCE_OFFLINE_SET: '{"isOnline": false}' } }, /^presence settings: offlineSet may not set "isOnline", which is the onlineField$/],
     [
       { env: { PRESENCE_OFFLINE_VALUE: 'offline', PRESENCE_ONLINE_VALUES: 'online,offline' } },
