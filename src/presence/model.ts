@@ -1,5 +1,5 @@
 import { parentsOf, parentsOfAll } from './paths.ts';
-import { DEFAULT_ONLINE_VALUES, type CompanionValue, type PresenceSettings } from './settings.ts';
+import { companionPaths, DEFAULT_ONLINE_VALUES, type CompanionValue, type PresenceSettings } from './settings.ts';
 
 /** How "online" is stored: a boolean, or a status field with a known offline value. */
 export type OnlineStorage =
@@ -11,7 +11,7 @@ export interface PresenceModel {
   collection: string;
   online: OnlineStorage;
   lastSeenField: string;
-  /** Companion fields the offline write sets too (e.g. socketId: null). */
+  /** Companion fields the offline write sets too, by path (e.g. socketId: null, or presence.socketId: null). */
   offlineSet: Readonly<Record<string, CompanionValue>>;
 }
 
@@ -22,7 +22,7 @@ export function presenceModelOf(settings: PresenceSettings): PresenceModel {
     offlineValue === undefined
       ? { kind: 'boolean', field: onlineField }
       : { kind: 'status', field: onlineField, offlineValue, onlineValues: [...new Set(onlineValues)] };
-  return { collection: settings.collection, online, lastSeenField: settings.lastSeenField, offlineSet: { ...settings.offlineSet } };
+  return { collection: settings.collection, online, lastSeenField: settings.lastSeenField, offlineSet: companionPaths(settings.offlineSet) };
 }
 
 /** The value that marks a user offline. */

@@ -54,6 +54,16 @@ export function topLevelProjection(paths: readonly string[]): Record<string, 1> 
   return Object.fromEntries(paths.map((path) => [path.split('.')[0]!, 1] as const));
 }
 
+/** The leaves of a document by their dotted paths: the inverse of `nestedDocument` for documents of scalar leaves. */
+export function leafPaths(document: Document, prefix = ''): Record<string, unknown> {
+  const leaves: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(document)) {
+    if (isSubDocument(value)) Object.assign(leaves, leafPaths(value, `${prefix}${key}.`));
+    else leaves[`${prefix}${key}`] = value;
+  }
+  return leaves;
+}
+
 /** `{"presence.online": true}` as the document `{presence: {online: true}}`: what an insert takes (keys hold no dots). */
 export function nestedDocument(values: Readonly<Record<string, unknown>>): Document {
   const document: Document = {};

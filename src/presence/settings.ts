@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { BETWEEN_PARAMS } from '../engine/task.ts';
+import { leafPaths, nestedDocument } from './paths.ts';
 
 /** A year: a stale threshold beyond it is a typo, not a policy. */
 export const MAX_MINUTES = 525_600;
@@ -59,6 +60,20 @@ const companionValue = z.union([z.null(), z.string(), z.number(), z.boolean()], 
   error: 'values must be null, text, a number or true/false',
 });
 
+/** A path that holds another (`presence` and `presence.lastSeen`): a write to one would overwrite the other. */
+function pathHoldingAnother(named: readonly (readonly [setting: string, path: string])[]): string | undefined {
+  for (const [outer, outerPath] of named) {
+    const inside = named.find(([, innerPath]) => innerPath.startsWith(`${outerPath}.`));
+    if (inside) return `${outer} "${outerPath}" holds ${inside[0]} "${inside[1]}"; no setting's path may be inside another's`;
+  }
+  return undefined;
+}
+
+/**
+ * Given as field: value, paths allowed; kept as the document the fields make
+ * (`{"presence.socketId": null}` → `{presence: {socketId: null}}`), which is
+ * how the audit stores it: FerretDB and MongoDB before 5.0 refuse a key with a dot.
+ */
 const offlineSet = z.preprocess(
   objectFromJson,
   z
@@ -68,8 +83,21 @@ const offlineSet = z.preprocess(
         const problem = fieldPathProblem(name);
         if (problem) context.addIssue({ code: 'custom', message: `field "${name}" ${problem}` });
       }
-    }),
+      const nested = pathHoldingAnother(Object.keys(fields).map((field) => ['offlineSet', field] as const));
+      if (nested) context.addIssue({ code: 'custom', message: nested });
+    })
+    .transform((fields) => nestedDocument(fields) as CompanionFields),
 );
+
+/** The companion fields as a document: each leaf a value going offline sets. */
+export interface CompanionFields {
+  [field: string]: CompanionValue | CompanionFields;
+}
+
+/** The companion fields by path: `{"presence.socketId": null}`. */
+export function companionPaths(fields: CompanionFields): Record<string, CompanionValue> {
+  return leafPaths(fields) as Record<string, CompanionValue>;
+}
 
 /** Seconds, decimals allowed, from 0 to a day. */
 const graceSecondsSchema = z.preprocess(
@@ -122,30 +150,21 @@ function checkModelRules(settings: z.output<typeof presenceModelObject>, context
     broken(['onlineValues'], 'needs offlineValue: online values only apply to a status field (e.g. offlineValue "offline")');
   }
   if (onlineField === lastSeenField) broken([], `onlineField and lastSeenField are both "${onlineField}"; they must differ`);
-  for (const field of Object.keys(settings.offlineSet)) {
+  const companions = Object.keys(companionPaths(settings.offlineSet));
+  for (const field of companions) {
     if (field === onlineField || field === lastSeenField) {
       broken([], `offlineSet may not set "${field}", which is the ${field === onlineField ? 'onlineField' : 'lastSeenField'}`);
     }
   }
-  const nested = nestedPaths(settings);
-  if (nested) broken([], `${nested.outer} "${nested.outerPath}" holds ${nested.inner} "${nested.innerPath}"; no setting's path may be inside another's`);
+  const nested = pathHoldingAnother([
+    ['onlineField', onlineField],
+    ['lastSeenField', lastSeenField],
+    ...companions.map((field) => ['offlineSet', field] as const),
+  ]);
+  if (nested) broken([], nested);
   if (offlineValue !== undefined && onlineValues?.includes(offlineValue)) {
     broken([], `onlineValues contains the offlineValue "${offlineValue}"`);
   }
-}
-
-/** Two settings whose paths are one inside the other (`presence` and `presence.lastSeen`): a write to one would overwrite the other. */
-function nestedPaths(settings: z.output<typeof presenceModelObject>): { outer: string; outerPath: string; inner: string; innerPath: string } | undefined {
-  const named: [string, string][] = [
-    ['onlineField', settings.onlineField],
-    ['lastSeenField', settings.lastSeenField],
-    ...Object.keys(settings.offlineSet).map((field): [string, string] => ['offlineSet', field]),
-  ];
-  for (const [outer, outerPath] of named) {
-    const inside = named.find(([, innerPath]) => innerPath.startsWith(`${outerPath}.`));
-    if (inside) return { outer, outerPath, inner: inside[0], innerPath: inside[1] };
-  }
-  return undefined;
 }
 
 const presenceModelObject = z.object(presenceModelShape);

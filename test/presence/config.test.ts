@@ -97,7 +97,7 @@ describe('the presence model as configuration', () => {
     ],
     [
       { env: { PRESENCE_OFFLINE_SET: '{"session": null, "session.socketId": null}' } },
-      /^presence settings: offlineSet "session" holds offlineSet "session\.socketId"; no setting's path may be inside another's$/,
+      /^presence setting offlineSet \(PRESENCE_OFFLINE_SET\): offlineSet "session" holds offlineSet "session\.socketId"; no setting's path may be inside another's, got /,
     ],
     [{ env: { PRESENCE_COLLECTION: 'system.users' } }, /^presence setting collection \(PRESENCE_COLLECTION\): must not be a system collection/],
     [{ env: { PRESENCE_OFFLINE_SET: '{"room": {"id": 1}}' } }, /^presence setting offlineSet \(PRESENCE_OFFLINE_SET\): values must be null, text, a number or true\/false/],
