@@ -3,6 +3,7 @@
 // `z` is the CLI's own zod, so the task's parameter schema is the kind the catalog checks for.
 export {
   defineTask,
+  PlanKind,
   TaskMode,
   type FieldChange,
   type IndexPlan,
@@ -10,5 +11,6 @@ export {
   type MaintenanceTask,
   type TaskContext,
   type TaskPlan,
+  type UpdatePlan,
 } from './engine/task.ts';
 export { z } from 'zod';

@@ -7,7 +7,7 @@ import { presenceModelParams } from '../src/presence/settings.ts';
 /** The recommended presence index, once per database, like a migration; a restore drops it again. */
 export default defineTask({
   id: 'presence-indexes',
-  version: 1,
+  version: 2,
   description: 'Create the recommended presence index (online field, then last activity)',
   mode: 'once',
   params: presenceModelParams,
@@ -22,6 +22,6 @@ export default defineTask({
         `task presence-indexes: ${blocked.conflict} on ${model.collection}, so it cannot serve the presence queries and blocks the recommended index ${indexKeyText(blocked.spec)}; drop it first (db.${model.collection}.dropIndex("${blocked.spec.name}"))`,
       );
     }
-    return { collection: model.collection, indexes: missing.map(({ name, key }) => ({ name, key })) };
+    return { kind: 'indexes', collection: model.collection, indexes: missing.map(({ name, key }) => ({ name, key })) };
   },
 });

@@ -2,8 +2,9 @@ import { EJSON } from 'bson';
 import { type Collection, type Document } from 'mongodb';
 import { afterImage, projectionOf, toBackupEntry, type BackupEntry } from './document-state.ts';
 import { TaskPlanError } from './errors.ts';
+import { blockedPathProblem, isWithin } from './paths.ts';
 import type { PlanSummary, WriteTargeting } from './run-record.ts';
-import type { FieldChange, TaskPlan } from './task.ts';
+import type { FieldChange, UpdatePlan } from './task.ts';
 
 export const SAMPLE_SIZE = 5;
 
@@ -23,19 +24,8 @@ export interface PlanReport extends Omit<PlanSummary, 'sample'> {
   sample: PlanSample[];
 }
 
-const fieldName = /^[^.$][^.]*$/;
-
-export function checkPlan(taskId: string, plan: TaskPlan): void {
-  if (plan.fields.length === 0) throw new TaskPlanError(`task ${taskId}: its plan names no fields`);
-  for (const field of plan.fields) {
-    if (!fieldName.test(field) || field === '_id') {
-      throw new TaskPlanError(`task ${taskId}: "${field}" is not a top-level field the runner can back up`);
-    }
-  }
-}
-
 /** The change for one document, checked against what the plan declared. */
-export function changeOf(taskId: string, plan: TaskPlan, document: Document): FieldChange {
+export function changeOf(taskId: string, plan: UpdatePlan, document: Document): FieldChange {
   const change = plan.change(document);
   const touched = [...Object.keys(change.set ?? {}), ...(change.unset ?? [])];
   if (touched.length === 0) throw new TaskPlanError(`task ${taskId}: empty change for a planned document`);
@@ -52,7 +42,7 @@ export function changeOf(taskId: string, plan: TaskPlan, document: Document): Fi
  * holding one) is refused: its backed-up value would no longer find the
  * document, and on a sharded cluster the write would move it between shards.
  */
-function entryOf(taskId: string, plan: TaskPlan, document: Document, targetingFields: readonly string[]): BackupEntry {
+function entryOf(taskId: string, plan: UpdatePlan, document: Document, targetingFields: readonly string[]): BackupEntry {
   const change = changeOf(taskId, plan, document);
   for (const field of [...Object.keys(change.set ?? {}), ...(change.unset ?? [])]) {
     const path = targetingFields.find((targeted) => targeted === field || targeted.startsWith(`${field}.`));
@@ -63,17 +53,32 @@ function entryOf(taskId: string, plan: TaskPlan, document: Document, targetingFi
   return toBackupEntry(document, plan.fields, change, targetingFields);
 }
 
-/** Read-only: a count, a small sample of before → after, and the backup size to expect. */
+/**
+ * Why a matched document cannot be written, or undefined: a path runs through a
+ * value that is not a sub-document (an array, null, text). Such a document is
+ * left alone, counted as malformed by the plan and never backed up.
+ */
+function malformedProblem(plan: UpdatePlan, document: Document): string | undefined {
+  for (const path of plan.fields) {
+    const problem = blockedPathProblem(document, path);
+    if (problem !== undefined) return `${EJSON.stringify(document._id, { relaxed: true })}: ${problem}`;
+  }
+  return undefined;
+}
+
+/** Read-only: a count, a small sample of before → after, the malformed matches left alone, and the backup size to expect. */
 export async function planChanges(
   taskId: string,
   collection: Collection,
-  plan: TaskPlan,
+  plan: UpdatePlan,
   targeting: WriteTargeting,
 ): Promise<PlanReport> {
-  checkPlan(taskId, plan);
   const read = readFields(plan, targeting.fields);
-  const { count, sampled } =
-    plan.keep === undefined ? await countOnServer(collection, plan, read) : await countKept(collection, plan, read, plan.keep);
+  // Only a nested path can be blocked by what holds it; top-level fields are counted on the server.
+  const { count, sampled, malformed } =
+    plan.keep === undefined && !plan.fields.some((path) => path.includes('.'))
+      ? { ...(await countOnServer(collection, plan, read)), malformed: { count: 0, examples: [] } }
+      : await countKept(collection, plan, read, plan.keep ?? (() => true));
   const entries = sampled.map((document) => entryOf(taskId, plan, document, targeting.fields));
   return {
     collection: collection.collectionName,
@@ -82,16 +87,17 @@ export async function planChanges(
     count,
     estimatedBackupBytes: Math.round(averageLineBytes(entries) * count),
     targeting,
+    ...(malformed.count === 0 ? {} : { malformed }),
     sample: entries.map(toSample),
   };
 }
 
 /** What the plan's reads fetch: the task's fields and the targeting fields, backed up together. */
-function readFields(plan: TaskPlan, targetingFields: readonly string[]): string[] {
+function readFields(plan: UpdatePlan, targetingFields: readonly string[]): string[] {
   return [...plan.fields, ...targetingFields];
 }
 
-async function countOnServer(collection: Collection, plan: TaskPlan, read: readonly string[]): Promise<{ count: number; sampled: Document[] }> {
+async function countOnServer(collection: Collection, plan: UpdatePlan, read: readonly string[]): Promise<{ count: number; sampled: Document[] }> {
   const hint = plan.hint === undefined ? {} : { hint: plan.hint };
   const [count, sampled] = await Promise.all([
     collection.countDocuments(plan.filter, hint),
@@ -101,18 +107,25 @@ async function countOnServer(collection: Collection, plan: TaskPlan, read: reado
 }
 
 /** One pass over the filter's matches, keeping the first few kept as the sample: memory flat in the matches. */
-async function countKept(collection: Collection, plan: TaskPlan, read: readonly string[], keep: (document: Document) => boolean) {
+async function countKept(collection: Collection, plan: UpdatePlan, read: readonly string[], keep: (document: Document) => boolean) {
   let count = 0;
   const sampled: Document[] = [];
+  const malformed = { count: 0, examples: [] as string[] };
   for await (const document of matches(collection, plan, read)) {
+    const problem = malformedProblem(plan, document);
+    if (problem !== undefined) {
+      malformed.count++;
+      if (malformed.examples.length < SAMPLE_SIZE) malformed.examples.push(problem);
+      continue;
+    }
     if (!keep(document)) continue;
     count++;
     if (sampled.length < SAMPLE_SIZE) sampled.push(document);
   }
-  return { count, sampled };
+  return { count, sampled, malformed };
 }
 
-function matches(collection: Collection, plan: TaskPlan, read: readonly string[], batchSize?: number) {
+function matches(collection: Collection, plan: UpdatePlan, read: readonly string[], batchSize?: number) {
   return collection.find(plan.filter, {
     projection: projectionOf(read),
     ...(batchSize === undefined ? {} : { batchSize }),
@@ -145,7 +158,7 @@ function averageLineBytes(entries: BackupEntry[]): number {
 export async function* plannedEntries(
   taskId: string,
   collection: Collection,
-  plan: TaskPlan,
+  plan: UpdatePlan,
   targetingFields: readonly string[],
   batchSize: number,
   signal: AbortSignal,
@@ -154,6 +167,7 @@ export async function* plannedEntries(
   try {
     for await (const document of cursor) {
       signal.throwIfAborted();
+      if (malformedProblem(plan, document) !== undefined) continue;
       if (plan.keep !== undefined && !plan.keep(document)) continue;
       yield entryOf(taskId, plan, document, targetingFields);
     }

@@ -1,4 +1,4 @@
-import type { AnyBulkWriteOperation, Collection } from 'mongodb';
+import type { AnyBulkWriteOperation, Collection, Document } from 'mongodb';
 import type { WriteBatchesOptions } from './apply.ts';
 import { afterImage, compareAndSetFilter, holdsState, targetedFilter, updateFor, type BackupEntry } from './document-state.ts';
 import { errorMessage } from './errors.ts';
@@ -39,14 +39,21 @@ export async function restoreBackup(
     const current = await currentDocuments(collection, fields, batch);
     const guarded: AnyBulkWriteOperation[] = [];
     const forced: AnyBulkWriteOperation[] = [];
+    // Parents the run created: removed where found empty, also after a restore that stopped before removing them.
+    const emptied: AnyBulkWriteOperation[] = [];
     for (const entry of batch) {
       const document = current.get(idKey(entry._id));
       const after = afterImage(entry);
-      if (document !== undefined && holdsState(document, entry.before, entry.absent)) counts.alreadyRestored++;
-      else if (document !== undefined && holdsState(document, after.values, after.absent)) {
+      if (document !== undefined && holdsState(document, entry.before, entry.absent)) {
+        counts.alreadyRestored++;
+        emptied.push(...removeEmptyParents(entry));
+      } else if (document !== undefined && holdsState(document, after.values, after.absent)) {
         guarded.push(putBack(entry, compareAndSetFilter(entry._id, after.values, after.absent, entry.targeting)));
-      } else if (document !== undefined && options.force) forced.push(putBack(entry, targetedFilter(entry._id, entry.targeting)));
-      else counts.conflicts++;
+        emptied.push(...removeEmptyParents(entry));
+      } else if (document !== undefined && options.force) {
+        forced.push(putBack(entry, targetedFilter(entry._id, entry.targeting)));
+        emptied.push(...removeEmptyParents(entry));
+      } else counts.conflicts++;
     }
     await options.pace?.(guarded.length + forced.length);
     if (options.signal.aborted) return { counts, interrupted: true };
@@ -62,6 +69,7 @@ export async function restoreBackup(
         counts.forced += result.matchedCount;
         counts.conflicts += forced.length - result.matchedCount;
       }
+      if (emptied.length > 0) await collection.bulkWrite(emptied, { ordered: true });
     } catch (error) {
       options.afterBatch?.(guarded.length + forced.length, performance.now() - started, error);
       return { counts, interrupted: false, failure: `restore write failed: ${errorMessage(error)}`, cause: error };
@@ -71,6 +79,18 @@ export async function restoreBackup(
     options.onBatch(counts);
   }
   return { counts, interrupted: false };
+}
+
+/** What a restore gives back: every path's value or absence, and no parent the run created. */
+export function preImage(entry: BackupEntry): { values: Document; absent: readonly string[] } {
+  return { values: entry.before, absent: [...entry.absent, ...(entry.createdParents ?? [])] };
+}
+
+/** Each parent the run created, innermost first, removed only while it is an empty sub-document. */
+function removeEmptyParents(entry: BackupEntry): AnyBulkWriteOperation[] {
+  return (entry.createdParents ?? []).map((parent) => ({
+    updateOne: { filter: { ...targetedFilter(entry._id, entry.targeting), [parent]: { $eq: {} } }, update: { $unset: { [parent]: '' } } },
+  }));
 }
 
 /** Writes back the pre-image of the fields the run changed. */

@@ -82,6 +82,11 @@ export interface PlanSummary {
   /** Absent from records written before targeting existed. */
   targeting?: WriteTargeting;
   /**
+   * Matched documents left alone because a path runs through a value that is not a sub-document (an array, null,
+   * text), with the first few named and why; absent when there were none.
+   */
+  malformed?: { count: number; examples: string[] };
+  /**
    * The first few documents' before → after (the fields concerned and `_id` only), as canonical EJSON text like
    * the filter; what an operator saw with the plan. Absent from records written before it was kept.
    */

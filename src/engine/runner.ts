@@ -37,15 +37,17 @@ import {
   type TaskRunRecord,
   type VerifyCounts,
 } from './run-record.ts';
-import { isIndexPlan, migrationName, TaskMode, type AnyPlan, type LoadedTask, type TaskContext, type TaskLogger, type TaskServices } from './task.ts';
+import { migrationName, PlanKind, TaskMode, type AnyPlan, type LoadedTask, type TaskContext, type TaskLogger, type TaskServices } from './task.ts';
 import { assertWindow, confirmRun, windowState, type SafetyPolicy } from './safety.ts';
 import type { TargetState } from './verify.ts';
+import { preImage } from './restore.ts';
 import { SAMPLE_SIZE, sampleText, type PlanSample } from './plan.ts';
 import { applyBackup, type WriteBatchesOptions } from './apply.ts';
 import { ProgressMeter } from './progress.ts';
 import { Steering } from './steering.ts';
 import { limitReached, WindowEnd } from './run-limits.ts';
 import { undoOf, workOf, type Work } from './work.ts';
+import { checkedPlan } from './plan-check.ts';
 
 export interface RunnerDeps {
   /** Reads the primary and writes with majority: everything that decides, makes or checks a write. */
@@ -406,9 +408,12 @@ export async function runTask(
     const { work, summary } = await run.step('plan', async () => {
       const planDb = deps.planDb ?? deps.db;
       const context: TaskContext<unknown> = { db: planDb, params, now: settings.now, log: taskLogger(run), services: settings.services ?? {} };
-      const plan = await loaded.task.plan(context as never);
+      const plan = checkedPlan(loaded.task.id, await loaded.task.plan(context as never));
       const planned = workOf(loaded.task.id, { db: deps.db, planDb }, plan, await targetingOf(run, plan));
       const { sample, ...summary } = await planned.plan();
+      if (summary.malformed !== undefined) {
+        run.notice(`${summary.malformed.count} matched document(s) left alone as malformed, e.g. ${summary.malformed.examples.join('; ')}`);
+      }
       deps.observer.planned({ ...summary, sample });
       await planReached(run, { ...summary, sample: sampleText(sample) });
       return { work: planned, summary };
@@ -494,7 +499,7 @@ export async function continueRun(
 
 /** The targeting of a plan's writes, said in the run's notices when there is something to say. */
 async function targetingOf(run: Run<RunRecord>, plan: AnyPlan) {
-  if (isIndexPlan(plan) || run.settings.targeting === undefined) return NO_TARGETING;
+  if (plan.kind === PlanKind.indexes || run.settings.targeting === undefined) return NO_TARGETING;
   const { targeting, notice } = await run.settings.targeting(plan.collection);
   if (notice !== undefined) run.notice(notice);
   return targeting;
@@ -671,7 +676,7 @@ export async function restoreRun(deps: RunnerDeps, manifest: BackupManifest, set
       if (outcome.interrupted) throw interruptedBy(run.signal);
       if (outcome.failure) throw writeFailed(outcome.failure, outcome.cause);
     });
-    await verifyStep(run, manifest, (entry) => ({ values: entry.before, absent: entry.absent }));
+    await verifyStep(run, manifest, preImage);
     return await run.finish(undefined);
   } catch (error) {
     return await run.finish(error);

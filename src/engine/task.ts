@@ -9,21 +9,35 @@ export const TaskMode = {
 } as const;
 export type TaskMode = (typeof TaskMode)[keyof typeof TaskMode];
 
-/** What a task wants done to one document. Keys are top-level field names. */
+/** What a task wants done to one document. Keys are field paths (`email`, `profile.mail`) named in the plan's `fields`. */
 export interface FieldChange {
   set?: Record<string, unknown>;
   unset?: string[];
 }
 
+/** What a plan does: the runner takes each kind through the same run, with the guarantee of its kind. */
+export const PlanKind = {
+  /** Set or unset fields of the matched documents (the default). */
+  update: 'update',
+  /** Create missing indexes. */
+  indexes: 'indexes',
+} as const;
+export type PlanKind = (typeof PlanKind)[keyof typeof PlanKind];
+
 /**
- * A task's plan: which documents, and what to do with each. The runner streams
- * `filter`, backs up `fields` of every match, and writes only where those
- * fields still hold their backed-up values.
+ * A task's plan of kind `update`: which documents, and what to do with each.
+ * The runner streams `filter`, backs up `fields` of every match, and writes
+ * only where those fields still hold their backed-up values.
  */
-export interface TaskPlan {
+export interface UpdatePlan {
+  /** `update` when absent: the tasks written before plans had kinds are update plans. */
+  kind?: typeof PlanKind.update;
   collection: string;
   filter: Filter<Document>;
-  /** Every field the change reads or writes: backed up, and compared at write time. */
+  /**
+   * Every field path the change reads or writes (`email`, `profile.mail`): backed up (a value, or its absence), and
+   * compared at write time. A plan names a path or its parent, never both.
+   */
   fields: readonly string[];
   /** Pure: the same document always gives the same change. */
   change(document: Document): FieldChange;
@@ -38,6 +52,9 @@ export interface TaskPlan {
   keep?(document: Document): boolean;
 }
 
+/** The update plan's earlier name, kept for the tasks that import it. */
+export type TaskPlan = UpdatePlan;
+
 /** An index a task wants on a collection. */
 export interface IndexSpec {
   name: string;
@@ -51,15 +68,12 @@ export interface IndexSpec {
  * drops what the run created.
  */
 export interface IndexPlan {
+  kind: typeof PlanKind.indexes;
   collection: string;
   indexes: readonly IndexSpec[];
 }
 
-export type AnyPlan = TaskPlan | IndexPlan;
-
-export function isIndexPlan(plan: AnyPlan): plan is IndexPlan {
-  return 'indexes' in plan;
-}
+export type AnyPlan = UpdatePlan | IndexPlan;
 
 /**
  * Marks a refinement's issue as a rule between parameters, not one bad value:

@@ -6,7 +6,7 @@ import { applyIndexes, INDEX_FIELD, indexEntries, planIndexes, restoreIndexes, v
 import { planChanges, plannedEntries, type PlanReport } from './plan.ts';
 import { restoreBackup, type RestoreOptions, type RestoreOutcome } from './restore.ts';
 import { NO_TARGETING, type VerifyCounts, type WriteTargeting } from './run-record.ts';
-import { isIndexPlan, type AnyPlan } from './task.ts';
+import { PlanKind, type AnyPlan } from './task.ts';
 import { verifyBackup, type TargetState } from './verify.ts';
 
 /** What the run path does at each step, for documents or for indexes. */
@@ -38,7 +38,7 @@ export interface Undo {
 export function workOf(taskId: string, { db, planDb }: { db: Db; planDb: Db }, plan: AnyPlan, targeting: WriteTargeting): Work {
   const collection = db.collection(plan.collection);
   const planned = planDb.collection(plan.collection);
-  if (isIndexPlan(plan)) {
+  if (plan.kind === PlanKind.indexes) {
     return {
       kind: 'indexes',
       collection: plan.collection,
