@@ -1,6 +1,6 @@
 import type { Document } from 'mongodb';
 import type { PresenceModel } from './model.ts';
-import { valueAtPath, type PathValue } from './paths.ts';
+import { readPath, type PathRead } from '../engine/paths.ts';
 
 export type PresenceState = 'online' | 'offline' | 'without-presence' | 'malformed';
 
@@ -29,9 +29,9 @@ export function typeName(value: unknown): string {
  */
 export function classifyUser(model: PresenceModel, user: Document): ClassifiedUser {
   const { online } = model;
-  const onlineAt = valueAtPath(user, online.field);
-  if (onlineAt.kind === 'blocked') return { state: 'malformed', problems: [blockedProblem(onlineAt)] };
-  if (onlineAt.kind === 'absent') return { state: 'without-presence', problems: [] };
+  const onlineAt = readPath(user, online.field);
+  if (onlineAt.state === 'blocked') return { state: 'malformed', problems: [blockedProblem(onlineAt)] };
+  if (onlineAt.state === 'absent') return { state: 'without-presence', problems: [] };
   const problems = new Set<string>();
   const { value } = onlineAt;
   let state: 'online' | 'offline' | undefined;
@@ -47,22 +47,22 @@ export function classifyUser(model: PresenceModel, user: Document): ClassifiedUs
   } else {
     problems.add(`${online.field} has the unknown value ${JSON.stringify(value.slice(0, 40))}`);
   }
-  const activityAt = valueAtPath(user, model.lastSeenField);
-  if (activityAt.kind === 'blocked') problems.add(blockedProblem(activityAt));
-  const activity = activityAt.kind === 'value' ? activityAt.value : undefined;
+  const activityAt = readPath(user, model.lastSeenField);
+  if (activityAt.state === 'blocked') problems.add(blockedProblem(activityAt));
+  const activity = activityAt.state === 'value' ? activityAt.value : undefined;
   if (activity !== undefined && activity !== null && !(activity instanceof Date)) {
     problems.add(`${model.lastSeenField} is ${typeName(activity)}`);
   }
   // A companion under a parent that is no sub-document could not be written either.
   for (const field of Object.keys(model.offlineSet)) {
-    const companionAt = valueAtPath(user, field);
-    if (companionAt.kind === 'blocked') problems.add(blockedProblem(companionAt));
+    const companionAt = readPath(user, field);
+    if (companionAt.state === 'blocked') problems.add(blockedProblem(companionAt));
   }
   if (problems.size > 0 || state === undefined) return { state: 'malformed', problems: [...problems] };
   return { state, problems: [] };
 }
 
 /** `presence is null`: the parent that no write can go through. */
-function blockedProblem(blocked: Extract<PathValue, { kind: 'blocked' }>): string {
-  return `${blocked.parent} is ${typeName(blocked.value)}`;
+function blockedProblem(blocked: Extract<PathRead, { state: 'blocked' }>): string {
+  return `${blocked.parent} is ${typeName(blocked.holds)}`;
 }

@@ -2,7 +2,7 @@ import { ObjectId, type Db, type Document } from 'mongodb';
 import { Deadline } from './deadline.ts';
 import { ConnectedSourceError, type ConnectedSource } from './connected.ts';
 import type { PresenceModel } from './model.ts';
-import { readPath } from './paths.ts';
+import { valueAt } from './paths.ts';
 import { offlineFilter, onlineFilter } from './queries.ts';
 import { userIdText } from '../socketio/user-id.ts';
 
@@ -61,7 +61,7 @@ export async function connectedFigures(
     for await (const user of online) {
       if (connected.userIds.has(userIdText(user._id) ?? '')) onlineConnected++;
       else {
-        const lastSeen = readPath(user, model.lastSeenField);
+        const lastSeen = valueAt(user, model.lastSeenField);
         if (lastSeen instanceof Date && lastSeen < cutoff) ghosts++;
       }
     }

@@ -3,7 +3,7 @@ import { Deadline, type Measured, type TimeLimit } from './deadline.ts';
 import { PrivilegeError, privilegeErrorOf } from '../engine/privileges.ts';
 import { validatePresenceIndexes, type PresenceIndexHealth } from './indexes.ts';
 import type { PresenceModel } from './model.ts';
-import { readPath } from './paths.ts';
+import { valueAt } from './paths.ts';
 import { onlineFilter, onlineWithoutActivityFilter, staleCutoff, staleFilter } from './queries.ts';
 import { malformedOnlineFilter, malformedParentsFilter, noPresenceFilter, nullOnlineValueFilter, offlineValueFilter, unknownOnlineValueFilter } from './status-queries.ts';
 import { checkPresenceTarget } from './target.ts';
@@ -145,7 +145,7 @@ export async function presenceFigures(db: Db, model: PresenceModel, staleMinutes
     onlineWithoutActivity: known('onlineWithoutActivity', onlineWithoutActivity),
     withoutPresence: known('withoutPresence', withoutPresence),
     malformed: known('malformed', malformed),
-    oldestOnlineActivity: oldestDocument === null ? null : ((readPath(oldestDocument, model.lastSeenField) as Date | undefined) ?? null),
+    oldestOnlineActivity: oldestDocument === null ? null : ((valueAt(oldestDocument, model.lastSeenField) as Date | undefined) ?? null),
     unknown,
     indexes: indexes instanceof PrivilegeError ? null : indexes,
     latencyMs,

@@ -1,4 +1,3 @@
-import { parentsOf, parentsOfAll } from './paths.ts';
 import { companionPaths, DEFAULT_ONLINE_VALUES, type CompanionValue, type PresenceSettings } from './settings.ts';
 
 /** How "online" is stored: a boolean, or a status field with a known offline value. */
@@ -43,16 +42,6 @@ export function isOnlineValue(model: PresenceModel, value: unknown): boolean {
 /** Every field a presence write reads or sets: backed up and compared at write time. */
 export function presenceFields(model: PresenceModel): string[] {
   return [model.online.field, model.lastSeenField, ...Object.keys(model.offlineSet)];
-}
-
-/** The sub-documents that hold the online value (none when it is a top-level field). */
-export function onlineParents(model: PresenceModel): string[] {
-  return parentsOf(model.online.field);
-}
-
-/** The sub-documents that hold any presence field: each must be a sub-document or absent for a write to go through. */
-export function presenceParents(model: PresenceModel): string[] {
-  return parentsOfAll(presenceFields(model));
 }
 
 /** "isOnline (boolean)", "status (offline = "offline", online = "online", "away")". */

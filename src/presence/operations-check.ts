@@ -3,7 +3,7 @@ import { ObjectId, type Db, type Document } from 'mongodb';
 import { CheckResult, outcome, type CheckOutcome } from './health-check.ts';
 import { offlineValueOf, onlineValueOf, type PresenceModel } from './model.ts';
 import { offlineChange } from './plans.ts';
-import { nestedDocument, readPath } from './paths.ts';
+import { nestedDocument, valueAt } from './paths.ts';
 import { offlineFilter, onlineFilter } from './queries.ts';
 
 /** Slower than this for one presence write or read, and the check warns. */
@@ -46,7 +46,7 @@ export async function checkOperations(db: Db, model: PresenceModel, scratchName 
     if (wentOffline.matchedCount !== 1) return outcome(CheckResult.fail, 'setting the scratch user offline matched nothing');
     const offline = await time('read offline', () => scratch.findOne({ _id, ...offlineFilter(model) }));
     if (offline === null) return outcome(CheckResult.fail, 'a user set offline is not found by the offline query');
-    const uncleared = companions.filter((field) => JSON.stringify(readPath(offline, field)) !== JSON.stringify(model.offlineSet[field]));
+    const uncleared = companions.filter((field) => JSON.stringify(valueAt(offline, field)) !== JSON.stringify(model.offlineSet[field]));
     if (uncleared.length > 0) return outcome(CheckResult.fail, `going offline did not set ${uncleared.join(', ')}`);
     return undefined;
   };

@@ -1,49 +1,15 @@
 import type { Document } from 'mongodb';
+import { isSubDocument, readPath } from '../engine/paths.ts';
 
 /**
- * Presence may live in a sub-document (`presence.online`). A setting is a
- * dotted path; these read and build documents along such paths.
+ * Presence may live in a sub-document (`presence.online`): what presence needs
+ * beyond the engine's paths (engine/paths.ts) to read and build such documents.
  */
 
-/** What a path leads to in a document in hand. */
-export type PathValue =
-  | { kind: 'value'; value: unknown }
-  | { kind: 'absent' }
-  /** A parent on the way is there but is no sub-document (null, text, an array): writes cannot go through it. */
-  | { kind: 'blocked'; parent: string; value: unknown };
-
-/** The parents of a path, outermost first: `a.b.c` → `a`, `a.b`. None for a top-level field. */
-export function parentsOf(path: string): string[] {
-  const segments = path.split('.');
-  return segments.slice(1).map((_, index) => segments.slice(0, index + 1).join('.'));
-}
-
-/** Every parent of the given paths, once, outermost first. */
-export function parentsOfAll(paths: readonly string[]): string[] {
-  return [...new Set(paths.flatMap(parentsOf))].sort((a, b) => a.split('.').length - b.split('.').length);
-}
-
-/** A sub-document a path may go through: an object that is no array, no date and no BSON value. */
-function isSubDocument(value: unknown): value is Document {
-  if (typeof value !== 'object' || value === null || Array.isArray(value) || value instanceof Date) return false;
-  return (value as { _bsontype?: unknown })._bsontype === undefined;
-}
-
-export function valueAtPath(document: Document, path: string): PathValue {
-  let current: unknown = document;
-  const segments = path.split('.');
-  for (const [index, segment] of segments.entries()) {
-    if (!isSubDocument(current)) return { kind: 'blocked', parent: segments.slice(0, index).join('.'), value: current };
-    if (!Object.hasOwn(current, segment)) return { kind: 'absent' };
-    current = current[segment];
-  }
-  return { kind: 'value', value: current };
-}
-
-/** The value at `path`, undefined when absent or blocked. */
-export function readPath(document: Document, path: string): unknown {
-  const found = valueAtPath(document, path);
-  return found.kind === 'value' ? found.value : undefined;
+/** The value at `path`, undefined when absent or when a parent is no sub-document. */
+export function valueAt(document: Document, path: string): unknown {
+  const read = readPath(document, path);
+  return read.state === 'value' ? read.value : undefined;
 }
 
 /**

@@ -2,7 +2,7 @@ import type { Document } from 'mongodb';
 import type { FieldChange, TaskPlan } from '../engine/task.ts';
 import type { ConnectedSet } from './connected.ts';
 import { isOnlineValue, offlineValueOf, onlineValueOf, presenceFields, type PresenceModel } from './model.ts';
-import { readPath } from './paths.ts';
+import { valueAt } from './paths.ts';
 import { offlineFilter, onlineFilter, staleCutoff, staleFilter } from './queries.ts';
 import { userIdText } from '../socketio/user-id.ts';
 
@@ -62,7 +62,7 @@ export function planGhosts(model: PresenceModel, connected: ConnectedSet, now: D
     };
   }
   const online: FieldChange = { set: { [model.online.field]: onlineValueOf(model) } };
-  const shownOnline = (document: Document) => isOnlineValue(model, readPath(document, model.online.field));
+  const shownOnline = (document: Document) => isOnlineValue(model, valueAt(document, model.online.field));
   return {
     cutoff,
     plan: {

@@ -1,5 +1,6 @@
 import type { Document, Filter } from 'mongodb';
-import { presenceParents, type PresenceModel } from './model.ts';
+import { parentsWritable } from '../engine/paths.ts';
+import { presenceFields, type PresenceModel } from './model.ts';
 
 /**
  * Filters that match only well-formed presence: `{isOnline: true}` alone would
@@ -22,26 +23,18 @@ function offlineValueCondition(model: PresenceModel): Document {
 /**
  * Presence in a sub-document: queries look through arrays (`{'presence.online':
  * true}` matches `presence: [{online: true}]`) but updates cannot go through
- * one, nor through null or text. So every parent must be a sub-document (or
- * absent, when the fields under it may be); anything else is malformed.
+ * one, nor through null or text. So every parent of the paths must be a
+ * sub-document (or absent); anything else is malformed. To spread into a
+ * filter: no condition at all for top-level fields.
  */
-function subDocumentOrAbsent(parent: string): Filter<Document> {
-  return { $or: [{ [parent]: { $exists: false } }, { [parent]: { $type: 'object', ...NOT_ARRAY } }] };
+export function wellFormedParents(paths: readonly string[]): Filter<Document> {
+  const conditions = parentsWritable(paths);
+  return conditions.length === 0 ? {} : { $and: conditions };
 }
 
-/** Every one of `parents` a sub-document or absent, one condition each. */
-export function wellFormedParentConditions(parents: readonly string[]): Filter<Document>[] {
-  return parents.map(subDocumentOrAbsent);
-}
-
-/** The same, as a filter to spread into another: no condition at all for top-level fields. */
-export function wellFormedParents(parents: readonly string[]): Filter<Document> {
-  return parents.length === 0 ? {} : { $and: wellFormedParentConditions(parents) };
-}
-
-/** Some of `parents` is there but is no sub-document (an array, null, text…). */
-export function malformedParents(parents: readonly string[]): Filter<Document> {
-  return { $nor: [wellFormedParents(parents)] };
+/** Some parent of the paths is there but is no sub-document (an array, null, text…). */
+export function malformedParents(paths: readonly string[]): Filter<Document> {
+  return { $nor: [wellFormedParents(paths)] };
 }
 
 /** Last activity is a date, null, or not recorded yet: anything else is malformed. */
@@ -52,11 +45,11 @@ function wellFormedActivity(model: PresenceModel): Filter<Document> {
 
 /** Online, with well-formed presence: who `cleanup` sets offline. */
 export function onlineFilter(model: PresenceModel): Filter<Document> {
-  return { [model.online.field]: onlineValueCondition(model), ...wellFormedActivity(model), ...wellFormedParents(presenceParents(model)) };
+  return { [model.online.field]: onlineValueCondition(model), ...wellFormedActivity(model), ...wellFormedParents(presenceFields(model)) };
 }
 
 export function offlineFilter(model: PresenceModel): Filter<Document> {
-  return { [model.online.field]: offlineValueCondition(model), ...wellFormedActivity(model), ...wellFormedParents(presenceParents(model)) };
+  return { [model.online.field]: offlineValueCondition(model), ...wellFormedActivity(model), ...wellFormedParents(presenceFields(model)) };
 }
 
 /** Online and last active strictly before `cutoff`: who `stale` sets offline. */
@@ -64,7 +57,7 @@ export function staleFilter(model: PresenceModel, cutoff: Date): Filter<Document
   return {
     [model.online.field]: onlineValueCondition(model),
     [model.lastSeenField]: { $lt: cutoff, ...NOT_ARRAY },
-    ...wellFormedParents(presenceParents(model)),
+    ...wellFormedParents(presenceFields(model)),
   };
 }
 
@@ -74,7 +67,7 @@ export function onlineWithoutActivityFilter(model: PresenceModel): Filter<Docume
   return {
     [model.online.field]: onlineValueCondition(model),
     $or: [{ [field]: { $type: 'null', ...NOT_ARRAY } }, { [field]: { $exists: false } }],
-    ...wellFormedParents(presenceParents(model)),
+    ...wellFormedParents(presenceFields(model)),
   };
 }
 

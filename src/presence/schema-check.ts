@@ -2,7 +2,8 @@ import type { Collection } from 'mongodb';
 import { classifyUser } from './classify.ts';
 import { CheckResult, outcome, type CheckOutcome } from './health-check.ts';
 import { presenceFields, type PresenceModel } from './model.ts';
-import { readPath, topLevelProjection, valueAtPath } from './paths.ts';
+import { readPath } from '../engine/paths.ts';
+import { topLevelProjection, valueAt } from './paths.ts';
 
 export const SCHEMA_SAMPLE_SIZE = 1000;
 const EXAMPLES_SHOWN = 3;
@@ -22,7 +23,7 @@ export async function checkSchema(users: Collection, model: PresenceModel, sampl
   if (sample.length === 0) return outcome(CheckResult.warn, 'no documents to check: the collection is empty');
 
   for (const field of [model.online.field, model.lastSeenField]) {
-    if (!sample.some((user) => valueAtPath(user, field).kind === 'value')) {
+    if (!sample.some((user) => readPath(user, field).state === 'value')) {
       const setting = field === model.online.field ? 'onlineField' : 'lastSeenField';
       return outcome(CheckResult.fail, `no sampled document has the field "${field}" (check the ${setting} setting)`);
     }
@@ -41,7 +42,7 @@ export async function checkSchema(users: Collection, model: PresenceModel, sampl
       for (const problem of classified.problems) problems.set(problem, (problems.get(problem) ?? 0) + 1);
       if (examples.length < EXAMPLES_SHOWN) examples.push(`_id ${JSON.stringify(user._id)}: ${classified.problems.join(', ')}`);
     }
-    if (classified.state === 'online' && readPath(user, model.lastSeenField) == null) withoutActivity++;
+    if (classified.state === 'online' && valueAt(user, model.lastSeenField) == null) withoutActivity++;
   }
 
   const sampled = `${sample.length} sampled document(s)`;

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { nestedPair, pathProblem } from '../engine/paths.ts';
 import { BETWEEN_PARAMS } from '../engine/task.ts';
 import { leafPaths, nestedDocument } from './paths.ts';
 
@@ -6,13 +7,10 @@ import { leafPaths, nestedDocument } from './paths.ts';
 export const MAX_MINUTES = 525_600;
 export const DEFAULT_STALE_MINUTES = 30;
 
-/** A field, or a dotted path into a sub-document (`presence.online`). */
+/** A field, or a dotted path into a sub-document (`presence.online`), by the engine's rule for paths. */
 function fieldPathProblem(path: string): string | undefined {
-  const segments = path.split('.');
-  if (segments.some((segment) => segment === '')) return 'must be a field name or a dotted path (e.g. presence.online), with no empty part';
-  if (segments.some((segment) => segment.startsWith('$'))) return 'must be a field name or a dotted path with no part starting with "$"';
-  if (segments[0] === '_id') return path === '_id' ? 'cannot be _id' : 'cannot be inside _id';
-  return undefined;
+  const problem = pathProblem(path);
+  return problem === undefined ? undefined : `must be a field or a dotted path (e.g. presence.online), and this one ${problem}`;
 }
 
 const fieldName = z.string({ error: 'must be a field name' }).superRefine((name, context) => {
@@ -62,11 +60,11 @@ const companionValue = z.union([z.null(), z.string(), z.number(), z.boolean()], 
 
 /** A path that holds another (`presence` and `presence.lastSeen`): a write to one would overwrite the other. */
 function pathHoldingAnother(named: readonly (readonly [setting: string, path: string])[]): string | undefined {
-  for (const [outer, outerPath] of named) {
-    const inside = named.find(([, innerPath]) => innerPath.startsWith(`${outerPath}.`));
-    if (inside) return `${outer} "${outerPath}" holds ${inside[0]} "${inside[1]}"; no setting's path may be inside another's`;
-  }
-  return undefined;
+  const pair = nestedPair(named.map(([, path]) => path));
+  if (pair === undefined) return undefined;
+  const settingOf = (path: string) => named.find(([, candidate]) => candidate === path)![0];
+  const [outer, inner] = pair;
+  return `${settingOf(outer)} "${outer}" holds ${settingOf(inner)} "${inner}"; no setting's path may be inside another's`;
 }
 
 /**

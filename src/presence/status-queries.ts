@@ -1,6 +1,7 @@
 import type { Document, Filter } from 'mongodb';
-import { offlineValueOf, onlineParents, type PresenceModel } from './model.ts';
-import { malformedParents, onlineFilter, wellFormedParentConditions, wellFormedParents } from './queries.ts';
+import { parentsOf, parentsWritable } from '../engine/paths.ts';
+import { offlineValueOf, type PresenceModel } from './model.ts';
+import { malformedParents, onlineFilter, wellFormedParents } from './queries.ts';
 
 /**
  * Filters for `status` that the presence index `{online: 1, lastSeen: 1}`
@@ -38,18 +39,18 @@ export function unknownOnlineValueFilter(model: PresenceModel): Filter<Document>
  * the presence index (on MongoDB a count of index keys, no document read).
  */
 export function offlineValueFilter(model: PresenceModel): Filter<Document> {
-  return { [model.online.field]: { $eq: offlineValueOf(model), $nin: onlineValues(model) }, ...wellFormedParents(onlineParents(model)) };
+  return { [model.online.field]: { $eq: offlineValueOf(model), $nin: onlineValues(model) }, ...wellFormedParents([model.online.field]) };
 }
 
 /** No online field at all: the index's null key, each document fetched to tell a missing field from a null one. */
 export function noPresenceFilter(model: PresenceModel): Filter<Document> {
-  return { [model.online.field]: { $exists: false }, ...wellFormedParents(onlineParents(model)) };
+  return { [model.online.field]: { $exists: false }, ...wellFormedParents([model.online.field]) };
 }
 
 /** An online field holding null: malformed, found under the same null key. */
 export function nullOnlineValueFilter(model: PresenceModel): Filter<Document> {
   const field = model.online.field;
-  return { $and: [{ [field]: null }, { [field]: { $exists: true } }, ...wellFormedParentConditions(onlineParents(model))] };
+  return { $and: [{ [field]: null }, { [field]: { $exists: true } }, ...parentsWritable([field])] };
 }
 
 /**
@@ -59,8 +60,7 @@ export function nullOnlineValueFilter(model: PresenceModel): Filter<Document> {
  * an unknown one in `unknownOnlineValueFilter`). Undefined for a top-level field.
  */
 export function malformedParentsFilter(model: PresenceModel): Filter<Document> | undefined {
-  const parents = onlineParents(model);
-  if (parents.length === 0) return undefined;
   const field = model.online.field;
-  return { $and: [malformedParents(parents), { [field]: { $in: [offlineValueOf(model), null], $nin: onlineValues(model) } }] };
+  if (parentsOf(field).length === 0) return undefined;
+  return { $and: [malformedParents([field]), { [field]: { $in: [offlineValueOf(model), null], $nin: onlineValues(model) } }] };
 }

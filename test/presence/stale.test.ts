@@ -140,7 +140,7 @@ describe('presence stale with bad input', () => {
     [['--offline-set', '{socketId: null'], /presence setting offlineSet \(--offline-set\): must be a JSON object/],
     [['--online-values', 'online,away'], /presence setting onlineValues needs offlineValue/],
     [['--last-seen-field', 'isOnline'], /onlineField and lastSeenField are both "isOnline"/],
-    [['--online-field', 'profile.$online'], /presence setting onlineField \(--online-field\): must be a field name or a dotted path with no part starting with "\$"/],
+    [['--online-field', 'profile.$online'], /presence setting onlineField \(--online-field\): must be a field or a dotted path \(e\.g\. presence\.online\), and this one has a segment starting with "\$"/],
     [['--online-field', 'presence', '--last-seen-field', 'presence.lastSeen'], /^presence: presence settings: onlineField "presence" holds lastSeenField "presence\.lastSeen"/],
   ])('%j: one line, exit 2, nothing written', async (args, message) => {
     await seed(presence);
