@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { EJSON } from 'bson';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
+import { silentObserver } from '../../src/engine/observer.ts';
 import type { HealthCheck } from '../../src/presence/health-check.ts';
 import type { TaskRunRecord } from '../../src/engine/run-record.ts';
 import { startDashboardProcess } from '../support/dashboard.ts';
@@ -8,6 +9,7 @@ import { parseJson, runCli, tempStateDir } from '../support/cli.ts';
 import { collectionChecksum, useTestDatabase } from '../support/database.ts';
 import { reachedStep } from '../support/records.ts';
 import { connectUsers, startPlatform, type PlatformClient, type PlatformNode } from '../support/socketio-platform.ts';
+import { runBundledTask } from './engine-run.ts';
 import { changedIds, parse, snapshot } from './snapshot.ts';
 import { idsOfKind, subDocumentPopulation, SUB_DOCUMENT_SETTINGS, writeSubDocumentConfig, type SubDocumentUser } from './sub-document-population.ts';
 
@@ -149,6 +151,31 @@ describe('presence kept in a sub-document', () => {
     const result = await presence(['stale', '--json']);
     expect(result.code, result.stderr).toBe(0);
     await expectWrittenOfflineThenRestored(parseJson<TaskRunRecord>(result.stdout), idsOfKind(users, 'stale'), before, checksum);
+  });
+
+  it('stale leaves alone a user active again between plan and write: only presence.lastSeen changed, the neighbours as they were', async () => {
+    const stale = idsOfKind(users, 'stale');
+    const returning = users.find((user) => String(user.document._id) === stale[0])!.document;
+    let otherWriter: Promise<unknown> = Promise.resolve();
+    const activeAgain = new Date();
+    const record = await runBundledTask({
+      db: database.db(),
+      database: database.name,
+      taskId: 'presence-stale',
+      params: SUB_DOCUMENT_SETTINGS,
+      now: new Date(),
+      // Once the backup is on disk, before the first write, the platform records activity in the sub-document.
+      observer: {
+        ...silentObserver,
+        stepFinished: (step) => {
+          if (step === 'backup') otherWriter = accounts().updateOne({ _id: returning._id }, { $set: { 'presence.lastSeen': activeAgain } });
+        },
+      },
+      beforeBatch: async () => void (await otherWriter),
+    });
+    expect(record.status).toBe('succeeded');
+    expect(record.result).toMatchObject({ planned: stale.length, written: stale.length - 1, skipped: 1 });
+    expect(await accounts().findOne({ _id: returning._id })).toEqual({ ...returning, presence: { ...returning.presence, lastSeen: activeAgain } });
   });
 
   it('cleanup sets offline every well-formed online user, a companion added where it was missing, and a restore removes it again', async () => {
