@@ -11,6 +11,7 @@ import { onlineFilter, staleCutoff } from '../../src/presence/queries.ts';
 import { presenceModelParams } from '../../src/presence/settings.ts';
 import { useTestDatabase } from '../support/database.ts';
 import { population, PRESENCE_CASES } from './population.ts';
+import { subDocumentPopulation, SUB_DOCUMENT_SETTINGS } from './sub-document-population.ts';
 
 const database = useTestDatabase('presencestatusexplain');
 
@@ -26,10 +27,15 @@ async function countPlan(collection: Collection, filter: Document): Promise<stri
 
 // Only MongoDB's planner says what it would do: FerretDB 1.x never reads through a secondary index (ENGINES.md).
 describe.skipIf(!process.env.MONGODB_TEST_URI)('status reads no whole collection when the presence index exists (real MongoDB)', () => {
-  it.each(PRESENCE_CASES)('every status query of $name is bounded by an index', async (presence) => {
+  const cases = [
+    ...PRESENCE_CASES.map((presence) => ({ name: presence.name, settings: presence.settings, users: () => population(presence, new Date()).users })),
+    { name: 'presence in a sub-document', settings: SUB_DOCUMENT_SETTINGS, users: () => subDocumentPopulation(new Date()).map((user) => user.document) },
+  ];
+
+  it.each(cases)('every status query of $name is bounded by an index', async (presence) => {
     const model = presenceModelOf(presenceModelParams.parse(presence.settings));
-    const users = database.db().collection(presence.collection);
-    await users.insertMany(population(presence, new Date()).users);
+    const users = database.db().collection(model.collection);
+    await users.insertMany(presence.users());
     for (const { name, key } of recommendedPresenceIndexes(model)) await users.createIndex(key, { name });
 
     const plans: Record<string, string[]> = {};
@@ -37,7 +43,7 @@ describe.skipIf(!process.env.MONGODB_TEST_URI)('status reads no whole collection
     const oldest = oldestOnlineActivityQuery(model);
     plans.oldestOnlineActivity = stagesOf(await users.find(oldest.filter).project(oldest.projection).sort(oldest.sort).limit(1).explain('queryPlanner'));
     plans.connectedPass = stagesOf(await users.find(onlineFilter(model), { projection: { _id: 1, [model.lastSeenField]: 1 } }).explain('queryPlanner'));
-    plans.total = stagesOf(await database.db().command({ explain: { count: presence.collection }, verbosity: 'queryPlanner' }));
+    plans.total = stagesOf(await database.db().command({ explain: { count: model.collection }, verbosity: 'queryPlanner' }));
 
     for (const [query, stages] of Object.entries(plans)) {
       expect({ query, planned: stages.length > 0, collectionScan: stages.includes('COLLSCAN') }).toEqual({ query, planned: true, collectionScan: false });
