@@ -7,6 +7,7 @@ import { malformedOnlineFilter, noPresenceFilter, nullOnlineValueFilter, unknown
 import { presenceModelParams } from '../../src/presence/settings.ts';
 import { useTestDatabase } from '../support/database.ts';
 import { population, PRESENCE_CASES } from './population.ts';
+import { subDocumentPopulation, SUB_DOCUMENT_SETTINGS } from './sub-document-population.ts';
 
 const database = useTestDatabase('presencequeries');
 
@@ -56,5 +57,45 @@ describe.each(PRESENCE_CASES)('presence queries ($name)', (presence) => {
     const malformedCounts = [counts.malformedOnline, counts.unknownOnlineValue, counts.nullOnlineValue];
     const separately = await Promise.all(malformedCounts.map((filter) => users.countDocuments(filter)));
     expect(separately.reduce((sum, n) => sum + n, 0)).toBe(await users.countDocuments({ $or: malformedCounts }));
+  });
+});
+
+describe('presence queries (presence in a sub-document)', () => {
+  const model = presenceModelOf(presenceModelParams.parse(SUB_DOCUMENT_SETTINGS));
+  const truth = {
+    offline: 'offline',
+    active: 'online',
+    recent: 'online',
+    stale: 'online',
+    onlineWithoutActivity: 'online',
+    withoutPresence: 'without-presence',
+    malformed: 'malformed',
+  } as const;
+
+  it('status counts, write filters and the schema check put each user, every malformed shape included, in exactly one place', async () => {
+    const users = subDocumentPopulation(new Date());
+    const collection = database.db().collection('accounts');
+    await collection.insertMany(users.map((user) => ({ ...user.document })));
+    const counts = statusCounts(model, staleCutoff(new Date(), 30));
+    const malformedCounts = [counts.malformedOnline, counts.unknownOnlineValue, counts.nullOnlineValue, counts.malformedParents!];
+    const matching = async (filter: object) => new Set((await collection.find(filter, { projection: { _id: 1 } }).toArray()).map((user) => String(user._id)));
+    const figures = {
+      online: await matching(counts.online),
+      offline: await matching(counts.offline),
+      'without-presence': await matching(counts.withoutPresence),
+      malformed: await matching({ $or: malformedCounts }),
+    };
+    const writable = { online: await matching(onlineFilter(model)), offline: await matching(offlineFilter(model)) };
+    for (const user of users) {
+      const id = String(user.document._id);
+      const expected = truth[user.kind];
+      const where = (found: Record<string, Set<string>>) => Object.entries(found).filter(([, ids]) => ids.has(id)).map(([state]) => state);
+      expect({ id, kind: user.kind, figures: where(figures) }).toEqual({ id, kind: user.kind, figures: [expected] });
+      expect({ id, kind: user.kind, writable: where(writable) }).toEqual({ id, kind: user.kind, writable: expected === 'online' || expected === 'offline' ? [expected] : [] });
+      expect({ id, kind: user.kind, state: classifyUser(model, user.document).state }).toEqual({ id, kind: user.kind, state: expected });
+    }
+    // Disjoint, so status may add them.
+    const separately = await Promise.all(malformedCounts.map((filter) => collection.countDocuments(filter)));
+    expect(separately.reduce((sum, n) => sum + n, 0)).toBe(await collection.countDocuments({ $or: malformedCounts }));
   });
 });
