@@ -8,7 +8,7 @@ import { writeBatchSize } from '../src/db/server.ts';
 import { appliedCounts } from '../src/engine/run-record.ts';
 import { runTool, runWorker, scratchFile, type ToolRun, type WorkerRun } from './children.ts';
 import { connectedCase } from './connected.ts';
-import { resetStale, seedUsers, STALE_MINUTES, type Population } from './population.ts';
+import { NESTED_FLAGS, resetStale, seedUsers, STALE_MINUTES, type Population } from './population.ts';
 import { checkTargets, count, machine, summarize, table, type Cases, type Sample } from './report.ts';
 
 /**
@@ -28,7 +28,7 @@ const USAGE = `usage: npm run bench -- [--users N] [--runs N] [--batch-size N] [
 Seeds a users collection (30% online, half of them stale) in the database "${DATABASE}" of --uri, else
 $MONGODB_TEST_URI, else an embedded FerretDB; then times, on the same data reset between cases: one updateMany,
 the same safe work written by hand with the driver, \`presence stale\` as a child process, and its plan against a
-bare count + sample; then \`presence reconcile --dry-run\` against an endpoint answering the active users plus
+bare count + sample; the safe work by hand and the tool again with presence in a sub-document (presence.online); then \`presence reconcile --dry-run\` against an endpoint answering the active users plus
 --connected-ids others (default ${count(DEFAULT_CONNECTED_IDS)}), for the memory each connected user costs.
 Prints a table, writes bench/results/*.json, exits 1 when a target is missed.
 Defaults: ${count(DEFAULT_EMBEDDED_USERS)} users on the embedded engine, ${count(DEFAULT_MONGODB_USERS)} on a MongoDB; 3 runs; the tool's batch size.`;
@@ -116,7 +116,7 @@ function cutoff(): string {
   return new Date(Date.now() - STALE_MINUTES * 60_000).toISOString();
 }
 
-function fromWorker(run: WorkerRun): Sample {
+function fromWorker(run: WorkerRun, collection = 'users'): Sample {
   return {
     written: run.written,
     totalMs: run.totalMs,
@@ -125,7 +125,7 @@ function fromWorker(run: WorkerRun): Sample {
     peakRssMb: run.peakRssMb,
     cpuMs: run.cpuMs,
     roundTrips: run.roundTrips,
-    updateCommands: run.commands['update users'] ?? 0,
+    updateCommands: run.commands[`update ${collection}`] ?? 0,
     commands: run.commands,
   };
 }
@@ -173,16 +173,36 @@ async function bench(options: BenchOptions, say: (line: string) => void): Promis
     await db.dropDatabase();
     const population = await seedUsers(db, 'users', users, (done) => done % 100_000 === 0 && say(`  seeded ${count(done)}`));
     const small = await seedUsers(db, 'users_small', Math.max(1, Math.round(users / 10)));
-    say(`seeded ${count(users)} users (${count(population.stale)} stale) and ${count(small.users)} (${count(small.stale)} stale)`);
+    const nested = await seedUsers(db, 'users_nested', users, () => undefined, true);
+    say(`seeded ${count(users)} users (${count(population.stale)} stale), ${count(small.users)} (${count(small.stale)} stale), and ${count(nested.users)} with presence in a sub-document`);
 
-    const worker = (kind: 'naive' | 'raw-safe' | 'plan') =>
-      runWorker(
-        { kind, uri: serverUri, database: DATABASE, collection: 'users', cutoff: cutoff(), batchSize, backupFile: backup.path },
-      );
+    const worker = (kind: 'naive' | 'raw-safe' | 'plan', target: Population = population) =>
+      runWorker({
+        kind,
+        uri: serverUri,
+        database: DATABASE,
+        collection: target.collection,
+        nested: target === nested,
+        cutoff: cutoff(),
+        batchSize,
+        backupFile: backup.path,
+      });
     const tool = (target: Population, ...extra: string[]) =>
-      runTool(['stale', '--minutes', String(STALE_MINUTES), '--uri', serverUri, '--collection', target.collection, '--batch-size', String(batchSize), ...extra]);
+      runTool([
+        'stale',
+        '--minutes',
+        String(STALE_MINUTES),
+        '--uri',
+        serverUri,
+        '--collection',
+        target.collection,
+        '--batch-size',
+        String(batchSize),
+        ...(target === nested ? NESTED_FLAGS : []),
+        ...extra,
+      ]);
 
-    const samples: Record<keyof Cases, Sample[]> = { naive: [], rawSafe: [], tool: [], bare: [], dryRun: [], toolSmall: [] };
+    const samples: Record<keyof Cases, Sample[]> = { naive: [], rawSafe: [], tool: [], bare: [], dryRun: [], toolSmall: [], rawSafeNested: [], toolNested: [] };
     for (let run = 1; run <= options.runs; run++) {
       await resetStale(db, population);
       const bare = await worker('plan');
@@ -200,9 +220,15 @@ async function bench(options: BenchOptions, say: (line: string) => void): Promis
       samples.toolSmall.push(
         expectWritten('tool (small)', fromTool(await tool(small, '--yes', '--expect', String(small.stale)), 'users_small'), small),
       );
+      await resetStale(db, nested);
+      samples.rawSafeNested.push(expectWritten('raw-safe (nested)', fromWorker(await worker('raw-safe', nested), 'users_nested'), nested));
+      await resetStale(db, nested);
+      samples.toolNested.push(
+        expectWritten('tool (nested)', fromTool(await tool(nested, '--yes', '--expect', String(nested.stale)), 'users_nested'), nested),
+      );
       say(
         `run ${run}/${options.runs}: naive ${seconds(samples.naive.at(-1)!)} · raw-safe ${seconds(samples.rawSafe.at(-1)!)} · ` +
-          `tool ${seconds(samples.tool.at(-1)!)} · plan ${seconds(samples.bare.at(-1)!)} vs dry-run plan step ${Math.round(samples.dryRun.at(-1)!.stepMs.plan ?? 0)} ms`,
+          `tool ${seconds(samples.tool.at(-1)!)} · nested: raw-safe ${seconds(samples.rawSafeNested.at(-1)!)}, tool ${seconds(samples.toolNested.at(-1)!)} · plan ${seconds(samples.bare.at(-1)!)} vs dry-run plan step ${Math.round(samples.dryRun.at(-1)!.stepMs.plan ?? 0)} ms`,
       );
     }
 

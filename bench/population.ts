@@ -6,6 +6,12 @@ import { presenceModelParams } from '../src/presence/settings.ts';
 /** The presence model the tool uses when nothing is configured: boolean `isOnline`, Date `lastSeen`. */
 export const model: PresenceModel = presenceModelOf(presenceModelParams.parse({}));
 
+/** The same presence kept in a sub-document beside a neighbour: `presence: { online, lastSeen, device }`. */
+export const nestedModel: PresenceModel = { ...model, online: { kind: 'boolean', field: 'presence.online' }, lastSeenField: 'presence.lastSeen' };
+
+/** The flags that point the tool at the nested model. */
+export const NESTED_FLAGS = ['--online-field', 'presence.online', '--last-seen-field', 'presence.lastSeen'];
+
 /**
  * Stale means inactive for more than a day: the active users' last activity
  * (within 5 minutes of the seed) stays fresh however long the bench runs.
@@ -21,7 +27,7 @@ const INSERT_BATCH = 1000;
  * a window no other user falls in, two days before the seed, so a reset
  * brings exactly them back online.
  */
-export function userAt(i: number, seededAt: number): Document {
+export function userAt(i: number, seededAt: number, nested = false): Document {
   const kind = i % 20;
   const online = kind < 6;
   const lastSeen =
@@ -30,12 +36,14 @@ export function userAt(i: number, seededAt: number): Document {
       : kind < 6
         ? seededAt - (i % 300) * 1000
         : seededAt - 4 * DAY_MS - (i % (30 * 86_400)) * 1000;
+  const presence = nested
+    ? { presence: { online, lastSeen: new Date(lastSeen), device: i % 2 ? 'web' : 'ios' } }
+    : { [model.online.field]: online, [model.lastSeenField]: new Date(lastSeen) };
   return {
     _id: new ObjectId(),
     name: `user ${i}`,
     email: `user${i}@example.com`,
-    [model.online.field]: online,
-    [model.lastSeenField]: new Date(lastSeen),
+    ...presence,
     createdAt: new Date(seededAt - 90 * DAY_MS + i),
     plan: i % 7 === 0 ? 'team' : 'free',
   };
@@ -47,6 +55,8 @@ export function staleCountOf(users: number): number {
 
 export interface Population {
   collection: string;
+  /** Presence at the top level, or in the sub-document `presence`. */
+  model: PresenceModel;
   users: number;
   stale: number;
   seededAt: number;
@@ -58,28 +68,31 @@ export async function seedUsers(
   collection: string,
   users: number,
   onProgress: (done: number) => void = () => {},
+  nested = false,
 ): Promise<Population> {
   const target = db.collection(collection);
+  const presence = nested ? nestedModel : model;
   await target.drop().catch(() => undefined);
   const seededAt = Date.now();
   for (let start = 0; start < users; start += INSERT_BATCH) {
     const batch: Document[] = [];
-    for (let i = start; i < Math.min(users, start + INSERT_BATCH); i++) batch.push(userAt(i, seededAt));
+    for (let i = start; i < Math.min(users, start + INSERT_BATCH); i++) batch.push(userAt(i, seededAt, nested));
     await target.insertMany(batch, { ordered: false });
     onProgress(start + batch.length);
   }
-  for (const spec of recommendedPresenceIndexes(model)) await target.createIndex(spec.key, { name: spec.name });
-  return { collection, users, stale: staleCountOf(users), seededAt };
+  for (const spec of recommendedPresenceIndexes(presence)) await target.createIndex(spec.key, { name: spec.name });
+  return { collection, model: presence, users, stale: staleCountOf(users), seededAt };
 }
 
 /** Brings the stale users back online (and only them): the same data for the next case. */
 export async function resetStale(db: Db, population: Population): Promise<void> {
   const target: Collection = db.collection(population.collection);
+  const { online: field, lastSeenField } = population.model;
   const newest = population.seededAt - 2 * DAY_MS;
   await target.updateMany(
-    { [model.lastSeenField]: { $gte: new Date(newest - 3600 * 1000), $lte: new Date(newest) } },
-    { $set: { [model.online.field]: true } },
+    { [lastSeenField]: { $gte: new Date(newest - 3600 * 1000), $lte: new Date(newest) } },
+    { $set: { [field.field]: true } },
   );
-  const online = await target.countDocuments({ [model.online.field]: true, [model.lastSeenField]: { $lte: new Date(newest) } });
+  const online = await target.countDocuments({ [field.field]: true, [lastSeenField]: { $lte: new Date(newest) } });
   if (online !== population.stale) throw new Error(`reset left ${online} stale users online, expected ${population.stale}`);
 }

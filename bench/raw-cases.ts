@@ -6,8 +6,8 @@ import { pipeline } from 'node:stream/promises';
 import { createGunzip, createGzip } from 'node:zlib';
 import { EJSON } from 'bson';
 import type { AnyBulkWriteOperation, Collection, Document } from 'mongodb';
+import type { PresenceModel } from '../src/presence/model.ts';
 import { staleFilter } from '../src/presence/queries.ts';
-import { model } from './population.ts';
 
 /**
  * What the tool is measured against: the same work written by hand with the
@@ -22,23 +22,28 @@ export interface CaseTiming {
   totalMs: number;
 }
 
-const online = model.online.field;
-const lastSeen = model.lastSeenField;
-
 /** The old way: one `updateMany`, no backup, no compare-and-set. */
-export async function naive(users: Collection, cutoff: Date): Promise<CaseTiming> {
+export async function naive(users: Collection, model: PresenceModel, cutoff: Date): Promise<CaseTiming> {
   const started = performance.now();
-  const result = await users.updateMany(staleFilter(model, cutoff), { $set: { [online]: false } });
+  const result = await users.updateMany(staleFilter(model, cutoff), { $set: { [model.online.field]: false } });
   const totalMs = performance.now() - started;
   return { written: result.modifiedCount, stepMs: { apply: totalMs }, totalMs };
+}
+
+/** A field's value by its path, as a script reads a sub-document. */
+function at(document: Document, path: string): unknown {
+  return path.split('.').reduce<unknown>((value, segment) => (value as Document | undefined)?.[segment], document);
 }
 
 /**
  * The safe work by hand: stream the matching documents' pre-images to a
  * gzip'd EJSON-lines file and sync it, then read it back in batches and write
- * each batch as one ordered `bulkWrite` of compare-and-set updates.
+ * each batch as one ordered `bulkWrite` of compare-and-set updates, on the
+ * model's paths (top-level or in a sub-document) as a script would write them.
  */
-export async function rawSafe(users: Collection, cutoff: Date, batchSize: number, backupFile: string): Promise<CaseTiming> {
+export async function rawSafe(users: Collection, model: PresenceModel, cutoff: Date, batchSize: number, backupFile: string): Promise<CaseTiming> {
+  const online = model.online.field;
+  const lastSeen = model.lastSeenField;
   const started = performance.now();
   const cursor = users.find(staleFilter(model, cutoff), {
     projection: { _id: 1, [online]: 1, [lastSeen]: 1 },
@@ -65,7 +70,7 @@ export async function rawSafe(users: Collection, cutoff: Date, batchSize: number
     const before = EJSON.parse(line, { relaxed: false }) as Document;
     batch.push({
       updateOne: {
-        filter: { _id: before._id, [online]: { $eq: before[online] }, [lastSeen]: { $eq: before[lastSeen] } },
+        filter: { _id: before._id, [online]: { $eq: at(before, online) }, [lastSeen]: { $eq: at(before, lastSeen) } },
         update: { $set: { [online]: false } },
       },
     });
@@ -81,12 +86,12 @@ export async function rawSafe(users: Collection, cutoff: Date, batchSize: number
 }
 
 /** The bare minimum of a plan: the count and a sample of five, as a hand-written script asks for them. */
-export async function barePlan(users: Collection, cutoff: Date): Promise<CaseTiming & { count: number }> {
+export async function barePlan(users: Collection, model: PresenceModel, cutoff: Date): Promise<CaseTiming & { count: number }> {
   const started = performance.now();
   const filter = staleFilter(model, cutoff);
   const [count] = await Promise.all([
     users.countDocuments(filter),
-    users.find(filter, { projection: { _id: 1, [online]: 1, [lastSeen]: 1 }, limit: 5 }).toArray(),
+    users.find(filter, { projection: { _id: 1, [model.online.field]: 1, [model.lastSeenField]: 1 }, limit: 5 }).toArray(),
   ]);
   const totalMs = performance.now() - started;
   return { written: 0, count, stepMs: { plan: totalMs }, totalMs };

@@ -1,4 +1,5 @@
 import { MongoClient } from 'mongodb';
+import { model, nestedModel } from './population.ts';
 import { barePlan, naive, rawSafe, type CaseTiming } from './raw-cases.ts';
 
 /**
@@ -11,6 +12,8 @@ export interface WorkerRequest {
   uri: string;
   database: string;
   collection: string;
+  /** Presence in the sub-document `presence` rather than at the top level. */
+  nested: boolean;
   cutoff: string;
   batchSize: number;
   backupFile: string;
@@ -28,12 +31,13 @@ async function main(request: WorkerRequest): Promise<WorkerResult> {
   const users = client.db(request.database).collection(request.collection);
   try {
     const cutoff = new Date(request.cutoff);
+    const presence = request.nested ? nestedModel : model;
     const timing =
       request.kind === 'naive'
-        ? await naive(users, cutoff)
+        ? await naive(users, presence, cutoff)
         : request.kind === 'raw-safe'
-          ? await rawSafe(users, cutoff, request.batchSize, request.backupFile)
-          : await barePlan(users, cutoff);
+          ? await rawSafe(users, presence, cutoff, request.batchSize, request.backupFile)
+          : await barePlan(users, presence, cutoff);
     const usage = process.resourceUsage();
     return { ...timing, maxRssKb: usage.maxRSS, cpuMs: (usage.userCPUTime + usage.systemCPUTime) / 1000 };
   } finally {

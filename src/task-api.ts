@@ -13,4 +13,5 @@ export {
   type TaskPlan,
   type UpdatePlan,
 } from './engine/task.ts';
+export { valueAt } from './engine/paths.ts';
 export { z } from 'zod';

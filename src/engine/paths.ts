@@ -62,6 +62,16 @@ export function readPath(document: Document, path: string): PathRead {
   return { state: 'value', value: current };
 }
 
+/**
+ * The value at a path, or undefined when the document holds none there (the
+ * path is absent, or runs through something that is not a sub-document): what
+ * a task's `change` reads a nested field with.
+ */
+export function valueAt(document: Document, path: string): unknown {
+  const read = readPath(document, path);
+  return read.state === 'value' ? read.value : undefined;
+}
+
 /** Why a write at this path is impossible in this document ("profile is an array"), or undefined. */
 export function blockedPathProblem(document: Document, path: string): string | undefined {
   const read = readPath(document, path);

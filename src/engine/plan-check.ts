@@ -22,6 +22,8 @@ const fieldPaths = z
   .array(fieldPath, { error: 'must be a list of field paths' })
   .min(1, 'names no field')
   .superRefine((paths, context) => {
+    const twice = paths.find((path, index) => paths.indexOf(path) !== index);
+    if (twice !== undefined) context.addIssue({ code: 'custom', message: `names "${twice}" twice` });
     const pair = nestedPair(paths);
     if (pair !== undefined) {
       context.addIssue({ code: 'custom', message: `names both "${pair[0]}" and "${pair[1]}", which is inside it: name the path or its parent, not both` });

@@ -161,7 +161,8 @@ describe('the run path', () => {
   it('refuses a second concurrent run with exit 4, naming the holder', async () => {
     await seedUsers(5);
     let holderOutput = '';
-    const holder = runCli(['run', 'flag-users', '--param', 'holdMs=4000', '--uri', database.uri(), '--tasks-dir', FIXTURES], {
+    // Held long enough for a second CLI to start and be refused on a loaded machine: a race load cannot win.
+    const holder = runCli(['run', 'flag-users', '--param', 'holdMs=20000', '--uri', database.uri(), '--tasks-dir', FIXTURES], {
       env: { PRESENCE_STATE_DIR: stateDir },
       onStdout: (text) => (holderOutput = text),
     });
