@@ -2,7 +2,7 @@ import { ObjectId, type Db, type Document } from 'mongodb';
 import { Deadline } from './deadline.ts';
 import { ConnectedSourceError, type ConnectedSource } from './connected.ts';
 import type { PresenceModel } from './model.ts';
-import { valueAt } from './paths.ts';
+import { valueAt } from '../engine/paths.ts';
 import { offlineFilter, onlineFilter } from './queries.ts';
 import { userIdText } from '../socketio/user-id.ts';
 

@@ -3,7 +3,7 @@ import { Deadline, type Measured, type TimeLimit } from './deadline.ts';
 import { PrivilegeError, privilegeErrorOf } from '../engine/privileges.ts';
 import { validatePresenceIndexes, type PresenceIndexHealth } from './indexes.ts';
 import type { PresenceModel } from './model.ts';
-import { valueAt } from './paths.ts';
+import { valueAt } from '../engine/paths.ts';
 import { onlineFilter, onlineWithoutActivityFilter, staleCutoff, staleFilter } from './queries.ts';
 import { malformedOnlineFilter, malformedParentsFilter, noPresenceFilter, nullOnlineValueFilter, offlineValueFilter, unknownOnlineValueFilter } from './status-queries.ts';
 import { checkPresenceTarget } from './target.ts';

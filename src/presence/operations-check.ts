@@ -3,7 +3,8 @@ import { ObjectId, type Db, type Document } from 'mongodb';
 import { CheckResult, outcome, type CheckOutcome } from './health-check.ts';
 import { offlineValueOf, onlineValueOf, type PresenceModel } from './model.ts';
 import { offlineChange } from './plans.ts';
-import { nestedDocument, valueAt } from './paths.ts';
+import { valueAt } from '../engine/paths.ts';
+import { nestedDocument } from './paths.ts';
 import { offlineFilter, onlineFilter } from './queries.ts';
 
 /** Slower than this for one presence write or read, and the check warns. */

@@ -1,16 +1,10 @@
 import type { Document } from 'mongodb';
-import { isSubDocument, readPath } from '../engine/paths.ts';
+import { isSubDocument } from '../engine/paths.ts';
 
 /**
  * Presence may live in a sub-document (`presence.online`): what presence needs
- * beyond the engine's paths (engine/paths.ts) to read and build such documents.
+ * beyond the engine's paths (engine/paths.ts: readPath, valueAt) to build such documents.
  */
-
-/** The value at `path`, undefined when absent or when a parent is no sub-document. */
-export function valueAt(document: Document, path: string): unknown {
-  const read = readPath(document, path);
-  return read.state === 'value' ? read.value : undefined;
-}
 
 /**
  * Reads the whole top-level field of each path: a dotted projection would drop

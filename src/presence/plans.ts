@@ -2,7 +2,7 @@ import type { Document } from 'mongodb';
 import type { FieldChange, TaskPlan } from '../engine/task.ts';
 import type { ConnectedSet } from './connected.ts';
 import { isOnlineValue, offlineValueOf, onlineValueOf, presenceFields, type PresenceModel } from './model.ts';
-import { valueAt } from './paths.ts';
+import { valueAt } from '../engine/paths.ts';
 import { offlineFilter, onlineFilter, staleCutoff, staleFilter } from './queries.ts';
 import { userIdText } from '../socketio/user-id.ts';
 

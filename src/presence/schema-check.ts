@@ -2,8 +2,8 @@ import type { Collection } from 'mongodb';
 import { classifyUser } from './classify.ts';
 import { CheckResult, outcome, type CheckOutcome } from './health-check.ts';
 import { presenceFields, type PresenceModel } from './model.ts';
-import { readPath } from '../engine/paths.ts';
-import { topLevelProjection, valueAt } from './paths.ts';
+import { readPath, valueAt } from '../engine/paths.ts';
+import { topLevelProjection } from './paths.ts';
 
 export const SCHEMA_SAMPLE_SIZE = 1000;
 const EXAMPLES_SHOWN = 3;
