@@ -7,16 +7,22 @@ export type AuditEvent = 'started' | 'completed' | 'marked-interrupted' | 'recon
 export interface AuditLine {
   event: AuditEvent;
   at: string;
+  /** The release of the tool that appended the line; absent from lines of earlier releases. */
+  toolVersion?: string;
   record: RunRecord;
 }
 
 /** The append-only local mirror of the audit, one JSON line per event, owner-readable only. */
 export class AuditFile {
-  constructor(readonly path: string) {}
+  constructor(
+    readonly path: string,
+    /** Stamped on every line this process appends. */
+    readonly toolVersion?: string,
+  ) {}
 
   async append(event: AuditEvent, record: RunRecord): Promise<void> {
     await mkdir(dirname(this.path), { recursive: true, mode: 0o700 });
-    const line: AuditLine = { event, at: new Date().toISOString(), record };
+    const line: AuditLine = { event, at: new Date().toISOString(), ...(this.toolVersion === undefined ? {} : { toolVersion: this.toolVersion }), record };
     await appendFile(this.path, JSON.stringify(line) + '\n', { mode: 0o600 });
   }
 

@@ -14,6 +14,7 @@ ${facts([
   ['status', statusBadge(record)],
   ['dry run', record.dryRun ? 'yes: nothing written' : 'no'],
   ['operator', record.operator],
+  ['written by', record.toolVersion === undefined ? 'not recorded (an earlier release)' : `presence-maint ${record.toolVersion}`],
   ['target', `${record.target.uri} (database ${record.target.database}, ${record.env})`],
   ['started', html`<time>${record.startedAt.toISOString()}</time>`],
   ['ended', record.endedAt ? html`<time>${record.endedAt.toISOString()}</time>` : 'not yet'],
