@@ -26,30 +26,33 @@ export class AuditFile {
     await appendFile(this.path, JSON.stringify(line) + '\n', { mode: 0o600 });
   }
 
-  /**
-   * The last `completed` line of each of these runs that has one: how they ended, as this host saw it. A line
-   * cut short (the host died while appending it) tells nothing and is passed over: it must not stop every run after.
-   */
+  /** The last `completed` line of each of these runs that has one: how they ended, as this host saw it. */
   async endsOf(runIds: readonly string[]): Promise<Map<string, AuditLine>> {
     const wanted = new Set(runIds);
     const ends = new Map<string, AuditLine>();
-    for (const text of await this.lines()) {
-      let line: AuditLine;
-      try {
-        line = JSON.parse(text) as AuditLine;
-      } catch {
-        continue;
-      }
+    for (const line of await this.lines()) {
       if (line.event === 'completed' && wanted.has(line.record?._id)) ends.set(line.record._id, line);
     }
     return ends;
   }
 
-  private async lines(): Promise<string[]> {
+  /** The last line this host appended of a run; undefined when the run never ran here. */
+  async lastOf(runId: string): Promise<AuditLine | undefined> {
+    return (await this.lines()).findLast((line) => line.record?._id === runId);
+  }
+
+  /** A line cut short (the host died while appending it) tells nothing and is passed over. */
+  private async lines(): Promise<AuditLine[]> {
     const text = await readFile(this.path, 'utf8').catch((error: NodeJS.ErrnoException) => {
       if (error.code === 'ENOENT') return '';
       throw error;
     });
-    return text.split('\n').filter((line) => line.trim() !== '');
+    return text.split('\n').flatMap((line) => {
+      try {
+        return line.trim() === '' ? [] : [JSON.parse(line) as AuditLine];
+      } catch {
+        return [];
+      }
+    });
   }
 }

@@ -2,7 +2,7 @@ import type { ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { openBackup, readBackupBatches } from '../../src/engine/backup.ts';
 import { beforeEach, describe, expect, it } from 'vitest';
-import type { RunRecord, TaskRunRecord } from '../../src/engine/run-record.ts';
+import type { RestoreRecord, RunRecord, TaskRunRecord } from '../../src/engine/run-record.ts';
 import { parseJson, runCli, tempStateDir } from '../support/cli.ts';
 import { collectionChecksum, useTestDatabase } from '../support/database.ts';
 import { reachedStep } from '../support/records.ts';
@@ -90,10 +90,32 @@ describe('resume after a crash', () => {
 
     expect(await collectionChecksum(database.db(), 'users')).toBe(expected);
 
-    // Its backup restores both parts at once.
-    const restored = await runCli(['restore', runId, '--uri', database.uri(), '--state-dir', stateDir, '--json'], { env });
+    // Continued once is enough: a second resume is refused, naming the continuation and how it ended.
+    const runsBefore = await runs().countDocuments();
+    const again = await runCli(['resume', runId, '--uri', database.uri(), '--state-dir', stateDir, '--batch-size', '2'], { env });
+    expect(again.code).toBe(4);
+    expect(oneCleanLine(again.stderr)).toBe(true);
+    expect(again.stderr).toMatch(new RegExp(`cannot resume run ${runId}: it was already continued by run ${continuation._id}, which is succeeded$`, 'm'));
+    expect(await runs().countDocuments()).toBe(runsBefore);
+    expect(await collectionChecksum(database.db(), 'users')).toBe(expected);
+
+    // The continuation's own id undoes the whole run, both parts, from the one backup.
+    const restored = await runCli(['restore', continuation._id, '--uri', database.uri(), '--state-dir', stateDir, '--json'], { env });
     expect(restored.code, restored.stderr).toBe(0);
+    const restore = parseJson<RestoreRecord>(restored.stdout);
+    expect(restore).toMatchObject({ restoreOf: continuation._id, status: 'succeeded' });
+    expect(reachedStep('restore', restore.restore)).toMatchObject({ planned: STALE, restored: STALE, conflicts: 0 });
     expect(await offline()).toBe(0);
+  });
+
+  it('a continuation tells to undo it by its own id', async () => {
+    await seed();
+    const runId = await killedMidApply();
+    const resumed = await runCli(['resume', runId, '--uri', database.uri(), '--state-dir', stateDir], { env });
+    expect(resumed.code, resumed.stderr).toBe(0);
+    const continuationId = /run (\d{8}T\d{6}Z-[0-9a-f]{6})$/m.exec(resumed.stdout)?.[1];
+    expect(continuationId).not.toBe(runId);
+    expect(resumed.stdout).toContain(`undo with: presence restore ${continuationId}`);
   });
 
   it('what the killed run settled before its checkpoint is not written again, even back in its pre-image', async () => {

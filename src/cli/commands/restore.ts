@@ -1,8 +1,10 @@
+import { AuditFile } from '../../db/audit-file.ts';
 import { openBackup } from '../../engine/backup.ts';
 import { TaskMigrator } from '../../engine/migrator.ts';
 import { restoreRun } from '../../engine/runner.ts';
 import { loadTasks } from '../../engine/task-catalog.ts';
 import { migrationName } from '../../engine/task.ts';
+import { backupRunOf } from '../continuations.ts';
 import { exitCodeOfRecord } from '../exit-codes.ts';
 import { outcomeLines } from '../render/format.ts';
 import { outputMode, printJson, printLines } from '../render/output.ts';
@@ -13,11 +15,14 @@ export interface RestoreOptions extends RunOptions {
   force?: boolean;
 }
 
-/** `presence restore <runId>`: puts a run's pre-images back (umzug's `down`). */
+/** `presence restore <runId>`: puts a run's pre-images back (umzug's `down`); of a continued run, both parts. */
 export async function restoreCommand(runId: string, options: RestoreOptions): Promise<number> {
   const paths = localPaths(options);
+  // A continuation ran on this host, from the backup of the run it continues: this host's audit says which.
+  const audit = new AuditFile(paths.auditFile);
+  const backupRun = await backupRunOf(runId, async (id) => (await audit.lastOf(id))?.record);
   // Refuses an incomplete or corrupt backup before connecting: nothing is written.
-  const manifest = await openBackup(paths.backupDir, runId);
+  const manifest = await openBackup(paths.backupDir, backupRun);
   const tasks = await loadTasks(paths.tasksDir);
   const record = await withWriteContext(tasks, options, ({ session, deps, settings }) =>
     new TaskMigrator(tasks, session.store).down(migrationName(manifest.task), () =>

@@ -137,9 +137,7 @@ export function outcomeLines(record: Readonly<RunRecord>): string[] {
     if (record.result.state === StepState.done) lines.push(applyCounts(record.result));
     if (record.backup.state === StepState.done) {
       lines.push(`backup: ${record.backup.path} (${count(record.backup.count)} documents, sha256 ${record.backup.sha256.slice(0, 12)}…)`);
-      // A continuation writes from the backup of the run it continues: restoring that run undoes both parts.
-      const undone = record.continues?.runId ?? record._id;
-      if (record.result.state === StepState.done && record.result.written > 0) lines.push(`undo with: presence restore ${undone}`);
+      if (record.result.state === StepState.done && record.result.written > 0) lines.push(`undo with: presence restore ${record._id}`);
     }
   }
   for (const notice of record.notices) lines.push(`note: ${notice}`);

@@ -154,9 +154,7 @@ function backupAndRestore(record: RunRecord): Html {
   const backup = outcomeOf(record.backup);
   if (!backup) return html`<section><h2>Backup</h2><p>${record.dryRun ? 'None: a dry run writes nothing.' : 'None taken: the run stopped before its backup.'}</p></section>`;
   const result = outcomeOf(record.result);
-  // A continuation writes from the backup of the run it continues: restoring that run undoes both parts.
-  const undone = record.continues?.runId ?? record._id;
-  const restore = `presence restore ${undone}`;
+  const restore = `presence restore ${record._id}`;
   const host = record.operator.slice(record.operator.indexOf('@') + 1);
   return html`<section><h2>Backup</h2>
 ${facts([
