@@ -76,7 +76,9 @@ async function unavailableOnDatabaseError<T>(read: () => Promise<T>): Promise<T>
 function sampleNote(outcome: SampleOutcome): string {
   switch (outcome.state) {
     case 'recorded':
-      return "kept as this minute's sample";
+      return outcome.notPruned === undefined
+        ? "kept as this minute's sample"
+        : `kept as this minute's sample, but those past the retention not pruned, so they pile up (${outcome.notPruned})`;
     case 'already-recorded':
       return "this minute's sample was already recorded";
     case 'off':

@@ -47,7 +47,12 @@ export async function statusCommand(options: StatusOptions, env: NodeJS.ProcessE
     const { figures, connected } = await measurePresence(db, { model, staleMinutes: params.minutes, graceSeconds: params.graceSeconds, maxTimeMs, source }, now);
     const sampled = await recordSample(db, sampleOf(figures, connected), retentionDays);
     // Scrapers and --json readers get what they always got; a person reading the text is told.
-    const sampleLines = sampled.state === 'not-recorded' ? [`presence samples: not recorded (${sampled.reason})`] : [];
+    const sampleLines =
+      sampled.state === 'not-recorded'
+        ? [`presence samples: not recorded (${sampled.reason})`]
+        : sampled.state === 'recorded' && sampled.notPruned !== undefined
+          ? [`presence samples: recorded, but those past the retention not pruned, so they pile up (${sampled.notPruned})`]
+          : [];
     if (format === StatusFormat.prometheus) {
       process.stdout.write(prometheusText(figures, await lastCompletedRuns(session.store), connected));
       return 0;
