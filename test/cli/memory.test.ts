@@ -12,7 +12,7 @@ const database = useTestDatabase('memory');
 const FIXTURES = join(REPO, 'test', 'fixtures', 'tasks');
 const PEAK_RSS_HOOK = pathToFileURL(join(REPO, 'bench', 'peak-rss.mjs')).href;
 /**
- * Pre-images that together outweigh the heap: 100 of 512 KB are 51 MB of text, more once parsed, under a 48 MB heap.
+ * Pre-images that together outweigh the heap: 100 of 512 KiB are 50 MiB of text, more once parsed, under a 48 MiB heap.
  * A step that held the backup (or the documents it backs up) dies of it, however loaded the machine; one that streams
  * completes. (Reading the backup back through `readline`, which queues up to 1,024 lines ahead of apply, failed here:
  * out of memory.) How flat memory stays as the collection grows is a figure of `npm run bench` ("tool at 1/10"), where
