@@ -101,11 +101,15 @@ describe('npm pack, then npm install -g on a clean prefix, gives a working prese
     const published = (JSON.parse(stdout) as Record<string, PublishedPackage>)['presence-maint']!;
     const files = published.files.map((file) => file.path);
     const shipped = (file: string) =>
-      ['package.json', 'README.md', 'LICENSE', 'CHANGELOG.md', 'bin/presence.js', 'launcher/go.mod', 'launcher/go.sum', 'launcher/main.go'].includes(file) ||
+      ['package.json', 'README.md', 'LICENSE', 'CHANGELOG.md', 'bin/presence.js', 'launcher/go.mod', 'launcher/go.sum', 'launcher/main.go', 'contrib/prometheus/presence.rules.yml'].includes(
+        file,
+      ) ||
       /^dist\/(src|tasks)\/.+\.(js|d\.ts)$/.test(file) ||
       /^src\/dashboard\/assets\/[\w.-]+\.(js|css)$/.test(file);
     expect(files.filter((file) => !shipped(file))).toEqual([]);
-    expect(files).toEqual(expect.arrayContaining(['dist/src/cli/main.js', 'dist/tasks/presence-stale.js', 'src/dashboard/assets/dashboard.js', 'launcher/main.go', 'CHANGELOG.md']));
+    expect(files).toEqual(
+      expect.arrayContaining(['dist/src/cli/main.js', 'dist/tasks/presence-stale.js', 'src/dashboard/assets/dashboard.js', 'launcher/main.go', 'CHANGELOG.md', 'contrib/prometheus/presence.rules.yml']),
+    );
     expect(files.filter((file) => /(^|\/)(test|bench)\//.test(file))).toEqual([]);
     // The README states the packed size: it must still be true, within a fifth.
     const stated = /packs to about (\d+) kB \((\d+) kB unpacked\)/.exec(readFileSync(join(REPO, 'README.md'), 'utf8'));
