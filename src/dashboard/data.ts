@@ -1,6 +1,6 @@
 import type { RunRecord, RunStatus } from '../engine/run-record.ts';
 import type { TaskState } from '../engine/task-states.ts';
-import type { presenceStatusJson } from '../cli/render/presence-status.ts';
+import type { presenceStatusJson } from '../views/presence-status.ts';
 import type { PresenceSample } from '../presence/samples.ts';
 
 /**

@@ -2,7 +2,7 @@ import { Hono, type Context } from 'hono';
 import { html } from 'hono/html';
 import { secureHeaders } from 'hono/secure-headers';
 import { z } from 'zod';
-import { jsonText } from '../cli/render/output.ts';
+import { jsonText } from '../views/json.ts';
 import { RunStatus } from '../engine/run-record.ts';
 import { loopbackHostOnly, tokenRequired } from './access.ts';
 import type { Asset } from './assets.ts';

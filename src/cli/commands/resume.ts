@@ -7,7 +7,7 @@ import { loadTasks } from '../../engine/task-catalog.ts';
 import { migrationName } from '../../engine/task.ts';
 import { backupRunOf } from '../continuations.ts';
 import { exitCodeOfRecord } from '../exit-codes.ts';
-import { outcomeLines } from '../render/format.ts';
+import { outcomeLines } from '../../views/format.ts';
 import { outputMode, printJson, printLines } from '../render/output.ts';
 import { localPaths, openSession, targetOf } from '../session.ts';
 import { withWriteContext, type RunOptions } from './run.ts';

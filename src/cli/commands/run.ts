@@ -9,7 +9,7 @@ import { CONNECTED_SERVICE } from '../../presence/connected.ts';
 import { exitCodeOfRecord } from '../exit-codes.ts';
 import { withFlagHint } from '../flag-hints.ts';
 import { connectedSourceFromOptions } from '../presence-options.ts';
-import { outcomeLines } from '../render/format.ts';
+import { outcomeLines } from '../../views/format.ts';
 import type { PlanReadPreference } from '../options.ts';
 import { paceFor, type PaceFlags } from '../pace.ts';
 import { outputMode, printJson, printLines, type OutputMode } from '../render/output.ts';

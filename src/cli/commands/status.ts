@@ -14,7 +14,7 @@ import {
 } from '../presence-options.ts';
 import { DEFAULT_STATUS_MAX_TIME_SECONDS } from '../options.ts';
 import { printJson, printLines } from '../render/output.ts';
-import { presenceStatusJson, presenceStatusLines } from '../render/presence-status.ts';
+import { presenceStatusJson, presenceStatusLines } from '../../views/presence-status.ts';
 import { prometheusText } from '../render/prometheus.ts';
 import { openSession, targetOf, type TargetOptions } from '../session.ts';
 import { StatusFormat } from '../status-format.ts';

@@ -1,5 +1,5 @@
 import { html } from 'hono/html';
-import { bytes, count } from '../../cli/render/format.ts';
+import { bytes, count } from '../../views/format.ts';
 import { indexKeyText } from '../../presence/indexes.ts';
 import { describeOnline } from '../../presence/model.ts';
 import type { PresenceReport } from '../data.ts';

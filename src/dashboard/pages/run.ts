@@ -1,5 +1,5 @@
 import { html } from 'hono/html';
-import { bytes, concernsLine, count, duration, value } from '../../cli/render/format.ts';
+import { bytes, concernsLine, count, duration, value } from '../../views/format.ts';
 import { sampleFromText, type PlanSample } from '../../engine/plan.ts';
 import { outcomeOf, RunKind, RunStep, TargetingSource, type RunRecord } from '../../engine/run-record.ts';
 import { facts, table, type Html } from './layout.ts';

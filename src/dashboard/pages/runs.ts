@@ -1,6 +1,6 @@
 import { html } from 'hono/html';
-import { count, duration } from '../../cli/render/format.ts';
-import { progressLine } from '../../cli/render/progress.ts';
+import { count, duration } from '../../views/format.ts';
+import { progressLine } from '../../views/progress.ts';
 import { activeStatuses, appliedCounts, RunKind, RunStatus, StepState, type RunProgress, type RunRecord } from '../../engine/run-record.ts';
 import type { RunsQuery } from '../data.ts';
 import { table, type Html } from './layout.ts';

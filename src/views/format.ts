@@ -1,6 +1,6 @@
 import { EJSON } from 'bson';
-import type { PlanReport } from '../../engine/plan.ts';
-import { RunKind, StepState, TargetingSource, type ApplyCounts, type RunConcerns, type RunRecord, type VerifyCounts } from '../../engine/run-record.ts';
+import type { PlanReport } from '../engine/plan.ts';
+import { RunKind, StepState, TargetingSource, type ApplyCounts, type RunConcerns, type RunRecord, type VerifyCounts } from '../engine/run-record.ts';
 
 const integer = new Intl.NumberFormat('en-US');
 

@@ -1,13 +1,14 @@
-import { isDatabaseFailure } from '../db/connect.ts';
+import { isDatabaseFailure, type Connection } from '../db/connect.ts';
+import type { Target } from '../db/target.ts';
 import { MaintenanceError } from '../engine/errors.ts';
+import type { RunStore } from '../engine/ports.ts';
 import type { LoadedTask } from '../engine/task.ts';
 import { taskStates } from '../engine/task-states.ts';
-import { DataUnavailable, type DashboardData, type PresenceReport } from '../dashboard/data.ts';
+import { DataUnavailable, type DashboardData, type PresenceReport } from './data.ts';
 import { recentPresenceRuns } from '../presence/last-runs.ts';
 import { measurePresence, type PresenceMeasure } from '../presence/measure.ts';
 import { bytesPerDay, readSamples, recordSample, sampleOf, type SampleOutcome } from '../presence/samples.ts';
-import { presenceStatusJson } from './render/presence-status.ts';
-import type { Session } from './session.ts';
+import { presenceStatusJson } from '../views/presence-status.ts';
 
 /** What `presence status` counts with, and how long the samples are kept. */
 export interface DashboardMeasure extends PresenceMeasure {
@@ -18,12 +19,19 @@ export interface DashboardMeasure extends PresenceMeasure {
 const REUSE_MEASUREMENT_MS = 2000;
 const RECENT_RUNS = 5;
 
+/** What the command that serves the dashboard has open: its target, the connection to it, the run records. */
+export interface DashboardSession {
+  target: Target;
+  connection: Connection;
+  store: RunStore;
+}
+
 /**
  * The dashboard's reads, from the command's session: the same functions as
  * `presence status`, `presence runs` and `presence tasks`. The only write is
  * the minute's presence sample, to the tool's own collection.
  */
-export function sessionData(session: Session, tasks: readonly LoadedTask[], measure: DashboardMeasure): DashboardData {
+export function sessionData(session: DashboardSession, tasks: readonly LoadedTask[], measure: DashboardMeasure): DashboardData {
   const db = session.connection.db;
   let latest: { at: number; report: Promise<PresenceReport> } | undefined;
 
