@@ -7,7 +7,7 @@ import { taskStates } from '../engine/task-states.ts';
 import { DataUnavailable, type DashboardData, type PresenceReport } from './data.ts';
 import { recentPresenceRuns } from '../presence/last-runs.ts';
 import { measurePresence, type PresenceMeasure } from '../presence/measure.ts';
-import { bytesPerDay, readSamples, recordSample, sampleOf, type SampleOutcome } from '../presence/samples.ts';
+import { bytesPerDay, oldestSampleAt, readSamples, recordSample, sampleOf, type SampleOutcome } from '../presence/samples.ts';
 import { presenceStatusJson } from '../views/presence-status.ts';
 
 /** What `presence status` counts with, and how long the samples are kept. */
@@ -60,6 +60,7 @@ export function sessionData(session: DashboardSession, tasks: readonly LoadedTas
         }
         return latest.report;
       }),
+    oldestSample: () => unavailableOnDatabaseError(() => oldestSampleAt(db, measure.model.collection)),
     samples: (since, until, maxPoints) => unavailableOnDatabaseError(() => readSamples(db, measure.model.collection, since, until, maxPoints)),
     runs: (query) =>
       unavailableOnDatabaseError(() =>

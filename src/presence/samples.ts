@@ -10,6 +10,8 @@ export const SAMPLES_COLLECTION = 'presence_samples';
 const MINUTE_MS = 60_000;
 const DAY_MS = 86_400_000;
 const DUPLICATE_KEY = 11000;
+/** The end of every range: a later date's ISO text (a six-digit year, signed) would not sort after the others. */
+const LAST_MINUTE = new Date('9999-12-31T23:59:00.000Z');
 /** A server's message may run long (it quotes the command): the reason stays one readable line. */
 const MAX_REASON_LENGTH = 200;
 
@@ -122,6 +124,17 @@ export async function sampledThisMinute(db: Db, collection: string, now: Date): 
     .collection<PresenceSample>(SAMPLES_COLLECTION)
     .findOne({ _id: sampleId(collection, minuteOf(now)) }, { projection: { _id: 1 } });
   return found !== null;
+}
+
+/** The minute of the oldest sample kept of a collection; undefined when none is. One `_id` index lookup. */
+export async function oldestSampleAt(db: Db, collection: string): Promise<Date | undefined> {
+  const oldest = await db
+    .collection<PresenceSample>(SAMPLES_COLLECTION)
+    .find(rangeFilter(collection, new Date(0), LAST_MINUTE), { projection: { at: 1 } })
+    .sort({ _id: 1 })
+    .limit(1)
+    .next();
+  return oldest?.at;
 }
 
 /**
