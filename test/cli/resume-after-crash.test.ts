@@ -108,6 +108,48 @@ describe('resume after a crash', () => {
     expect(await offline()).toBe(0);
   });
 
+  it('a continuation killed in turn: resuming the first run names it, resuming it finishes the run, and restoring the last part undoes all', async () => {
+    await seed();
+    const whole = await stale();
+    expect(whole.code, whole.stderr).toBe(0);
+    const expected = await collectionChecksum(database.db(), 'users');
+    await seed();
+    const first = await killedMidApply();
+    const firstCheckpoint = (await runs().findOne({ _id: first }))!.progress!.checkpoint.entries;
+
+    // Its continuation, slow, killed in turn once it has written past where the first run stopped.
+    let child: ChildProcess | undefined;
+    const killed = runCli(['resume', first, '--uri', database.uri(), '--state-dir', stateDir, '--batch-size', '2', '--rate', '4'], {
+      env,
+      timeoutMs: 120_000,
+      onStdout: (_text, process) => (child = process),
+    });
+    let second: string | undefined;
+    await until('the continuation has written past its own first checkpoint', async () => {
+      const record = await runs().findOne({ 'continues.runId': first, status: 'running', 'progress.checkpoint.entries': { $gte: firstCheckpoint + 4 } });
+      second = record?._id;
+      return second !== undefined;
+    });
+    child!.kill('SIGKILL');
+    expect((await killed).signal).toBe('SIGKILL');
+
+    const refused = await runCli(['resume', first, '--uri', database.uri(), '--state-dir', stateDir], { env });
+    expect(refused.code).toBe(4);
+    expect(oneCleanLine(refused.stderr)).toBe(true);
+    expect(refused.stderr).toContain(`it was already continued by run ${second}, which is running: resume that run instead (presence resume ${second})`);
+
+    const resumed = await runCli(['resume', second!, '--uri', database.uri(), '--state-dir', stateDir, '--batch-size', '2', '--json'], { env });
+    expect(resumed.code, resumed.stderr).toBe(0);
+    const third = parseJson<TaskRunRecord>(resumed.stdout);
+    expect(third.continues?.runId).toBe(second);
+    expect(reachedStep('apply', third.result)).toMatchObject({ planned: STALE, written: STALE, skipped: 0, failed: 0, remaining: 0 });
+    expect(await collectionChecksum(database.db(), 'users')).toBe(expected);
+
+    const restored = await runCli(['restore', third._id, '--uri', database.uri(), '--state-dir', stateDir, '--json'], { env });
+    expect(restored.code, restored.stderr).toBe(0);
+    expect(await offline()).toBe(0);
+  });
+
   it('a continuation tells to undo it by its own id', async () => {
     await seed();
     const runId = await killedMidApply();
