@@ -18,9 +18,10 @@ export interface RestoreOptions extends RunOptions {
 /** `presence restore <runId>`: puts a run's pre-images back (umzug's `down`); of a continued run, both parts. */
 export async function restoreCommand(runId: string, options: RestoreOptions): Promise<number> {
   const paths = localPaths(options);
-  // A continuation ran on this host, from the backup of the run it continues: this host's audit says which.
+  // A continuation ran on this host, from the backup of the run it continues: this host's audit says which. An audit
+  // that cannot be read only leaves the run's own backup to look for, whose absence is then said.
   const audit = new AuditFile(paths.auditFile);
-  const backupRun = await backupRunOf(runId, async (id) => (await audit.lastOf(id))?.record);
+  const backupRun = await backupRunOf(runId, async (id) => (await audit.lastOf(id).catch(() => undefined))?.record);
   // Refuses an incomplete or corrupt backup before connecting: nothing is written.
   const manifest = await openBackup(paths.backupDir, backupRun);
   const tasks = await loadTasks(paths.tasksDir);
