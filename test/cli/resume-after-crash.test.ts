@@ -55,18 +55,23 @@ async function killedMidApply(): Promise<string> {
   return runId!;
 }
 
+/** The collection as one uninterrupted run leaves it; the seed is then put back for the run under test. */
+async function wholeRunChecksum(): Promise<string> {
+  await seed();
+  const whole = await stale();
+  expect(whole.code, whole.stderr).toBe(0);
+  const checksum = await collectionChecksum(database.db(), 'users');
+  await seed();
+  return checksum;
+}
+
 beforeEach(() => {
   stateDir = tempStateDir();
 });
 
 describe('resume after a crash', () => {
   it('kill -9 mid-apply, then resume: the collection is what one uninterrupted run gives, and the counts add up', async () => {
-    await seed();
-    const whole = await stale();
-    expect(whole.code, whole.stderr).toBe(0);
-    const expected = await collectionChecksum(database.db(), 'users');
-
-    await seed();
+    const expected = await wholeRunChecksum();
     const runId = await killedMidApply();
 
     const left = await runs().findOne({ _id: runId });
@@ -109,11 +114,7 @@ describe('resume after a crash', () => {
   });
 
   it('a continuation killed in turn: resuming the first run names it, resuming it finishes the run, and restoring the last part undoes all', async () => {
-    await seed();
-    const whole = await stale();
-    expect(whole.code, whole.stderr).toBe(0);
-    const expected = await collectionChecksum(database.db(), 'users');
-    await seed();
+    const expected = await wholeRunChecksum();
     const first = await killedMidApply();
     const firstCheckpoint = (await runs().findOne({ _id: first }))!.progress!.checkpoint.entries;
 
