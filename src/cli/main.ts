@@ -10,6 +10,7 @@ import { PresenceExamples } from './presence-help.ts';
 import { addConnectedOptions, addPresenceOptions, addSampleOptions, graceOption, minutesOption, parseInterval } from './presence-options.ts';
 import { StatusFormat } from './status-format.ts';
 import { helpOnlyForKnownCommands } from './unknown-command.ts';
+import { toolVersion } from './version.ts';
 
 const EXAMPLES = `
 Examples:
@@ -41,6 +42,7 @@ Exit codes: 0 success · 1 a task or check failed · 2 bad usage or input
 function buildProgram(setExitCode: (code: number) => void): Command {
   const program = new Command('presence')
     .description('Maintenance tasks for MongoDB, run like migrations: plan, backup, apply, verify, audit.')
+    .version(toolVersion(), '-V, --version', 'print the version')
     .exitOverride()
     .configureOutput({
       outputError: (text, write) => write(`presence: ${oneLine(text.replace(/^error: /, '').trim())}\n`),
@@ -189,6 +191,7 @@ function buildProgram(setExitCode: (code: number) => void): Command {
         program
           .command('dashboard')
           .description('a read-only web dashboard: presence over time, ghosts, every run with its progress, the tasks'),
+        { json: false },
       ),
     ),
   ))

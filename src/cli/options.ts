@@ -26,11 +26,13 @@ export function collectParam(raw: string, previous: Record<string, string> = {})
 export const PLAN_READ_PREFERENCES = ['primary', 'primaryPreferred', 'secondary', 'secondaryPreferred', 'nearest'] as const;
 export type PlanReadPreference = (typeof PLAN_READ_PREFERENCES)[number];
 
-export function addTargetOptions(command: Command): Command {
-  return command
+/** `json: false` for a command with no result to print (the dashboard): `--json` is then refused as unknown, exit 2. */
+export function addTargetOptions(command: Command, { json = true } = {}): Command {
+  command
     .option('--uri <uri>', 'MongoDB connection string (default: $MONGODB_URI, else mongodb://127.0.0.1:27017/)')
-    .option('--db <name>', 'database name (default: the URI path)')
-    .option('--json', 'print a machine-readable result on stdout')
+    .option('--db <name>', 'database name (default: the URI path)');
+  if (json) command.option('--json', 'print a machine-readable result on stdout');
+  return command
     .option('--state-dir <dir>', 'where backups and the local audit file live (default: $PRESENCE_STATE_DIR or ~/.presence-maint)')
     .option('--backup-dir <dir>', 'backup directory (default: <state-dir>/backups)');
 }

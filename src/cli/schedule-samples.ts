@@ -40,6 +40,9 @@ export async function recordScheduledSample(target: Target, sampling: ScheduledS
       const { figures, connected } = await measurePresence(db, sampling, now);
       const outcome = await recordSample(db, sampleOf(figures, connected), sampling.retentionDays);
       if (outcome.state === 'not-recorded') notRecorded(outcome.reason);
+      if (outcome.state === 'recorded' && outcome.notPruned !== undefined) {
+        log(`presence sample recorded, but those past the retention not pruned, so they pile up: ${outcome.notPruned}`);
+      }
     } finally {
       await connection.close();
     }

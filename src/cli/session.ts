@@ -8,6 +8,7 @@ import type { MongoRunLock } from '../db/lock.ts';
 import { MongoRunStore } from '../db/run-store.ts';
 import { resolveTarget, type Target } from '../db/target.ts';
 import type { RunView } from './render/run-view.ts';
+import { toolVersion } from './version.ts';
 
 /** Options every command that reaches a database takes. */
 export interface TargetOptions {
@@ -70,7 +71,7 @@ export async function openSession(target: Target, options: TargetOptions, view?:
   return {
     target,
     connection,
-    store: new MongoRunStore(connection.db, new AuditFile(paths.auditFile)),
+    store: new MongoRunStore(connection.db, new AuditFile(paths.auditFile, toolVersion())),
     lock: new MongoRunLock(connection.db, lockTtlMs(DEFAULT_LOCK_TTL_MS)),
     close: () => connection.close(),
   };

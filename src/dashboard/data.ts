@@ -1,6 +1,6 @@
 import type { RunRecord, RunStatus } from '../engine/run-record.ts';
 import type { TaskState } from '../engine/task-states.ts';
-import type { presenceStatusJson } from '../cli/render/presence-status.ts';
+import type { presenceStatusJson } from '../views/presence-status.ts';
 import type { PresenceSample } from '../presence/samples.ts';
 
 /**
@@ -15,6 +15,8 @@ export interface DashboardData {
   readonly taskIds: readonly string[];
   /** What `presence status --json` prints, measured now (or a few seconds ago, see the command's cache). */
   presence(): Promise<PresenceReport>;
+  /** When the oldest sample kept was taken; undefined when there is none yet. */
+  oldestSample(): Promise<Date | undefined>;
   /** The recorded samples from `since` on, oldest first, at most `maxPoints`. */
   samples(since: Date, until: Date, maxPoints: number): Promise<PresenceSample[]>;
   runs(query: RunsQuery): Promise<RunRecord[]>;

@@ -2,13 +2,13 @@ import { Hono, type Context } from 'hono';
 import { html } from 'hono/html';
 import { secureHeaders } from 'hono/secure-headers';
 import { z } from 'zod';
-import { jsonText } from '../cli/render/output.ts';
+import { jsonText } from '../views/json.ts';
 import { RunStatus } from '../engine/run-record.ts';
 import { loopbackHostOnly, tokenRequired } from './access.ts';
 import type { Asset } from './assets.ts';
 import { DataUnavailable, type DashboardData, type RunsQuery } from './data.ts';
 import { layout, Page } from './pages/layout.ts';
-import { CHART_RANGES, DEFAULT_RANGE, presenceBody, type ChartRange } from './pages/presence.ts';
+import { CHART_RANGES, presenceBody, rangeHolding, type ChartRange } from './pages/presence.ts';
 import { runBody } from './pages/run.ts';
 import { liveRun, runsBody } from './pages/runs.ts';
 import { tasksBody } from './pages/tasks.ts';
@@ -96,9 +96,13 @@ export function dashboardApp(data: DashboardData, settings: DashboardSettings): 
   const page = (c: Context, title: string, which: Page | undefined, body: ReturnType<typeof layout>, chart = false) =>
     c.html(layout({ title, page: which, target: data.target, refreshSeconds: settings.refreshSeconds, chart, body }));
 
+  // Opens on the smallest range that holds the samples: a new deployment's few minutes fill the chart, not a sliver.
   app.get('/', async (c) => {
-    const range = parsed(rangeQuery, queryOf(c)).range ?? DEFAULT_RANGE;
-    return page(c, 'Presence', Page.presence, presenceBody(await data.presence(), range), true);
+    const asked = parsed(rangeQuery, queryOf(c)).range;
+    // In turn: the measurement may record the first sample of all.
+    const report = await data.presence();
+    const oldest = await data.oldestSample();
+    return page(c, 'Presence', Page.presence, presenceBody(report, asked ?? rangeHolding(oldest, new Date()), oldest), true);
   });
   app.get('/runs', async (c) => {
     const query = runsQueryOf(c);
@@ -115,7 +119,7 @@ export function dashboardApp(data: DashboardData, settings: DashboardSettings): 
   // Byte for byte what `presence status --json` prints (relaxed EJSON: dates as {"$date": …}).
   app.get('/api/status', async (c) => c.body(jsonText((await data.presence()).status), 200, { 'Content-Type': 'application/json; charset=utf-8' }));
   app.get('/api/samples', async (c) => {
-    const range = parsed(rangeQuery, queryOf(c)).range ?? DEFAULT_RANGE;
+    const range = parsed(rangeQuery, queryOf(c)).range ?? rangeHolding(await data.oldestSample(), new Date());
     const until = new Date();
     const since = new Date(until.getTime() - CHART_RANGES[range]);
     const samples = await data.samples(since, until, CHART_POINTS);

@@ -9,6 +9,7 @@ import {
   type RunProgress,
   type RunRecord,
   type SteerRequest,
+  type TaskRunRecord,
 } from '../engine/run-record.ts';
 import { steerRules } from '../engine/steering.ts';
 import { TaskMode } from '../engine/task.ts';
@@ -191,6 +192,12 @@ export class MongoRunStore implements RunStore {
   async get(runId: string): Promise<RunRecord | undefined> {
     const record = await this.runs.findOne({ _id: runId });
     return record === null ? undefined : recordAsRead(record);
+  }
+
+  /** The latest run that continues this one (`resume` of a run whose runner was gone), if any. */
+  async continuationOf(runId: string): Promise<TaskRunRecord | undefined> {
+    const record = await this.runs.findOne({ kind: RunKind.run, 'continues.runId': runId }, { sort: { startedAt: -1 } });
+    return record === null ? undefined : (recordAsRead(record) as TaskRunRecord);
   }
 
   async list(query: RunQuery): Promise<RunRecord[]> {

@@ -212,6 +212,8 @@ interface RecordOfAnyKind {
   task: { id: string; version: number; mode: TaskMode; checksum: string };
   params: Record<string, unknown>;
   operator: string;
+  /** The release of the tool that wrote the run (`presence --version`); absent from records of earlier releases. */
+  toolVersion?: string;
   target: TargetInfo;
   /** Absent from records of versions that did not keep it. */
   concerns?: RunConcerns;

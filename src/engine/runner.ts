@@ -85,6 +85,8 @@ export interface RunSettings {
   services?: TaskServices;
   /** The fields every write's filter carries beyond `_id` (a shard key); none when not given. */
   targeting?: TargetingResolver;
+  /** The release of the tool that runs it, recorded with the run; given by the caller, never read here. */
+  toolVersion?: string;
 }
 
 /** The error of a step, remembered with the step it came from. */
@@ -353,6 +355,7 @@ function startingRecord(task: RunRecord['task'], params: Record<string, unknown>
     task,
     params,
     operator: settings.operator,
+    ...(settings.toolVersion === undefined ? {} : { toolVersion: settings.toolVersion }),
     target: settings.target,
     ...(settings.concerns === undefined ? {} : { concerns: settings.concerns }),
     dryRun: settings.dryRun,

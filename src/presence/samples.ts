@@ -10,6 +10,8 @@ export const SAMPLES_COLLECTION = 'presence_samples';
 const MINUTE_MS = 60_000;
 const DAY_MS = 86_400_000;
 const DUPLICATE_KEY = 11000;
+/** The end of every range: a later date's ISO text (a six-digit year, signed) would not sort after the others. */
+const LAST_MINUTE = new Date('9999-12-31T23:59:00.000Z');
 /** A server's message may run long (it quotes the command): the reason stays one readable line. */
 const MAX_REASON_LENGTH = 200;
 
@@ -31,8 +33,11 @@ export interface PresenceSample {
   missing: number | null;
 }
 
-/** `off`: the retention is 0 days, so nothing is recorded, by choice. */
-export type SampleOutcome = { state: 'recorded' } | { state: 'already-recorded' } | { state: 'off' } | { state: 'not-recorded'; reason: string };
+/**
+ * `off`: the retention is 0 days, so nothing is recorded, by choice. `notPruned`: the sample is in, but the samples
+ * past the retention could not be deleted, and pile up until they can: why.
+ */
+export type SampleOutcome = { state: 'recorded'; notPruned?: string } | { state: 'already-recorded' } | { state: 'off' } | { state: 'not-recorded'; reason: string };
 
 function minuteOf(time: Date): Date {
   return new Date(Math.floor(time.getTime() / MINUTE_MS) * MINUTE_MS);
@@ -88,20 +93,23 @@ export async function recordSample(db: Db, sample: PresenceSample, retentionDays
     const cutoff = new Date(sample.at.getTime() - retentionDays * DAY_MS);
     await samples.deleteMany(rangeFilter(sample.collection, new Date(0), cutoff));
   } catch (error) {
-    // The sample is in; the next recording prunes again. Saying "not recorded" would be untrue.
-    if (!(error instanceof MongoError)) throw error;
+    // The sample is in: saying "not recorded" would be untrue. The next recording prunes again.
+    return { state: 'recorded', notPruned: refusalOf(error) };
   }
   return { state: 'recorded' };
 }
 
 function notRecorded(error: unknown): SampleOutcome {
+  return { state: 'not-recorded', reason: refusalOf(error) };
+}
+
+/** The server's refusal as one line; anything that is not the server's is a bug, thrown. */
+function refusalOf(error: unknown): string {
   const refused = privilegeErrorOf(error);
   // Ours, one line, and what to grant: said in full.
-  if (refused !== undefined) return { state: 'not-recorded', reason: refused.message };
-  if (error instanceof MongoServerError) {
-    return { state: 'not-recorded', reason: shortLine(`${error.codeName ?? `code ${String(error.code)}`}: ${error.message}`) };
-  }
-  if (error instanceof MongoError) return { state: 'not-recorded', reason: shortLine(error.message) };
+  if (refused !== undefined) return refused.message;
+  if (error instanceof MongoServerError) return shortLine(`${error.codeName ?? `code ${String(error.code)}`}: ${error.message}`);
+  if (error instanceof MongoError) return shortLine(error.message);
   throw error;
 }
 
@@ -116,6 +124,17 @@ export async function sampledThisMinute(db: Db, collection: string, now: Date): 
     .collection<PresenceSample>(SAMPLES_COLLECTION)
     .findOne({ _id: sampleId(collection, minuteOf(now)) }, { projection: { _id: 1 } });
   return found !== null;
+}
+
+/** The minute of the oldest sample kept of a collection; undefined when none is. One `_id` index lookup. */
+export async function oldestSampleAt(db: Db, collection: string): Promise<Date | undefined> {
+  const oldest = await db
+    .collection<PresenceSample>(SAMPLES_COLLECTION)
+    .find(rangeFilter(collection, new Date(0), LAST_MINUTE), { projection: { at: 1 } })
+    .sort({ _id: 1 })
+    .limit(1)
+    .next();
+  return oldest?.at;
 }
 
 /**

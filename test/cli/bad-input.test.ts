@@ -40,6 +40,7 @@ describe('bad input gets one line, its exit code, and nothing written', () => {
     ['a zero batch size', () => ['run', 'flag-users', '--batch-size', '0', '--uri', database.uri()], 2, /--batch-size must be between 1 and 100000/],
     ['a non-numeric rate', () => ['run', 'flag-users', '--rate', 'fast', '--uri', database.uri()], 2, /--rate must be a whole number/],
     ['an unknown option', () => ['run', 'flag-users', '--yolo'], 2, /unknown option '--yolo'/],
+    ['--json, which the dashboard cannot honour', () => ['dashboard', '--json', '--port', '0', '--uri', database.uri()], 2, /^presence: unknown option '--json'/],
     ['an unknown command', () => ['frobnicate'], 2, /unknown command 'frobnicate'/],
     ['an unknown command asked for help', () => ['suspend', '--help'], 2, /^presence: unknown command 'suspend'$/m],
     ['an unknown command asked for help with -h', () => ['suspend', '-h'], 2, /^presence: unknown command 'suspend'$/m],

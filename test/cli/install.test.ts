@@ -1,5 +1,5 @@
 import { execFile, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -37,6 +37,12 @@ function npmEnv(): NodeJS.ProcessEnv {
     if (keep || !key.toLowerCase().startsWith('npm_')) env[key] = value;
   }
   return env;
+}
+
+interface PublishedPackage {
+  size: number;
+  unpackedSize: number;
+  files: Array<{ path: string }>;
 }
 
 interface Exited {
@@ -87,6 +93,38 @@ describe('npm pack, then npm install -g on a clean prefix, gives a working prese
       'dashboard/assets/dashboard.js',
     ]);
     expect(existsSync(join(packageDir, 'test'))).toBe(false);
+  });
+
+  it('npm publish --dry-run would publish the compiled tool, the dashboard assets and the launcher sources, no tests or bench', async () => {
+    // The registry is told nothing: --dry-run packs and lists, --ignore-scripts keeps `prepare` off the built dist/.
+    const { stdout } = await exec('npm', ['publish', '--dry-run', '--ignore-scripts', '--json'], { cwd: REPO, env: npmEnv(), timeout: 120_000 });
+    const published = (JSON.parse(stdout) as Record<string, PublishedPackage>)['presence-maint']!;
+    const files = published.files.map((file) => file.path);
+    const shipped = (file: string) =>
+      ['package.json', 'README.md', 'LICENSE', 'CHANGELOG.md', 'bin/presence.js', 'launcher/go.mod', 'launcher/go.sum', 'launcher/main.go', 'contrib/prometheus/presence.rules.yml'].includes(
+        file,
+      ) ||
+      /^dist\/(src|tasks)\/.+\.(js|d\.ts)$/.test(file) ||
+      /^src\/dashboard\/assets\/[\w.-]+\.(js|css)$/.test(file);
+    expect(files.filter((file) => !shipped(file))).toEqual([]);
+    expect(files).toEqual(
+      expect.arrayContaining(['dist/src/cli/main.js', 'dist/tasks/presence-stale.js', 'src/dashboard/assets/dashboard.js', 'launcher/main.go', 'CHANGELOG.md', 'contrib/prometheus/presence.rules.yml']),
+    );
+    expect(files.filter((file) => /(^|\/)(test|bench)\//.test(file))).toEqual([]);
+    // The README states the packed size: it must still be true, within a fifth.
+    const stated = /packs to about (\d+) kB \((\d+) kB unpacked\)/.exec(readFileSync(join(REPO, 'README.md'), 'utf8'));
+    expect(stated, 'the packed size in README.md').not.toBeNull();
+    expect(Math.abs(published.size / 1000 / Number(stated![1]) - 1)).toBeLessThan(0.2);
+    expect(Math.abs(published.unpackedSize / 1000 / Number(stated![2]) - 1)).toBeLessThan(0.2);
+  });
+
+  it('presence --version and -V print the package version', async () => {
+    const { version } = JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as { version: string };
+    for (const flag of ['--version', '-V']) {
+      const result = await presence([flag]);
+      expect(result.code).toBe(0);
+      expect(result.stdout).toBe(`${version}\n`);
+    }
   });
 
   it('presence --help exits 0', async () => {

@@ -2,7 +2,7 @@ import type { ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { openBackup, readBackupBatches } from '../../src/engine/backup.ts';
 import { beforeEach, describe, expect, it } from 'vitest';
-import type { RunRecord, TaskRunRecord } from '../../src/engine/run-record.ts';
+import type { RestoreRecord, RunRecord, TaskRunRecord } from '../../src/engine/run-record.ts';
 import { parseJson, runCli, tempStateDir } from '../support/cli.ts';
 import { collectionChecksum, useTestDatabase } from '../support/database.ts';
 import { reachedStep } from '../support/records.ts';
@@ -55,18 +55,23 @@ async function killedMidApply(): Promise<string> {
   return runId!;
 }
 
+/** The collection as one uninterrupted run leaves it; the seed is then put back for the run under test. */
+async function wholeRunChecksum(): Promise<string> {
+  await seed();
+  const whole = await stale();
+  expect(whole.code, whole.stderr).toBe(0);
+  const checksum = await collectionChecksum(database.db(), 'users');
+  await seed();
+  return checksum;
+}
+
 beforeEach(() => {
   stateDir = tempStateDir();
 });
 
 describe('resume after a crash', () => {
   it('kill -9 mid-apply, then resume: the collection is what one uninterrupted run gives, and the counts add up', async () => {
-    await seed();
-    const whole = await stale();
-    expect(whole.code, whole.stderr).toBe(0);
-    const expected = await collectionChecksum(database.db(), 'users');
-
-    await seed();
+    const expected = await wholeRunChecksum();
     const runId = await killedMidApply();
 
     const left = await runs().findOne({ _id: runId });
@@ -90,10 +95,70 @@ describe('resume after a crash', () => {
 
     expect(await collectionChecksum(database.db(), 'users')).toBe(expected);
 
-    // Its backup restores both parts at once.
-    const restored = await runCli(['restore', runId, '--uri', database.uri(), '--state-dir', stateDir, '--json'], { env });
+    // Continued once is enough: a second resume is refused, naming the continuation and how it ended.
+    const runsBefore = await runs().countDocuments();
+    const again = await runCli(['resume', runId, '--uri', database.uri(), '--state-dir', stateDir, '--batch-size', '2'], { env });
+    expect(again.code).toBe(4);
+    expect(oneCleanLine(again.stderr)).toBe(true);
+    expect(again.stderr).toMatch(new RegExp(`cannot resume run ${runId}: it was already continued by run ${continuation._id}, which is succeeded$`, 'm'));
+    expect(await runs().countDocuments()).toBe(runsBefore);
+    expect(await collectionChecksum(database.db(), 'users')).toBe(expected);
+
+    // The continuation's own id undoes the whole run, both parts, from the one backup.
+    const restored = await runCli(['restore', continuation._id, '--uri', database.uri(), '--state-dir', stateDir, '--json'], { env });
+    expect(restored.code, restored.stderr).toBe(0);
+    const restore = parseJson<RestoreRecord>(restored.stdout);
+    expect(restore).toMatchObject({ restoreOf: continuation._id, status: 'succeeded' });
+    expect(reachedStep('restore', restore.restore)).toMatchObject({ planned: STALE, restored: STALE, conflicts: 0 });
+    expect(await offline()).toBe(0);
+  });
+
+  it('a continuation killed in turn: resuming the first run names it, resuming it finishes the run, and restoring the last part undoes all', async () => {
+    const expected = await wholeRunChecksum();
+    const first = await killedMidApply();
+    const firstCheckpoint = (await runs().findOne({ _id: first }))!.progress!.checkpoint.entries;
+
+    // Its continuation, slow, killed in turn once it has written past where the first run stopped.
+    let child: ChildProcess | undefined;
+    const killed = runCli(['resume', first, '--uri', database.uri(), '--state-dir', stateDir, '--batch-size', '2', '--rate', '4'], {
+      env,
+      timeoutMs: 120_000,
+      onStdout: (_text, process) => (child = process),
+    });
+    let second: string | undefined;
+    await until('the continuation has written past its own first checkpoint', async () => {
+      const record = await runs().findOne({ 'continues.runId': first, status: 'running', 'progress.checkpoint.entries': { $gte: firstCheckpoint + 4 } });
+      second = record?._id;
+      return second !== undefined;
+    });
+    child!.kill('SIGKILL');
+    expect((await killed).signal).toBe('SIGKILL');
+
+    const refused = await runCli(['resume', first, '--uri', database.uri(), '--state-dir', stateDir], { env });
+    expect(refused.code).toBe(4);
+    expect(oneCleanLine(refused.stderr)).toBe(true);
+    expect(refused.stderr).toContain(`it was already continued by run ${second}, which is running: resume that run instead (presence resume ${second})`);
+
+    const resumed = await runCli(['resume', second!, '--uri', database.uri(), '--state-dir', stateDir, '--batch-size', '2', '--json'], { env });
+    expect(resumed.code, resumed.stderr).toBe(0);
+    const third = parseJson<TaskRunRecord>(resumed.stdout);
+    expect(third.continues?.runId).toBe(second);
+    expect(reachedStep('apply', third.result)).toMatchObject({ planned: STALE, written: STALE, skipped: 0, failed: 0, remaining: 0 });
+    expect(await collectionChecksum(database.db(), 'users')).toBe(expected);
+
+    const restored = await runCli(['restore', third._id, '--uri', database.uri(), '--state-dir', stateDir, '--json'], { env });
     expect(restored.code, restored.stderr).toBe(0);
     expect(await offline()).toBe(0);
+  });
+
+  it('a continuation tells to undo it by its own id', async () => {
+    await seed();
+    const runId = await killedMidApply();
+    const resumed = await runCli(['resume', runId, '--uri', database.uri(), '--state-dir', stateDir], { env });
+    expect(resumed.code, resumed.stderr).toBe(0);
+    const continuationId = /run (\d{8}T\d{6}Z-[0-9a-f]{6})$/m.exec(resumed.stdout)?.[1];
+    expect(continuationId).not.toBe(runId);
+    expect(resumed.stdout).toContain(`undo with: presence restore ${continuationId}`);
   });
 
   it('what the killed run settled before its checkpoint is not written again, even back in its pre-image', async () => {

@@ -240,13 +240,16 @@ describe('the run path', () => {
     expect(await database.db().collection('users').countDocuments({ flagged: true })).toBe(written);
   });
 
-  it('keeps a local append-only audit file with the start and the end of every run', async () => {
+  it('keeps a local append-only audit file with the start and the end of every run, each line saying which release wrote it', async () => {
     await seedUsers(3);
+    const { version } = JSON.parse(await readFile(join(REPO, 'package.json'), 'utf8')) as { version: string };
     const record = parseJson<TaskRunRecord>((await presence('run', 'flag-users', '--dry-run')).stdout);
+    expect(record.toolVersion).toBe(version);
+    expect((await runRecord(record._id)).toolVersion).toBe(version);
     const lines = (await readFile(join(stateDir, 'audit.jsonl'), 'utf8')).trim().split('\n').map((line) => JSON.parse(line));
-    expect(lines.map((line) => [line.event, line.record._id, line.record.status])).toEqual([
-      ['started', record._id, 'running'],
-      ['completed', record._id, 'succeeded'],
+    expect(lines.map((line) => [line.event, line.toolVersion, line.record._id, line.record.status, line.record.toolVersion])).toEqual([
+      ['started', version, record._id, 'running', version],
+      ['completed', version, record._id, 'succeeded', version],
     ]);
   });
 

@@ -31,7 +31,7 @@ function packagesLoadedBy(args: string[]): Promise<{ code: number | null; packag
 }
 
 describe('the compiled CLI loads what a command needs, when it needs it', () => {
-  it.each([[['--help']], [['status', '--help']], [['run', '--help']], [['pause']]])(
+  it.each([[['--help']], [['--version']], [['status', '--help']], [['run', '--help']], [['pause']]])(
     'presence %j loads commander, none of the commands\' dependencies',
     async (args) => {
       const { packages } = await packagesLoadedBy(args);

@@ -24,12 +24,22 @@ async function statusJson(): Promise<{ figures: Record<string, number | null> }>
   return parseJson(status.stdout);
 }
 
-async function openPage(path: string): Promise<{ page: Page; problems: string[] }> {
-  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+async function openPage(path: string, options: Parameters<Browser['newPage']>[0] = {}): Promise<{ page: Page; problems: string[] }> {
+  const page = await browser.newPage({ viewport: { width: 1280, height: 900 }, ...options });
   const { problems } = watchPage(page, dashboard.url);
   const response = await page.goto(dashboard.url + path);
   expect(response?.status(), path).toBe(200);
   return { page, problems };
+}
+
+/** ISO instants a reader sees as text, outside code (a plan's filter quotes its dates as EJSON, exactly). */
+function visibleIsoText(page: Page): Promise<string[]> {
+  // A string, run in the page: this file is not compiled with the DOM's types.
+  return page.evaluate(`(() => {
+    const body = document.body.cloneNode(true);
+    for (const code of body.querySelectorAll('code, pre')) code.remove();
+    return body.innerText.match(/\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d[:\\d.]*Z/g) ?? [];
+  })()`);
 }
 
 const screenshot = (page: Page, name: string) => page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true });
@@ -121,6 +131,54 @@ describe('the dashboard in Chromium', () => {
     expect(users).not.toBe(afterRun);
     expect(await collectionChecksum(database.db(), 'users')).toBe(afterRun);
   }, 180_000);
+
+  it('times read at a glance (local time and age, ISO in the tooltip), durations as 1 min 12 s, the chart on the range its samples fill', async () => {
+    // A reader in New York, in British English: what the page shows is theirs, not the server's.
+    const reader = { locale: 'en-GB', timezoneId: 'America/New_York' };
+    const localClock = new Intl.DateTimeFormat('en-GB', { hour: '2-digit', minute: '2-digit', second: '2-digit', timeZone: reader.timezoneId });
+    const localDay = new Intl.DateTimeFormat('en-GB', { dateStyle: 'short', timeZone: reader.timezoneId });
+    const localDayAndClock = new Intl.DateTimeFormat('en-GB', { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit', timeZone: reader.timezoneId });
+    const local = (at: Date) => (localDay.format(at) === localDay.format(new Date()) ? localClock : localDayAndClock).format(at);
+    // A deployment sampled for the last three hours only: the chart opens on 6 h, not on 24 h with a sliver at its edge.
+    const minute = Math.floor(Date.now() / 60_000) * 60_000;
+    const oldest = new Date(minute - 3 * 3_600_000);
+    const samples = [oldest, new Date(minute - 2 * 3_600_000), new Date(minute - 3_600_000)].map((at) => ({
+      _id: `users@${at.toISOString()}`, collection: 'users', at, measuredAt: at,
+      total: 900, online: 310, stale: 290, malformed: 0, connected: null, onlineConnected: null, ghosts: null, missing: null,
+    }));
+    await database.db().collection('presence_samples').insertMany(samples as never[]);
+
+    const { page, problems } = await openPage('/', reader);
+    expect(await page.getAttribute('.ranges a[aria-current]', 'href')).toBe('/?range=6h');
+    expect(await page.getAttribute('#presence-chart', 'data-range')).toBe('6h');
+    await until('the chart draws the samples', async () => Number(await page.getAttribute('#presence-chart', 'data-points')) >= 3);
+    const since = page.locator('[data-samples-since] time');
+    expect(await since.getAttribute('datetime')).toBe(oldest.toISOString());
+    expect(await since.getAttribute('title')).toBe(oldest.toISOString());
+    expect(await since.textContent()).toBe(`${local(oldest)} (3 h ago)`);
+
+    const measured = page.locator('[data-measured-at] time');
+    const measuredAt = new Date((await measured.getAttribute('datetime'))!);
+    expect(await measured.getAttribute('title')).toBe(measuredAt.toISOString());
+    expect(await measured.textContent()).toMatch(new RegExp(`^${local(measuredAt)} \\(\\d+ s ago\\)$`));
+    expect(await visibleIsoText(page)).toEqual([]);
+    await screenshot(page, 'presence-times');
+    expect(problems).toEqual([]);
+    await page.close();
+
+    const dryRun = await runCli(['stale', '--dry-run', '--uri', database.uri(), '--json'], { env });
+    expect(dryRun.code, dryRun.stderr).toBe(0);
+    const run = await openPage(`/runs/${parseJson<TaskRunRecord>(dryRun.stdout)._id}`, reader);
+    const started = run.page.locator('.facts time').first();
+    expect(await started.getAttribute('title')).toBe(await started.getAttribute('datetime'));
+    expect(await started.textContent()).toMatch(/^\d\d:\d\d:\d\d \((\d+ s|\d+ min) ago\)$|^\d+ \w+, \d\d:\d\d \(/);
+    const took = await run.page.locator('dt:text-is("duration") + dd').textContent();
+    expect(took).toMatch(/^(\d+ ms|\d+\.\d s|\d+ min \d+ s)$/);
+    expect(await visibleIsoText(run.page)).toEqual([]);
+    await screenshot(run.page, 'run-times');
+    expect(run.problems).toEqual([]);
+    await run.page.close();
+  });
 
   it('Tasks: every task with its version and state, as presence tasks --json says', async () => {
     const listed = await runCli(['tasks', '--uri', database.uri(), '--json'], { env });

@@ -1,7 +1,9 @@
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TaskRunRecord } from '../../src/engine/run-record.ts';
-import { parseJson, runCli, tempStateDir } from '../support/cli.ts';
+import { parseJson, REPO, runCli, tempStateDir } from '../support/cli.ts';
 import { startDashboardProcess, type DashboardProcess } from '../support/dashboard.ts';
 import { collectionChecksum, useTestDatabase } from '../support/database.ts';
 import { presenceUsers } from '../faults/faults.ts';
@@ -130,6 +132,9 @@ describe('presence dashboard over HTTP', () => {
     expect(live).toMatchObject({ runId, status: 'succeeded', active: false });
     const page = await (await fetch(`${dashboard.url}/runs/${runId}`)).text();
     expect(page).toContain(`presence restore ${runId}`);
+    // Which release wrote the run, as its record says.
+    const { version } = JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as { version: string };
+    expect(page).toMatch(new RegExp(`<dt>written by</dt>\\s*<dd>presence-maint ${version.replaceAll('.', '\\.')}</dd>`));
     // The Presence page lists it among the last presence runs, as status does.
     expect(await (await fetch(`${dashboard.url}/`)).text()).toContain(`href="/runs/${runId}"`);
     expect(page).toContain('sha256');

@@ -46,16 +46,20 @@ function storedSample(collection: string, at: Date): PresenceSample {
   };
 }
 
-/** MongoDB's reply to a user without the insert privilege on the samples collection. */
-function refusedSampleInsert(seen: SeenCommand): Document | undefined {
-  if (seen.command !== 'insert' || seen.collection !== SAMPLES_COLLECTION) return undefined;
-  return {
-    ok: 0,
-    errmsg: `not authorized on ${database.name} to execute command { insert: "${SAMPLES_COLLECTION}", ordered: true, $db: "${database.name}" }`,
-    code: 13,
-    codeName: 'Unauthorized',
+/** MongoDB's reply to a user without the privilege of `command` (insert, delete) on the samples collection. */
+function refusedOnSamples(command: string) {
+  return (seen: SeenCommand): Document | undefined => {
+    if (seen.command !== command || seen.collection !== SAMPLES_COLLECTION) return undefined;
+    return {
+      ok: 0,
+      errmsg: `not authorized on ${database.name} to execute command { ${command}: "${SAMPLES_COLLECTION}", ordered: true, $db: "${database.name}" }`,
+      code: 13,
+      codeName: 'Unauthorized',
+    };
   };
 }
+const refusedSampleInsert = refusedOnSamples('insert');
+const refusedSamplePrune = refusedOnSamples('delete');
 
 /** Two commands that must land in one minute start early enough in it. */
 async function awayFromMinuteEnd(): Promise<void> {
@@ -139,6 +143,21 @@ describe('presence status records a presence sample', () => {
     // The second status may fall in the first's minute: then it records nothing and prunes nothing.
     const recordedAgain = (await samples().countDocuments({ collection: 'users' })) === 2;
     if (recordedAgain) expect(await samples().findOne({ _id: old[2]!._id })).toBeNull();
+  });
+
+  it('a sample whose prune is refused is recorded, and status says in one last line that the old ones stay', async () => {
+    const expired = storedSample('users', new Date(Date.now() - 40 * DAY));
+    await samples().insertOne(expired);
+    proxy = await startTcpProxy(database.uri(), { replyWith: refusedSamplePrune });
+
+    const result = await runCli(['status', '--uri', proxy.uri, '--state-dir', stateDir]);
+
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout.trimEnd().split('\n').at(-1)).toBe(
+      `presence samples: recorded, but those past the retention not pruned, so they pile up (not authorized: the server refused delete on ${database.name}.${SAMPLES_COLLECTION} to this user (Unauthorized, code 13); the login worked, a privilege is missing: grant the user the readWrite role on database "${database.name}")`,
+    );
+    expect(await samples().countDocuments({ collection: 'users' })).toBe(2);
+    expect(await samples().findOne({ _id: expired._id })).not.toBeNull();
   });
 
   it('retention 0 records nothing and says nothing', async () => {
@@ -257,6 +276,21 @@ describe('presence stale --scheduled', () => {
     expect(result.code, result.stdout + result.stderr).toBe(0);
     expect(refusals()[0]).toContain(`the server refused insert on ${database.name}.${SAMPLES_COLLECTION}`);
     expect(await samples().countDocuments()).toBe(0);
+  });
+
+  it('logs a sample whose prune is refused, in one line, and goes on', async () => {
+    await samples().insertOne(storedSample('users', new Date(Date.now() - 40 * DAY)));
+    proxy = await startTcpProxy(database.uri(), { replyWith: refusedSamplePrune });
+    const schedule = scheduledStale(proxy.uri);
+    const notPruned = () => schedule.output().match(/^\[schedule\] presence sample recorded, but those past the retention not pruned, so they pile up: not authorized: .*$/gm) ?? [];
+
+    await until('a sample recorded, its prune refused', () => notPruned().length >= 1, { withinMs: 60_000, detail: schedule.output });
+    const result = await schedule.stop();
+
+    expect(result.code, result.stdout + result.stderr).toBe(0);
+    expect(notPruned()[0]).toContain(`the server refused delete on ${database.name}.${SAMPLES_COLLECTION}`);
+    expect(result.stdout).not.toContain('presence sample not recorded');
+    expect(await samples().countDocuments({ collection: 'users' })).toBe(2);
   });
 });
 

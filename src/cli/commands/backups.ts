@@ -1,5 +1,5 @@
 import { listBackups, prunableBackups, removeBackup, type BackupListing } from '../../engine/backup.ts';
-import { bytes, count, table } from '../render/format.ts';
+import { bytes, count, table } from '../../views/format.ts';
 import { outputMode, printJson, printLines } from '../render/output.ts';
 import { localPaths, type TargetOptions } from '../session.ts';
 

@@ -8,7 +8,7 @@ import { listen, listenProblem } from '../../dashboard/listen.ts';
 import { dashboardApp } from '../../dashboard/server.ts';
 import { presenceModelOf } from '../../presence/model.ts';
 import { statusPresenceParams } from '../../presence/settings.ts';
-import { sessionData } from '../dashboard-data.ts';
+import { sessionData } from '../../dashboard/session-data.ts';
 import { DEFAULT_STATUS_MAX_TIME_SECONDS } from '../options.ts';
 import { connectedSourceFromOptions, presenceParamsFromOptions, sampleRetentionFromOptions, type ConnectedOptions, type PresenceOptions, type SampleOptions } from '../presence-options.ts';
 import { localPaths, openSession, targetOf, type TargetOptions } from '../session.ts';

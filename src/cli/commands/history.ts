@@ -1,6 +1,6 @@
 import { RunKind, StepState, type RunRecord, type RunStatus } from '../../engine/run-record.ts';
 import { parseTargetEnv } from '../../engine/safety.ts';
-import { count, duration, table } from '../render/format.ts';
+import { count, duration, table } from '../../views/format.ts';
 import { outputMode, printJson, printLines } from '../render/output.ts';
 import { openSession, targetOf, type TargetOptions } from '../session.ts';
 

@@ -1,12 +1,13 @@
 import { openBackup } from '../../engine/backup.ts';
-import { UsageError } from '../../engine/errors.ts';
+import { RefusedError, SafetyRule, UsageError } from '../../engine/errors.ts';
 import { TaskMigrator } from '../../engine/migrator.ts';
 import { RunKind, RunStatus, StepState, SteerAction, type RunRecord, type TaskRunRecord } from '../../engine/run-record.ts';
 import { continueRun } from '../../engine/runner.ts';
 import { loadTasks } from '../../engine/task-catalog.ts';
 import { migrationName } from '../../engine/task.ts';
+import { backupRunOf } from '../continuations.ts';
 import { exitCodeOfRecord } from '../exit-codes.ts';
-import { outcomeLines } from '../render/format.ts';
+import { outcomeLines } from '../../views/format.ts';
 import { outputMode, printJson, printLines } from '../render/output.ts';
 import { localPaths, openSession, targetOf } from '../session.ts';
 import { withWriteContext, type RunOptions } from './run.ts';
@@ -22,26 +23,36 @@ const CONTINUABLE: readonly RunStatus[] = [RunStatus.running, RunStatus.paused, 
 export async function resumeCommand(runId: string, options: RunOptions): Promise<number> {
   const session = await openSession(targetOf(options), options);
   let stopped: TaskRunRecord;
+  let backupRun: string;
   try {
     const record = await session.store.get(runId);
     if (record === undefined) throw new UsageError(`no run ${runId} in this database (see \`presence runs\` or \`presence history\`)`);
     const holder = await session.lock.liveHolder();
     if (holder?.runId === runId || !continuable(record)) return await askRun(session, SteerAction.resume, runId, options);
+    const continuation = await session.store.continuationOf(runId);
+    if (continuation !== undefined) throw continuedAlready(runId, continuation);
     stopped = record;
+    backupRun = await backupRunOf(runId, (id) => session.store.get(id));
   } finally {
     await session.close();
   }
-  return continueStopped(stopped, options);
+  return continueStopped(stopped, backupRun, options);
+}
+
+/** A second continuation would write the same backup again over the first one's work: say where the run went on. */
+function continuedAlready(runId: string, continuation: TaskRunRecord): RefusedError {
+  const next = CONTINUABLE.includes(continuation.status) ? `: resume that run instead (presence resume ${continuation._id})` : '';
+  return new RefusedError(`cannot resume run ${runId}: it was already continued by run ${continuation._id}, which is ${continuation.status}${next}`, SafetyRule.runStatus);
 }
 
 function continuable(record: RunRecord): record is TaskRunRecord {
   return record.kind === RunKind.run && !record.dryRun && record.backup.state === StepState.done && CONTINUABLE.includes(record.status);
 }
 
-async function continueStopped(stopped: TaskRunRecord, options: RunOptions): Promise<number> {
+async function continueStopped(stopped: TaskRunRecord, backupRun: string, options: RunOptions): Promise<number> {
   const paths = localPaths(options);
   // Refuses a backup that is missing on this host, incomplete or corrupt before anything is written.
-  const manifest = await openBackup(paths.backupDir, stopped._id);
+  const manifest = await openBackup(paths.backupDir, backupRun);
   const tasks = await loadTasks(paths.tasksDir);
   const loaded = tasks.find((task) => migrationName(task.task) === stopped.migration);
   if (loaded === undefined) {

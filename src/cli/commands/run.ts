@@ -9,7 +9,7 @@ import { CONNECTED_SERVICE } from '../../presence/connected.ts';
 import { exitCodeOfRecord } from '../exit-codes.ts';
 import { withFlagHint } from '../flag-hints.ts';
 import { connectedSourceFromOptions } from '../presence-options.ts';
-import { outcomeLines } from '../render/format.ts';
+import { outcomeLines } from '../../views/format.ts';
 import type { PlanReadPreference } from '../options.ts';
 import { paceFor, type PaceFlags } from '../pace.ts';
 import { outputMode, printJson, printLines, type OutputMode } from '../render/output.ts';
@@ -19,6 +19,7 @@ import type { ShardKeyFlags } from '../shard-key-option.ts';
 import { shardKeyTargeting } from '../../db/shard-key.ts';
 import { localPaths, newRunId, openSession, operator, targetOf, type Session, type TargetOptions } from '../session.ts';
 import { abortOnSignals } from '../signals.ts';
+import { toolVersion } from '../version.ts';
 import { notifyReceivers, type NotifyOptions } from '../notify-options.ts';
 import { settleNotifications } from '../notify/settle.ts';
 import { Notifier } from '../notify/notifier.ts';
@@ -98,6 +99,7 @@ export async function withWriteContext(
           settings: {
             runId: newRunId(now),
             operator: operator(),
+            toolVersion: toolVersion(),
             target: { uri: target.uri, database: target.database },
             concerns: session.connection.concerns(planMode),
             dryRun: options.dryRun === true,

@@ -1,7 +1,7 @@
 import { activeStatuses, type RunRecord } from '../../engine/run-record.ts';
-import { duration, table } from '../render/format.ts';
+import { duration, table } from '../../views/format.ts';
 import { outputMode, printJson, printLines } from '../render/output.ts';
-import { progressLine } from '../render/progress.ts';
+import { progressLine } from '../../views/progress.ts';
 import { openSession, targetOf, type TargetOptions } from '../session.ts';
 
 /** Plenty for active runs: one target holds one lock, so more than a handful are stale records. */

@@ -14,7 +14,7 @@ import {
 } from '../presence-options.ts';
 import { DEFAULT_STATUS_MAX_TIME_SECONDS } from '../options.ts';
 import { printJson, printLines } from '../render/output.ts';
-import { presenceStatusJson, presenceStatusLines } from '../render/presence-status.ts';
+import { presenceStatusJson, presenceStatusLines } from '../../views/presence-status.ts';
 import { prometheusText } from '../render/prometheus.ts';
 import { openSession, targetOf, type TargetOptions } from '../session.ts';
 import { StatusFormat } from '../status-format.ts';
@@ -47,7 +47,12 @@ export async function statusCommand(options: StatusOptions, env: NodeJS.ProcessE
     const { figures, connected } = await measurePresence(db, { model, staleMinutes: params.minutes, graceSeconds: params.graceSeconds, maxTimeMs, source }, now);
     const sampled = await recordSample(db, sampleOf(figures, connected), retentionDays);
     // Scrapers and --json readers get what they always got; a person reading the text is told.
-    const sampleLines = sampled.state === 'not-recorded' ? [`presence samples: not recorded (${sampled.reason})`] : [];
+    const sampleLines =
+      sampled.state === 'not-recorded'
+        ? [`presence samples: not recorded (${sampled.reason})`]
+        : sampled.state === 'recorded' && sampled.notPruned !== undefined
+          ? [`presence samples: recorded, but those past the retention not pruned, so they pile up (${sampled.notPruned})`]
+          : [];
     if (format === StatusFormat.prometheus) {
       process.stdout.write(prometheusText(figures, await lastCompletedRuns(session.store), connected));
       return 0;

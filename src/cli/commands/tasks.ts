@@ -1,6 +1,6 @@
 import { loadTasks } from '../../engine/task-catalog.ts';
 import { taskStates } from '../../engine/task-states.ts';
-import { table } from '../render/format.ts';
+import { table } from '../../views/format.ts';
 import { outputMode, printJson, printLines } from '../render/output.ts';
 import { localPaths, openSession, targetOf, type TargetOptions } from '../session.ts';
 

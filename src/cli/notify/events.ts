@@ -1,5 +1,5 @@
 import { outcomeOf, RunKind, type RunRecord, type RunStatus } from '../../engine/run-record.ts';
-import { count, duration } from '../render/format.ts';
+import { count, duration } from '../../views/format.ts';
 
 /** What a notification says happened to a run. */
 export const NotifyEvent = {

@@ -1,5 +1,5 @@
 import type { HealthCheck } from '../../presence/health-check.ts';
-import { duration, table } from './format.ts';
+import { duration, table } from '../../views/format.ts';
 
 const MARK: Record<HealthCheck['result'], string> = { pass: 'PASS', warn: 'WARN', fail: 'FAIL', skip: 'SKIP' };
 

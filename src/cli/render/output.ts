@@ -1,4 +1,4 @@
-import { EJSON } from 'bson';
+import { jsonText } from '../../views/json.ts';
 
 export type OutputMode = 'tty' | 'plain' | 'json';
 
@@ -9,11 +9,6 @@ export function outputMode(json: boolean | undefined, stream: NodeJS.WriteStream
 
 export function printLines(lines: string[]): void {
   for (const line of lines) process.stdout.write(line + '\n');
-}
-
-/** Machine output: relaxed EJSON, so dates and ids stay readable and typed. */
-export function jsonText(value: unknown): string {
-  return EJSON.stringify(value, undefined, 2, { relaxed: true }) + '\n';
 }
 
 export function printJson(value: unknown): void {

@@ -40,6 +40,13 @@ export function prometheusText(
   const oldest = figures.oldestOnlineActivity;
   const metrics: Metric[] = [
     {
+      // Always there, known or not: a textfile left behind by a status that no longer runs keeps its old value, and an
+      // alert on its age (or its absence) says that no figure is fresh.
+      name: 'presence_measured_timestamp_seconds',
+      help: 'When this status measured, Unix time.',
+      samples: [{ labels: collection, value: figures.measuredAt.getTime() / 1000 }],
+    },
+    {
       name: 'presence_users',
       help: 'Users by presence state (online, offline, without a presence field, malformed).',
       samples: [

@@ -4,9 +4,9 @@ import { SilentObserver } from '../../engine/observer.ts';
 import type { PlanReport } from '../../engine/plan.ts';
 import type { RunObserver } from '../../engine/ports.ts';
 import type { ProgressState, RunProgress, RunRecord } from '../../engine/run-record.ts';
-import { concernsLine, planLines, progressBar, stepSummary } from './format.ts';
+import { concernsLine, planLines, progressBar, stepSummary } from '../../views/format.ts';
 import type { OutputMode } from './output.ts';
-import { etaOf, rateOf } from './progress.ts';
+import { etaOf, rateOf } from '../../views/progress.ts';
 
 export const RUN_STEPS = ['connect', 'lock', 'plan', 'confirm', 'backup', 'apply', 'verify', 'audit'] as const;
 

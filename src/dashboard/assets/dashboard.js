@@ -4,6 +4,32 @@
 
 const refreshMs = Math.max(1, Number(document.body.dataset.refreshSeconds) || 10) * 1000;
 const integer = new Intl.NumberFormat('en-US');
+// This browser's own language and time zone: an instant is read where the reader is.
+const clock = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit', second: '2-digit' });
+const dayAndClock = new Intl.DateTimeFormat(undefined, { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit' });
+
+/** `12 s ago`, `4 min ago`, `3 h 5 min ago`, `2 days ago`; `in 4 min` for an instant to come. */
+function ageText(ms) {
+  const seconds = Math.round(Math.abs(ms) / 1000);
+  const text =
+    seconds < 60 ? `${seconds} s`
+    : seconds < 3600 ? `${Math.floor(seconds / 60)} min`
+    : seconds < 86_400 ? `${Math.floor(seconds / 3600)} h${Math.floor((seconds % 3600) / 60) ? ` ${Math.floor((seconds % 3600) / 60)} min` : ''}`
+    : `${Math.floor(seconds / 86_400)} day${seconds < 172_800 ? '' : 's'}`;
+  return ms < 0 ? `in ${text}` : `${text} ago`;
+}
+
+/** Every instant of the page as a person reads it: local time (with the day unless today) and age; ISO in the tooltip. */
+function showInstants() {
+  const now = new Date();
+  for (const element of document.querySelectorAll('time[datetime]')) {
+    const at = new Date(element.dateTime);
+    if (Number.isNaN(at.getTime())) continue;
+    const sameDay = at.toDateString() === now.toDateString();
+    element.title = at.toISOString();
+    element.textContent = `${(sameDay ? clock : dayAndClock).format(at)} (${ageText(now - at)})`;
+  }
+}
 
 async function getJson(url) {
   const response = await fetch(url, { headers: { accept: 'application/json' }, credentials: 'same-origin', cache: 'no-store' });
@@ -40,9 +66,10 @@ async function refreshFigures() {
     const source = part === 'connected' ? status.connected : status.figures;
     showFigure(element, source && name in source ? source[name] : null);
   }
-  const measured = document.querySelector('[data-measured-at]');
+  const measured = document.querySelector('[data-measured-at] time');
   // Relaxed EJSON, as `presence status --json` prints it: a date is {"$date": "…"}.
-  if (measured) measured.textContent = status.figures.measuredAt.$date ?? status.figures.measuredAt;
+  if (measured) measured.dateTime = status.figures.measuredAt.$date ?? status.figures.measuredAt;
+  showInstants();
 }
 
 let chart;
@@ -99,6 +126,10 @@ function watchRun(element) {
     return run.active;
   });
 }
+
+showInstants();
+// Ages grow while the page stays open.
+every(15_000, showInstants);
 
 const chartElement = document.getElementById('presence-chart');
 if (chartElement) {

@@ -50,6 +50,15 @@ ${input.body}
 </html>`;
 }
 
+/**
+ * An instant as the markup keeps it: ISO, exact, also in the tooltip. The page's script shows it as a person reads
+ * it (local time and age, `dashboard.js`); without the script, the ISO text stays.
+ */
+export function instant(date: Date): Html {
+  const iso = date.toISOString();
+  return html`<time datetime="${iso}" title="${iso}">${iso}</time>`;
+}
+
 /** A definition list of label → value, the values already formatted. */
 export function facts(rows: ReadonlyArray<[string, Html | string | number | null | undefined]>): Html {
   return html`<dl class="facts">${rows

@@ -1,8 +1,8 @@
 import { html } from 'hono/html';
-import { bytes, concernsLine, count, duration, value } from '../../cli/render/format.ts';
+import { bytes, concernsLine, count, duration, value } from '../../views/format.ts';
 import { sampleFromText, type PlanSample } from '../../engine/plan.ts';
 import { outcomeOf, RunKind, RunStep, TargetingSource, type RunRecord } from '../../engine/run-record.ts';
-import { facts, table, type Html } from './layout.ts';
+import { facts, instant, table, type Html } from './layout.ts';
 import { progressCell, resultText, statusBadge } from './runs.ts';
 
 /** Everything the record says of one run; no document beyond the plan's sample, no backup content. */
@@ -14,9 +14,10 @@ ${facts([
   ['status', statusBadge(record)],
   ['dry run', record.dryRun ? 'yes: nothing written' : 'no'],
   ['operator', record.operator],
+  ['written by', record.toolVersion === undefined ? 'not recorded (an earlier release)' : `presence-maint ${record.toolVersion}`],
   ['target', `${record.target.uri} (database ${record.target.database}, ${record.env})`],
-  ['started', html`<time>${record.startedAt.toISOString()}</time>`],
-  ['ended', record.endedAt ? html`<time>${record.endedAt.toISOString()}</time>` : 'not yet'],
+  ['started', instant(record.startedAt)],
+  ['ended', record.endedAt ? instant(record.endedAt) : 'not yet'],
   ['duration', record.durationMs === null ? undefined : duration(record.durationMs)],
   ['parameters', html`<code>${value(record.params)}</code>`],
   ['continues', record.kind === RunKind.run && record.continues ? html`<a href="/runs/${record.continues.runId}">${record.continues.runId}</a> from entry ${count(record.continues.checkpoint)}` : undefined],
@@ -44,8 +45,8 @@ ${sampleTable(sampleFromText(plan.sample))}`
 <section><h2>Safety</h2>${safetyBody(record)}</section>
 ${listSection('Notices', record.notices)}
 ${listSection('Back-off', record.backoff ?? [])}
-${listSection('Steering', (record.requests ?? []).map((request) => `${request.action} asked by ${request.by} at ${request.at.toISOString()}`))}
-${listSection('Window pauses', (record.windowPauses ?? []).map((pause) => `paused at ${pause.pausedAt.toISOString()}${pause.resumedAt ? `, resumed at ${pause.resumedAt.toISOString()}` : ''}`))}
+${listSection('Steering', (record.requests ?? []).map((request) => html`${request.action} asked by ${request.by} at ${instant(request.at)}`))}
+${listSection('Window pauses', (record.windowPauses ?? []).map((pause) => html`paused at ${instant(pause.pausedAt)}${pause.resumedAt ? html`, resumed at ${instant(pause.resumedAt)}` : ''}`))}
 ${listSection('Notifications', (record.notifications ?? []).map((sent) => `${sent.event} to ${sent.receiver}: ${sent.delivered ? 'delivered' : `not delivered (${sent.error ?? 'no answer'})`} after ${sent.attempts} attempt(s)`))}
 ${backupAndRestore(record)}`;
 }
@@ -71,11 +72,11 @@ function shown(image: Record<string, unknown>, field: string): string {
 }
 
 function stepsTable(record: RunRecord): Html {
-  const took = (step: RunStep): string => {
+  const took = (step: RunStep): Html | string => {
     const ms = record.stepMs[step];
     if (ms !== undefined) return duration(ms);
     // The record is the audit: its own writing is not timed in it.
-    if (step === RunStep.audit) return record.endedAt ? `recorded at ${record.endedAt.toISOString()}` : 'not yet';
+    if (step === RunStep.audit) return record.endedAt ? html`recorded at ${instant(record.endedAt)}` : 'not yet';
     if (record.dryRun && (step === RunStep.backup || step === RunStep.apply || step === RunStep.verify)) return 'skipped: dry run';
     return record.endedAt ? 'not reached' : 'not yet';
   };
@@ -143,7 +144,7 @@ function safetyBody(record: RunRecord): Html {
   ]);
 }
 
-function listSection(title: string, items: readonly string[]): Html {
+function listSection(title: string, items: ReadonlyArray<Html | string>): Html {
   return items.length === 0 ? html`` : html`<section><h2>${title}</h2><ul>${items.map((item) => html`<li>${item}</li>`)}</ul></section>`;
 }
 
@@ -153,9 +154,7 @@ function backupAndRestore(record: RunRecord): Html {
   const backup = outcomeOf(record.backup);
   if (!backup) return html`<section><h2>Backup</h2><p>${record.dryRun ? 'None: a dry run writes nothing.' : 'None taken: the run stopped before its backup.'}</p></section>`;
   const result = outcomeOf(record.result);
-  // A continuation writes from the backup of the run it continues: restoring that run undoes both parts.
-  const undone = record.continues?.runId ?? record._id;
-  const restore = `presence restore ${undone}`;
+  const restore = `presence restore ${record._id}`;
   const host = record.operator.slice(record.operator.indexOf('@') + 1);
   return html`<section><h2>Backup</h2>
 ${facts([

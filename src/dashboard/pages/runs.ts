@@ -1,9 +1,9 @@
 import { html } from 'hono/html';
-import { count, duration } from '../../cli/render/format.ts';
-import { progressLine } from '../../cli/render/progress.ts';
+import { count, duration } from '../../views/format.ts';
+import { progressLine } from '../../views/progress.ts';
 import { activeStatuses, appliedCounts, RunKind, RunStatus, StepState, type RunProgress, type RunRecord } from '../../engine/run-record.ts';
 import type { RunsQuery } from '../data.ts';
-import { table, type Html } from './layout.ts';
+import { instant, table, type Html } from './layout.ts';
 
 /** A run's progress as the page and its refresh show it: the same line `presence runs` prints. */
 function progressView(progress: RunProgress) {
@@ -71,7 +71,7 @@ ${
     : table(
         ['started', 'run', 'task', 'status', 'progress or result', 'duration', 'operator'],
         records.map((record) => [
-          html`<time>${record.startedAt.toISOString()}</time>`,
+          instant(record.startedAt),
           html`<a href="/runs/${record._id}">${record._id}</a>`,
           `${record.kind === RunKind.restore ? `restore of ${record.restoreOf}` : record.migration}${record.dryRun ? ' (dry run)' : ''}`,
           statusBadge(record),

@@ -1,6 +1,6 @@
 import { html } from 'hono/html';
 import type { TaskState } from '../../engine/task-states.ts';
-import { table, type Html } from './layout.ts';
+import { instant, table, type Html } from './layout.ts';
 
 export function tasksBody(tasks: readonly TaskState[]): Html {
   if (tasks.length === 0) return html`<p>No task found in the tasks directory.</p>`;
@@ -12,7 +12,7 @@ export function tasksBody(tasks: readonly TaskState[]): Html {
       task.mode,
       html`<span class="state state-${task.state}" data-task-state>${task.state}</span>`,
       task.lastRun
-        ? html`<a href="/runs/${task.lastRun.runId}">${task.lastRun.status}${task.lastRun.dryRun ? ' (dry run)' : ''}</a> <time>${task.lastRun.startedAt.toISOString()}</time>`
+        ? html`<a href="/runs/${task.lastRun.runId}">${task.lastRun.status}${task.lastRun.dryRun ? ' (dry run)' : ''}</a> ${instant(task.lastRun.startedAt)}`
         : '-',
       task.checksumDrift
         ? html`<span class="bad" data-drift>source changed since its last run without a version bump: bump the version</span>`

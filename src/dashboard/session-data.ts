@@ -1,13 +1,14 @@
-import { isDatabaseFailure } from '../db/connect.ts';
+import { isDatabaseFailure, type Connection } from '../db/connect.ts';
+import type { Target } from '../db/target.ts';
 import { MaintenanceError } from '../engine/errors.ts';
+import type { RunStore } from '../engine/ports.ts';
 import type { LoadedTask } from '../engine/task.ts';
 import { taskStates } from '../engine/task-states.ts';
-import { DataUnavailable, type DashboardData, type PresenceReport } from '../dashboard/data.ts';
+import { DataUnavailable, type DashboardData, type PresenceReport } from './data.ts';
 import { recentPresenceRuns } from '../presence/last-runs.ts';
 import { measurePresence, type PresenceMeasure } from '../presence/measure.ts';
-import { bytesPerDay, readSamples, recordSample, sampleOf, type SampleOutcome } from '../presence/samples.ts';
-import { presenceStatusJson } from './render/presence-status.ts';
-import type { Session } from './session.ts';
+import { bytesPerDay, oldestSampleAt, readSamples, recordSample, sampleOf, type SampleOutcome } from '../presence/samples.ts';
+import { presenceStatusJson } from '../views/presence-status.ts';
 
 /** What `presence status` counts with, and how long the samples are kept. */
 export interface DashboardMeasure extends PresenceMeasure {
@@ -18,12 +19,19 @@ export interface DashboardMeasure extends PresenceMeasure {
 const REUSE_MEASUREMENT_MS = 2000;
 const RECENT_RUNS = 5;
 
+/** What the command that serves the dashboard has open: its target, the connection to it, the run records. */
+export interface DashboardSession {
+  target: Target;
+  connection: Connection;
+  store: RunStore;
+}
+
 /**
  * The dashboard's reads, from the command's session: the same functions as
  * `presence status`, `presence runs` and `presence tasks`. The only write is
  * the minute's presence sample, to the tool's own collection.
  */
-export function sessionData(session: Session, tasks: readonly LoadedTask[], measure: DashboardMeasure): DashboardData {
+export function sessionData(session: DashboardSession, tasks: readonly LoadedTask[], measure: DashboardMeasure): DashboardData {
   const db = session.connection.db;
   let latest: { at: number; report: Promise<PresenceReport> } | undefined;
 
@@ -52,6 +60,7 @@ export function sessionData(session: Session, tasks: readonly LoadedTask[], meas
         }
         return latest.report;
       }),
+    oldestSample: () => unavailableOnDatabaseError(() => oldestSampleAt(db, measure.model.collection)),
     samples: (since, until, maxPoints) => unavailableOnDatabaseError(() => readSamples(db, measure.model.collection, since, until, maxPoints)),
     runs: (query) =>
       unavailableOnDatabaseError(() =>
@@ -76,7 +85,9 @@ async function unavailableOnDatabaseError<T>(read: () => Promise<T>): Promise<T>
 function sampleNote(outcome: SampleOutcome): string {
   switch (outcome.state) {
     case 'recorded':
-      return "kept as this minute's sample";
+      return outcome.notPruned === undefined
+        ? "kept as this minute's sample"
+        : `kept as this minute's sample, but those past the retention not pruned, so they pile up (${outcome.notPruned})`;
     case 'already-recorded':
       return "this minute's sample was already recorded";
     case 'off':

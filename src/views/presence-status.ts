@@ -1,8 +1,8 @@
-import { appliedCounts, StepState, type RunRecord } from '../../engine/run-record.ts';
-import type { ConnectedFigures } from '../../presence/connected-figures.ts';
-import type { PresenceFigures } from '../../presence/figures.ts';
-import { indexKeyText } from '../../presence/indexes.ts';
-import { describeOnline, type PresenceModel } from '../../presence/model.ts';
+import { appliedCounts, StepState, type RunRecord } from '../engine/run-record.ts';
+import type { ConnectedFigures } from '../presence/connected-figures.ts';
+import type { PresenceFigures } from '../presence/figures.ts';
+import { indexKeyText } from '../presence/indexes.ts';
+import { describeOnline, type PresenceModel } from '../presence/model.ts';
 import { count, duration, table } from './format.ts';
 
 /** "3 d 4 h ago", "12 min ago": the age of an activity, to the unit an operator cares about. */

@@ -1,4 +1,4 @@
-import { ProgressState, type RunProgress } from '../../engine/run-record.ts';
+import { ProgressState, type RunProgress } from '../engine/run-record.ts';
 import { count, duration } from './format.ts';
 
 /** The time left as an operator reads it: a number only while the run writes at its pace. */

@@ -1,6 +1,6 @@
 import { EJSON } from 'bson';
-import type { PlanReport } from '../../engine/plan.ts';
-import { RunKind, StepState, TargetingSource, type ApplyCounts, type RunConcerns, type RunRecord, type VerifyCounts } from '../../engine/run-record.ts';
+import type { PlanReport } from '../engine/plan.ts';
+import { RunKind, StepState, TargetingSource, type ApplyCounts, type RunConcerns, type RunRecord, type VerifyCounts } from '../engine/run-record.ts';
 
 const integer = new Intl.NumberFormat('en-US');
 
@@ -20,10 +20,16 @@ export function bytes(value: number): string {
   return `${scaled.toFixed(scaled < 10 ? 1 : 0)} ${units[unit]}`;
 }
 
+/** As a person says it: `850 ms`, `12.3 s`, `1 min 12 s`, `2 h 5 min`, `3 d 4 h`. */
 export function duration(ms: number): string {
   if (ms < 1000) return `${Math.round(ms)} ms`;
   if (ms < 60_000) return `${(ms / 1000).toFixed(1)} s`;
-  return `${Math.floor(ms / 60_000)} min ${Math.round((ms % 60_000) / 1000)} s`;
+  const seconds = Math.round(ms / 1000);
+  if (seconds < 3600) return `${Math.floor(seconds / 60)} min ${seconds % 60} s`;
+  const minutes = Math.round(seconds / 60);
+  if (minutes < 24 * 60) return `${Math.floor(minutes / 60)} h ${minutes % 60} min`;
+  const hours = Math.round(minutes / 60);
+  return `${Math.floor(hours / 24)} d ${hours % 24} h`;
 }
 
 export function progressBar(done: number, total: number, width = 24): string {
@@ -137,9 +143,7 @@ export function outcomeLines(record: Readonly<RunRecord>): string[] {
     if (record.result.state === StepState.done) lines.push(applyCounts(record.result));
     if (record.backup.state === StepState.done) {
       lines.push(`backup: ${record.backup.path} (${count(record.backup.count)} documents, sha256 ${record.backup.sha256.slice(0, 12)}…)`);
-      // A continuation writes from the backup of the run it continues: restoring that run undoes both parts.
-      const undone = record.continues?.runId ?? record._id;
-      if (record.result.state === StepState.done && record.result.written > 0) lines.push(`undo with: presence restore ${undone}`);
+      if (record.result.state === StepState.done && record.result.written > 0) lines.push(`undo with: presence restore ${record._id}`);
     }
   }
   for (const notice of record.notices) lines.push(`note: ${notice}`);
