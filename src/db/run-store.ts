@@ -194,9 +194,15 @@ export class MongoRunStore implements RunStore {
     return record === null ? undefined : recordAsRead(record);
   }
 
-  /** The latest run that continues this one (`resume` of a run whose runner was gone), if any. */
+  /**
+   * The latest run that continues this one (`resume` of a run whose runner was gone), if any. A continuation refused
+   * (outside its window, lock held, no confirmation) wrote nothing: the run is still there to be continued.
+   */
   async continuationOf(runId: string): Promise<TaskRunRecord | undefined> {
-    const record = await this.runs.findOne({ kind: RunKind.run, 'continues.runId': runId }, { sort: { startedAt: -1 } });
+    const record = await this.runs.findOne(
+      { kind: RunKind.run, 'continues.runId': runId, status: { $ne: RunStatus.refused } },
+      { sort: { startedAt: -1 } },
+    );
     return record === null ? undefined : (recordAsRead(record) as TaskRunRecord);
   }
 
