@@ -70,7 +70,7 @@ afterAll(async () => {
 
 describe('a two-node Socket.IO cluster on Redis', () => {
   it('the endpoint of one node and the Redis source both see the sockets of both nodes', async () => {
-    const expected = { userIds: [onA, onB, onBoth].sort(), sockets: 5, servers: 2, at: expect.any(Date) };
+    const expected = { userIds: [onA, onB, onBoth].sort(), sockets: 5, servers: 2, at: expect.any(Date), via: 'fetchSockets' };
     const fromEndpoint = endpointSource(a.endpointUrl, { token });
     expect(sorted(await fromEndpoint.fetch())).toEqual(expected);
 
@@ -130,7 +130,7 @@ describe('a two-node Socket.IO cluster on Redis', () => {
     expect(midAnswer!.exitCode).toBe(ExitCode.refused);
     await until('one server on Redis', async () => (await serversOnRedis()) === 1, { withinMs: 10_000, everyMs: 25 });
 
-    const expected = { userIds: [onA, onBoth].sort(), sockets: 2, servers: 1, at: expect.any(Date) };
+    const expected = { userIds: [onA, onBoth].sort(), sockets: 2, servers: 1, at: expect.any(Date), via: 'fetchSockets' };
     expect(sorted(await endpointSource(a.endpointUrl, { token }).fetch())).toEqual(expected);
     expect(sorted(await redisAdapterSource(redis.uri, { timeoutMs: 3000 }).fetch())).toEqual(expected);
     const ghost = await database.db().collection('users').findOne({ _id: new ObjectId(onB) });
