@@ -19,6 +19,8 @@ export interface RedisAdapterSourceOptions {
   userIdField?: string;
   /** Joining, asking every server and leaving (default 10 s). */
   timeoutMs?: number;
+  /** `auto` (default): ids when every server runs presenceResponder, else fetchSockets(); `fetchSockets`: always every socket. */
+  ask?: 'auto' | 'fetchSockets';
 }
 
 /** No reconnection: a Redis that is down fails this fetch now, rather than queueing it. */
@@ -38,7 +40,7 @@ type RedisClient = ReturnType<typeof redisClient>;
  * the users' namespace and asks for every socket (`fetchSockets()`).
  */
 export function redisAdapterSource(redisUri: string, options: RedisAdapterSourceOptions = {}): ConnectedSource {
-  const { namespace = '/', key = 'socket.io', userIdField = 'userId', timeoutMs = 10_000 } = options;
+  const { namespace = '/', key = 'socket.io', userIdField = 'userId', timeoutMs = 10_000, ask = 'auto' } = options;
   const userIdPath = userIdField.split('.');
   const description = `${redactUrl(redisUri)} (namespace ${namespace}, key ${key})`;
   const control = responderNamespace(namespace);
@@ -136,7 +138,7 @@ export function redisAdapterSource(redisUri: string, options: RedisAdapterSource
       const deadline = AbortSignal.timeout(timeoutMs);
       const aborts = signal ? AbortSignal.any([deadline, signal]) : deadline;
       try {
-        return (await visit(aborts, askIdsOf)) ?? (await visit(aborts, fetchAll));
+        return (ask === 'auto' ? await visit(aborts, askIdsOf) : undefined) ?? (await visit(aborts, fetchAll));
       } catch (error) {
         if (signal?.aborted) throw signal.reason;
         if (error instanceof ConnectedSourceError) throw error;

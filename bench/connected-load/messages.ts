@@ -1,0 +1,27 @@
+/** What the harness's processes say to each other over their IPC channel. */
+export type ToNode = { do: 'reset' } | { do: 'report' } | { do: 'broadcast'; perSecond: number; bytes: number };
+export type FromNode = { ready: true; port: number } | { report: LoopReport };
+export interface LoopReport {
+  /** Event-loop delay since the last reset (perf_hooks.monitorEventLoopDelay, 10 ms resolution), in ms. */
+  p99Ms: number;
+  maxMs: number;
+  rssMb: number;
+  sockets: number;
+}
+
+export type FromClients = { ready: true; connected: number; failed: number; firstError?: string };
+
+export type ToAsker = { do: 'ask' } | { do: 'exit' };
+export type FromAsker =
+  | { asked: AskFigures }
+  | { failed: string }
+  | { exiting: true; peakRssMb: number; rssBeforeMb: number };
+export interface AskFigures {
+  ms: number;
+  /** Bytes the asker read through its sockets during the ask (/proc/self/io rchar): Redis's replies and messages to it. */
+  readBytes: number;
+  via: string;
+  users: number;
+  sockets: number;
+  servers: number;
+}
