@@ -24,7 +24,8 @@ const USAGE = `usage: npm run bench:connected -- [--nodes N] [--sockets S] [--as
 Starts redis-server on 127.0.0.1, N Socket.IO node processes (default 2) on @socket.io/redis-adapter with
 presenceResponder, and client processes holding S sockets (default 20,000) with ~1 KB handshakes; then the tool's
 Redis source asks K times (default 10) each way, ${GAP_MS} ms apart: for ids, and with fetchSockets(). Then again while
-every node broadcasts B messages a second (default 20) of 200 bytes: what a read copies to the tool meanwhile.
+every node sends B notifications a second (default 100) of 200 bytes, each to one user's room (through Redis
+to every node): what a read copies to the tool meanwhile.
 Prints a table, writes bench/results/connected-*.json, exits 1 when a target is missed.`;
 
 interface Options {
@@ -56,7 +57,7 @@ function parseOptions(argv: string[]): Options | 'help' {
     nodes: whole(values.nodes, '--nodes', 2, 2),
     sockets: whole(values.sockets, '--sockets', 20_000, 10),
     asks: whole(values.asks, '--asks', 10, 3),
-    broadcastsPerSecond: whole(values['broadcasts-per-second'], '--broadcasts-per-second', 20, 0),
+    broadcastsPerSecond: whole(values['broadcasts-per-second'], '--broadcasts-per-second', 100, 0),
   };
 }
 

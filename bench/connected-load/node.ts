@@ -47,7 +47,10 @@ process.on('message', (message: ToNode) => {
     broadcasting = undefined;
     if (message.perSecond > 0) {
       const payload = 'x'.repeat(message.bytes);
-      broadcasting = setInterval(() => io.emit('tick', payload), 1000 / message.perSecond);
+      // A notification to one user, wherever their sockets are: through Redis to every node.
+      const users = [...io.of('/').sockets.values()].flatMap((socket) => socket.data.userId ?? []);
+      let next = 0;
+      broadcasting = setInterval(() => io.to(`user:${users[next++ % users.length]}`).emit('tick', payload), 1000 / message.perSecond);
     }
   }
 });

@@ -69,6 +69,8 @@ export function redisAdapterSource(redisUri: string, options: RedisAdapterSource
     };
     const io = new Server({ adapter: adapter as unknown as typeof Adapter });
     io.of(joined);
+    // The namespace's broadcasts are of no use to a reader: not copied to it while it stays.
+    await abortable(subscriber!.pUnsubscribe(`${key}#${joined}#*`), signal);
     // The adapter subscribes without waiting: one more subscription on the same connection is
     // confirmed after those, so once it is, every server's requests and answers reach this one.
     const marker = `${key}-presence-maint#${randomUUID()}`;
