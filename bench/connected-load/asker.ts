@@ -12,7 +12,7 @@ const send = (message: FromAsker) => process.send!(message);
 const readBytes = () => Number(/^rchar: (\d+)$/m.exec(readFileSync('/proc/self/io', 'utf8'))![1]);
 const rssBeforeMb = process.memoryUsage.rss() / 2 ** 20;
 const ask = process.env.LOAD_ASK === 'fetchSockets' ? 'fetchSockets' : 'auto';
-const source = redisAdapterSource(process.env.LOAD_REDIS_URI!, { timeoutMs: 60_000, ask });
+const source = redisAdapterSource(process.env.LOAD_REDIS_URI!, { timeoutMs: 20_000, ask });
 
 process.on('message', async (message: ToAsker) => {
   if (message.do === 'exit') {

@@ -1,12 +1,15 @@
 /** What the harness's processes say to each other over their IPC channel. */
-export type ToNode = { do: 'reset' } | { do: 'report' } | { do: 'broadcast'; perSecond: number; bytes: number };
+/** `take`: the node reports its event-loop delay since the last `take`, and starts a new window. */
+export type ToNode = { do: 'take' } | { do: 'broadcast'; perSecond: number; bytes: number };
 export type FromNode = { ready: true; port: number } | { report: LoopReport };
 export interface LoopReport {
-  /** Event-loop delay since the last reset (perf_hooks.monitorEventLoopDelay, 10 ms resolution), in ms. */
+  /** Event-loop delay in the window (perf_hooks.monitorEventLoopDelay, 10 ms resolution), in ms. */
   p99Ms: number;
   maxMs: number;
   rssMb: number;
   sockets: number;
+  /** Times this node's Redis connections were closed under it (e.g. by Redis's output-buffer limit) since it started. */
+  redisDisconnects: number;
 }
 
 export type FromClients = { ready: true; connected: number; failed: number; firstError?: string };

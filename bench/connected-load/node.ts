@@ -1,7 +1,7 @@
 /**
  * One Socket.IO node of the load harness, its own process: @socket.io/redis-adapter on the harness's Redis,
  * presenceResponder installed, users authenticated from `auth.userId` into `socket.data.userId` and their room
- * joined, as an app does. Measures its own event-loop delay between the harness's `reset` and `report`.
+ * joined, as an app does. Measures its own event-loop delay in the windows the harness marks with `take`.
  * Env: LOAD_REDIS_URI.
  */
 import { createServer } from 'node:http';
@@ -15,7 +15,11 @@ import type { FromNode, ToNode } from './messages.ts';
 const send = (message: FromNode) => process.send!(message);
 const publisher = createClient({ url: process.env.LOAD_REDIS_URI! });
 const subscriber = publisher.duplicate();
-for (const client of [publisher, subscriber]) client.on('error', (error: Error) => console.error(`node ${process.pid}: redis: ${error.message}`));
+let redisDisconnects = 0;
+for (const client of [publisher, subscriber]) {
+  client.on('error', (error: Error) => console.error(`node ${process.pid}: redis: ${error.message}`));
+  client.on('reconnecting', () => redisDisconnects++);
+}
 await Promise.all([publisher.connect(), subscriber.connect()]);
 
 const http = createServer();
@@ -37,11 +41,10 @@ const delay = monitorEventLoopDelay({ resolution: 10 });
 delay.enable();
 let broadcasting: NodeJS.Timeout | undefined;
 process.on('message', (message: ToNode) => {
-  if (message.do === 'reset') delay.reset();
-  else if (message.do === 'report') {
-    send({
-      report: { p99Ms: delay.percentile(99) / 1e6, maxMs: delay.max / 1e6, rssMb: process.memoryUsage.rss() / 2 ** 20, sockets: io.of('/').sockets.size },
-    });
+  if (message.do === 'take') {
+    const { rss } = process.memoryUsage();
+    send({ report: { p99Ms: delay.percentile(99) / 1e6, maxMs: delay.max / 1e6, rssMb: rss / 2 ** 20, sockets: io.of('/').sockets.size, redisDisconnects } });
+    delay.reset();
   } else if (message.do === 'broadcast') {
     clearInterval(broadcasting);
     broadcasting = undefined;
