@@ -254,13 +254,15 @@ async function bench(options: Options, say: (line: string) => void): Promise<num
         askerPeakRssMb: figures.askerPeakRssMb,
         askerRssBeforeMb: figures.askerRssBeforeMb,
         loopDelayMs: nodes.map((_, node) => {
-          // Over the windows, the worst one: with 10 to 100 asks, the p99 of the windows' figures is their maximum.
-          const worst = (windows: LoopReport[][], pick: (report: LoopReport) => number) => p99(windows.map((reports) => pick(reports[node]!)));
-          const quiet = { p99: worst(figures.quiet, (report) => report.p99Ms), max: worst(figures.quiet, (report) => report.maxMs) };
-          const p99Ms = worst(figures.asking, (report) => report.p99Ms);
-          const maxMs = worst(figures.asking, (report) => report.maxMs);
+          // A window holds about 100 samples: an ask's stall is its p99 and its max. The typical ask is the
+          // median window; the worst ask, the worst window (against the worst quiet one: the machine is shared).
+          const of = (windows: LoopReport[][], pick: (report: LoopReport) => number) => windows.map((reports) => pick(reports[node]!));
+          const quiet = { p99: median(of(figures.quiet, (report) => report.p99Ms)), max: Math.max(...of(figures.quiet, (report) => report.maxMs)) };
+          const p99Ms = median(of(figures.asking, (report) => report.p99Ms));
+          const maxMs = Math.max(...of(figures.asking, (report) => report.maxMs));
           return { node, quiet, p99: p99Ms, max: maxMs, addedP99: p99Ms - quiet.p99, addedMax: maxMs - quiet.max };
         }),
+        windows: { quiet: figures.quiet.map((reports) => reports.map(({ p99Ms, maxMs }) => ({ p99Ms, maxMs }))), asking: figures.asking.map((reports) => reports.map(({ p99Ms, maxMs }) => ({ p99Ms, maxMs }))) },
         whileBroadcasting:
           figures.readWhileBroadcasting.length === 0
             ? undefined
@@ -294,7 +296,8 @@ async function bench(options: Options, say: (line: string) => void): Promise<num
     say('');
     for (const line of table(results.ids, results.fetchSockets)) say(line);
     say('');
-    say(`node RSS after: ${nodeRss.map((mb) => `${mb.toFixed(0)} MB`).join(', ')}; loop delay: p99 (+ added to the quiet windows' p99), per node; answer time: the tool's whole read (join, ask, leave)`);
+    say(`node RSS after: ${nodeRss.map((mb) => `${mb.toFixed(0)} MB`).join(', ')}`);
+    say(`loop p99: the median ask's window (+ over the median quiet window); loop max: the worst ask's (+ over the worst quiet one); answer: the tool's whole read (join, ask, leave)`);
     for (const target of targets) say(`${target.met ? '✔' : '✘'} ${target.name}: ${target.detail}`);
 
     const dir = resolve(HERE, '..', 'results');
@@ -321,8 +324,10 @@ interface Summary {
   askerReadBytesPerAsk: number;
   askerPeakRssMb: number;
   askerRssBeforeMb: number;
-  /** Per node: in the asking windows, the quiet ones, and the difference. */
+  /** Per node: p99 of the median window and max of the worst, asking and quiet, and the differences. */
   loopDelayMs: { node: number; quiet: { p99: number; max: number }; p99: number; max: number; addedP99: number; addedMax: number }[];
+  /** Every window's figures, per node. */
+  windows: { quiet: { p99Ms: number; maxMs: number }[][]; asking: { p99Ms: number; maxMs: number }[][] };
   whileBroadcasting?: { answerMsMedian: number; broadcastBytesCopiedToAsker: number };
   failedAsks: number;
   failures: string[];
@@ -332,9 +337,10 @@ interface Summary {
 function checkTargets(ids: Summary, fetched: Summary) {
   const ratio = fetched.redisBytesPerAsk.total / ids.redisBytesPerAsk.total;
   const worstAdded = Math.max(...ids.loopDelayMs.map((loop) => loop.addedP99));
+  const worstMax = Math.max(...ids.loopDelayMs.map((loop) => loop.addedMax));
   return [
     { name: 'ids move ≥ 10× fewer bytes through Redis than fetchSockets()', met: ratio >= 10, detail: `${ratio.toFixed(1)}× (${bytes(ids.redisBytesPerAsk.total)} against ${bytes(fetched.redisBytesPerAsk.total)} per ask)` },
-    { name: 'ids add ≤ 20 ms p99 event-loop delay to any node', met: worstAdded <= 20, detail: `worst node +${worstAdded.toFixed(1)} ms` },
+    { name: 'ids add ≤ 20 ms p99 event-loop delay to any node', met: worstAdded <= 20, detail: `worst node +${worstAdded.toFixed(1)} ms (worst single ask: +${worstMax.toFixed(1)} ms max)` },
     {
       name: 'ids answer within 1 s, every time',
       met: ids.failedAsks === 0 && ids.answerMs.max <= 1000,

@@ -13,6 +13,7 @@ import { parseJson, runCli, tempStateDir } from '../support/cli.ts';
 import { collectionChecksum, useTestDatabase } from '../support/database.ts';
 import { startRedis, type RedisServer } from '../support/redis-server.ts';
 import { connectUsers, offlineUsers, startPlatform, type PlatformClient, type PlatformNode } from '../support/socketio-platform.ts';
+import { AdapterRequest, watchRequest } from '../support/adapter-requests.ts';
 import { until } from '../support/until.ts';
 
 // Two platform processes running presenceResponder on one real Redis (@socket.io/redis-adapter),
@@ -29,8 +30,6 @@ const ghosts = offlineUsers(2);
 const ENDPOINT_TIMEOUT_MS = 2000;
 const USERS_REQUESTS = 'socket.io-request#/#';
 const RESPONDER_REQUESTS = 'socket.io-request#/presence-maint#';
-/** @socket.io/redis-adapter's request type of a server-side emit. */
-const SERVER_SIDE_EMIT = 6;
 let redis: RedisServer;
 let redisClient: ReturnType<typeof createClient>;
 let a: PlatformNode;
@@ -80,18 +79,6 @@ async function publishedDuring(work: () => Promise<unknown>): Promise<string> {
     await watcher.close();
   }
   return seen.join('\n');
-}
-
-/** Resolves once the next ids request went out on Redis. */
-async function watchIdsRequest(): Promise<{ sent: Promise<void> }> {
-  const watcher = redisClient.duplicate();
-  await watcher.connect();
-  let seen!: () => void;
-  const sent = new Promise<void>((resolve) => (seen = resolve));
-  await watcher.pSubscribe(RESPONDER_REQUESTS, (message) => {
-    if ((JSON.parse(message) as { type?: number }).type === SERVER_SIDE_EMIT) seen();
-  });
-  return { sent: sent.finally(() => watcher.close()) };
 }
 
 beforeAll(async () => {
@@ -180,7 +167,7 @@ describe('presenceResponder on every node: who is connected, asked for ids only'
       (signal: AbortSignal) => redisAdapterSource(redis.uri, { timeoutMs: 5000 }).fetch(signal),
     ]) {
       b.signal('SIGSTOP');
-      const request = await watchIdsRequest();
+      const request = await watchRequest(redisClient, RESPONDER_REQUESTS, AdapterRequest.serverSideEmit);
       const outcome = refusalOf(asking(AbortSignal.timeout(10_000)));
       await request.sent;
       const publisher = createClient({ url: redis.uri });
