@@ -85,7 +85,10 @@ export function presenceEndpoint<SocketData>(
     const own = localAnswerOf(nsp);
     if (own !== undefined) {
       const outcome = await askIds(io.of(responderNamespace(namespace)), () => nsp.adapter.serverCount(), own);
-      if (outcome.kind === 'answered') return { ...outcome, at, via: 'ids' };
+      if (outcome.kind === 'answered') {
+        const { complete, servers, sockets, userIds } = outcome;
+        return { complete, servers, sockets, at, via: 'ids', userIds };
+      }
     }
     return fetchAll(nsp, at);
   };
