@@ -4,6 +4,7 @@ import { ConnectedSourceError, type ConnectedSource } from './connected.ts';
 import type { PresenceModel } from './model.ts';
 import { valueAt } from '../engine/paths.ts';
 import { offlineFilter, onlineFilter } from './queries.ts';
+import type { AskedVia } from '../socketio/ids-request.ts';
 import { userIdText } from '../socketio/user-id.ts';
 
 /** Connected users per `$in` query: a few tens of kilobytes of ids per round trip. */
@@ -16,6 +17,8 @@ export type ConnectedFigures =
       source: string;
       /** When the deployment was asked. */
       at: Date;
+      /** How: the ids request (every node runs presenceResponder) or fetchSockets(). */
+      via: AskedVia;
       connected: number;
       sockets: number;
       servers: number;
@@ -78,6 +81,7 @@ export async function connectedFigures(
     state: 'known',
     source: source.description,
     at: connected.at,
+    via: connected.via,
     connected: connected.userIds.size,
     sockets: connected.sockets,
     servers: connected.servers,

@@ -1,5 +1,6 @@
 import { ExitCode, MaintenanceError, UsageError } from '../engine/errors.ts';
 import type { TaskServices } from '../engine/task.ts';
+import type { AskedVia } from '../socketio/ids-request.ts';
 
 /**
  * Who is really connected to the platform's Socket.IO deployment, as one
@@ -15,6 +16,8 @@ export interface ConnectedSet {
   servers: number;
   /** When the deployment was asked. */
   at: Date;
+  /** How: the ids request every node answers with `presenceResponder`, or `fetchSockets()` (every socket and its handshake). */
+  via: AskedVia;
 }
 
 /** Where the connected set comes from: the app's endpoint, or the deployment's adapter. */

@@ -3,8 +3,10 @@
  * the platform mounts on its Socket.IO server and that the maintenance tool
  * asks who is connected (`--connected <url>`). Exported as `presence-maint/socketio`.
  *
- * It answers `{ complete, servers, sockets, at, userIds }` and nothing else:
- * never a handshake header, a cookie, a socket id or a room.
+ * It answers `{ complete, servers, sockets, at, via, userIds }` and nothing else:
+ * never a handshake header, a cookie, a socket id or a room. When this node
+ * runs `presenceResponder` and so does every other, it asks them for ids only
+ * (`via: "ids"`); otherwise every socket with `fetchSockets()` (`via: "fetchSockets"`).
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -13,6 +15,8 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { RemoteSocket, Server } from 'socket.io';
 import { abortable, isTimeout } from './abortable.ts';
+import { askIds, responderNamespace, type AskedVia } from './ids-request.ts';
+import { localAnswerOf } from './responder.ts';
 import { userIdText } from './user-id.ts';
 
 // Any app's event maps: the endpoint reads its sockets' data only, and a typed
@@ -22,7 +26,10 @@ type AnyEvents = any;
 export interface PresenceEndpointOptions<SocketData> {
   /** The secret the tool sends as `Authorization: Bearer <token>`; at least 16 characters. */
   token: string;
-  /** The user a socket belongs to: a string, number or ObjectId; anything else is a socket without a user. */
+  /**
+   * The user a socket belongs to: a string, number or ObjectId; anything else is a socket without a user.
+   * Read from `fetchSockets()`; with the responder, the responder's own `userIdOf` is used.
+   */
   userIdOf?: (socket: RemoteSocket<AnyEvents, SocketData>) => unknown;
   /** How long every server of the deployment has to answer (default 5000 ms). */
   timeoutMs?: number;
@@ -39,6 +46,7 @@ interface PresenceAnswer {
   servers: number;
   sockets: number;
   at: Date;
+  via: AskedVia;
   userIds: Iterable<string>;
 }
 
@@ -73,6 +81,19 @@ export function presenceEndpoint<SocketData>(
   const ask = async (): Promise<PresenceAnswer> => {
     const nsp = io.of(namespace);
     const at = new Date();
+    // Looked up at each request: the responder may be installed after the endpoint.
+    const own = localAnswerOf(nsp);
+    if (own !== undefined) {
+      const outcome = await askIds(io.of(responderNamespace(namespace)), () => nsp.adapter.serverCount(), own);
+      if (outcome.kind === 'answered') {
+        const { complete, servers, sockets, userIds } = outcome;
+        return { complete, servers, sockets, at, via: 'ids', userIds };
+      }
+    }
+    return fetchAll(nsp, at);
+  };
+
+  const fetchAll = async (nsp: ReturnType<typeof io.of>, at: Date): Promise<PresenceAnswer> => {
     const before = await nsp.adapter.serverCount();
     const sockets = await nsp.timeout(timeoutMs).fetchSockets();
     // Heartbeat-based adapters resolve without a node they dropped: a changed count means the answer may miss one.
@@ -82,7 +103,7 @@ export function presenceEndpoint<SocketData>(
       const id = userIdText(userIdOf(socket));
       if (id !== undefined) userIds.add(id);
     }
-    return { complete: before === after, servers: after, sockets: sockets.length, at, userIds };
+    return { complete: before === after, servers: after, sockets: sockets.length, at, via: 'fetchSockets', userIds };
   };
 
   const answer = async (request: IncomingMessage, response: ServerResponse): Promise<void> => {
@@ -141,8 +162,8 @@ const headers = { 'Content-Type': 'application/json', 'Cache-Control': 'no-store
 
 /** The answer in pieces: a deployment with 100,000 users is never one string. */
 function* answerJson(answer: PresenceAnswer): Generator<string> {
-  const { complete, servers, sockets, at } = answer;
-  yield `{"complete":${complete},"servers":${servers},"sockets":${sockets},"at":"${at.toISOString()}","userIds":[`;
+  const { complete, servers, sockets, at, via } = answer;
+  yield `{"complete":${complete},"servers":${servers},"sockets":${sockets},"at":"${at.toISOString()}","via":"${via}","userIds":[`;
   let chunk: string[] = [];
   let first = true;
   for (const id of answer.userIds) {
@@ -164,5 +185,5 @@ function digest(text: string): Buffer {
 /** An adapter's reason on one line ("timeout reached: only 1 responses received out of 2"). */
 function oneLine(error: unknown): string {
   const message = error instanceof Error ? error.message : String(error);
-  return (message.split('\n')[0] ?? '').slice(0, 200) || 'fetchSockets failed';
+  return (message.split('\n')[0] ?? '').slice(0, 200) || 'the deployment could not be asked';
 }

@@ -13,6 +13,8 @@ export interface PlatformOptions {
   redisUri?: string;
   /** The endpoint's timeout (default 5000 ms). */
   timeoutMs?: number;
+  /** Installs presenceResponder too (default: the endpoint alone, as apps mounted it before the responder). */
+  responder?: boolean;
 }
 
 export type PresenceChange = 'online' | 'offline' | 'stillOnline';
@@ -47,6 +49,7 @@ export async function startSamplePlatform(options: PlatformOptions): Promise<Pla
       PLATFORM_TOKEN: options.token,
       PLATFORM_REDIS_URI: options.redisUri ?? '',
       PLATFORM_TIMEOUT_MS: String(options.timeoutMs ?? 5000),
+      PLATFORM_RESPONDER: options.responder ? '1' : '',
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -16,7 +16,8 @@
  * Settings (environment, so that the token is not in the process list):
  * PLATFORM_MONGODB_URI (the users' database in its path), PLATFORM_TOKEN,
  * PLATFORM_REDIS_URI (a cluster node on that Redis; else one server alone),
- * PLATFORM_TIMEOUT_MS (the endpoint's, default 5000).
+ * PLATFORM_TIMEOUT_MS (the endpoint's, default 5000), PLATFORM_RESPONDER=1 (installs
+ * presenceResponder, so that the endpoint asks for ids).
  * Prints JSON lines: `{ "ready": true, "port": N }` first, then
  * `{ "online": id }` / `{ "offline": id }` after each write, `{ "stillOnline": id }`
  * when a user's socket left but another remains, `{ "error": ... }`.
@@ -27,11 +28,13 @@ import { MongoClient, ObjectId } from 'mongodb';
 import { createClient } from 'redis';
 import { Server } from 'socket.io';
 import { presenceEndpoint } from './endpoint.ts';
+import { presenceResponder } from './responder.ts';
 
 const mongoUri = process.env.PLATFORM_MONGODB_URI!;
 const token = process.env.PLATFORM_TOKEN!;
 const redisUri = process.env.PLATFORM_REDIS_URI;
 const timeoutMs = Number(process.env.PLATFORM_TIMEOUT_MS ?? 5000);
+const responder = process.env.PLATFORM_RESPONDER === '1';
 
 const emit = (line: object) => process.stdout.write(JSON.stringify(line) + '\n');
 
@@ -59,6 +62,7 @@ const io = new Server<Record<string, never>, { 'presence:ready': () => void }, R
   transports: ['websocket'],
 });
 endpoint = presenceEndpoint(io, { token, timeoutMs });
+if (responder) presenceResponder(io);
 
 const roomOf = (userId: string) => `user:${userId}`;
 

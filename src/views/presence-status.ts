@@ -1,5 +1,6 @@
 import { appliedCounts, StepState, type RunRecord } from '../engine/run-record.ts';
 import type { ConnectedFigures } from '../presence/connected-figures.ts';
+import type { AskedVia } from '../socketio/ids-request.ts';
 import type { PresenceFigures } from '../presence/figures.ts';
 import { indexKeyText } from '../presence/indexes.ts';
 import { describeOnline, type PresenceModel } from '../presence/model.ts';
@@ -90,9 +91,15 @@ function connectedLines(connected: ConnectedFigures | undefined): string[] {
   const width = Math.max(...rows.map(([label]) => label.length));
   const numberWidth = Math.max(...rows.map(([, figure]) => count(figure).length));
   return [
-    `against ${connected.source}, asked at ${connected.at.toISOString()}`,
+    `against ${connected.source}, asked at ${connected.at.toISOString()} ${viaText(connected.via)}`,
     ...rows.map(([label, figure, note]) => `  ${label.padEnd(width)}  ${count(figure).padStart(numberWidth)}  ${note}`.trimEnd()),
   ];
+}
+
+function viaText(via: AskedVia): string {
+  if (via === 'ids') return 'for user ids (presenceResponder on every server)';
+  // What a missing responder looks like: the way that copies every socket's handshake through the cluster.
+  return 'with fetchSockets() (every socket and its handshake: a server runs no presenceResponder, docs/socketio.md)';
 }
 
 function runRow(run: RunRecord): string[] {

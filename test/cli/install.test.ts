@@ -188,13 +188,13 @@ describe('npm pack, then npm install -g on a clean prefix, gives a working prese
     expect(await database.db().collection('users').countDocuments({ greeting: 'hello' })).toBe(2);
   });
 
-  it("gives an app presence-maint/socketio, the presence endpoint it mounts on its Socket.IO server", async () => {
+  it("gives an app presence-maint/socketio, the presence endpoint and responder it installs on its Socket.IO servers", async () => {
     const app = join(work, 'app');
     mkdirSync(join(app, 'node_modules'), { recursive: true });
     writeFileSync(join(app, 'package.json'), JSON.stringify({ type: 'module' }));
     symlinkSync(join(prefix, 'lib', 'node_modules', 'presence-maint'), join(app, 'node_modules', 'presence-maint'));
-    const script = "import { presenceEndpoint, listenPresenceEndpoint } from 'presence-maint/socketio'; console.log(typeof presenceEndpoint, typeof listenPresenceEndpoint);";
+    const script = "import { presenceEndpoint, listenPresenceEndpoint, presenceResponder } from 'presence-maint/socketio'; console.log(typeof presenceEndpoint, typeof listenPresenceEndpoint, typeof presenceResponder);";
     const { stdout } = await exec(process.execPath, ['--input-type=module', '-e', script], { cwd: app, env: npmEnv() });
-    expect(stdout.trim()).toBe('function function');
+    expect(stdout.trim()).toBe('function function function');
   });
 });

@@ -9,6 +9,7 @@ import { ConnectedSourceError, type ConnectedSet } from '../../src/presence/conn
 import { endpointSource } from '../../src/presence/connected/endpoint-source.ts';
 import { redisAdapterSource } from '../../src/presence/connected/redis-source.ts';
 import { useTestDatabase } from '../support/database.ts';
+import { AdapterRequest, watchRequest } from '../support/adapter-requests.ts';
 import { until } from '../support/until.ts';
 import { startRedis, type RedisServer } from '../support/redis-server.ts';
 import { connectUsers, offlineUsers, startPlatform, type PlatformClient, type PlatformNode } from '../support/socketio-platform.ts';
@@ -20,8 +21,6 @@ const users = offlineUsers(3);
 const [onA, onB, onBoth] = users.map((user) => user._id.toHexString()) as [string, string, string];
 // Short, so that a stalled node costs each test a couple of seconds.
 const ENDPOINT_TIMEOUT_MS = 2000;
-/** @socket.io/redis-adapter's request type of a fetchSockets(). */
-const REMOTE_FETCH = 5;
 let redis: RedisServer;
 let a: PlatformNode;
 let b: PlatformNode;
@@ -30,20 +29,7 @@ const clients: PlatformClient[] = [];
 
 /** Socket.IO servers of the default namespace subscribed on Redis, as the adapter counts them. */
 const serversOnRedis = async () => ((await redisClient.pubSubNumSub('socket.io-request#/#'))['socket.io-request#/#'] ?? 0) as number;
-/**
- * Watches Redis for the next cluster-wide fetchSockets request; `sent` resolves once it
- * went out. A pattern subscription, because adapters count channel subscribers as servers.
- */
-async function watchFetchRequest(): Promise<{ sent: Promise<void> }> {
-  const watcher = redisClient.duplicate();
-  await watcher.connect();
-  let seen!: () => void;
-  const sent = new Promise<void>((resolve) => (seen = resolve));
-  await watcher.pSubscribe('socket.io-request#/#', (message) => {
-    if ((JSON.parse(message) as { type?: number }).type === REMOTE_FETCH) seen();
-  });
-  return { sent: sent.finally(() => watcher.close()) };
-}
+const watchFetchRequest = () => watchRequest(redisClient, 'socket.io-request#/#', AdapterRequest.remoteFetch);
 const sorted = (set: ConnectedSet) => ({ ...set, userIds: [...set.userIds].sort() });
 const refusalOf = (work: Promise<unknown>) => work.then(() => undefined, (error: unknown) => error as ConnectedSourceError);
 
@@ -70,7 +56,7 @@ afterAll(async () => {
 
 describe('a two-node Socket.IO cluster on Redis', () => {
   it('the endpoint of one node and the Redis source both see the sockets of both nodes', async () => {
-    const expected = { userIds: [onA, onB, onBoth].sort(), sockets: 5, servers: 2, at: expect.any(Date) };
+    const expected = { userIds: [onA, onB, onBoth].sort(), sockets: 5, servers: 2, at: expect.any(Date), via: 'fetchSockets' };
     const fromEndpoint = endpointSource(a.endpointUrl, { token });
     expect(sorted(await fromEndpoint.fetch())).toEqual(expected);
 
@@ -130,7 +116,7 @@ describe('a two-node Socket.IO cluster on Redis', () => {
     expect(midAnswer!.exitCode).toBe(ExitCode.refused);
     await until('one server on Redis', async () => (await serversOnRedis()) === 1, { withinMs: 10_000, everyMs: 25 });
 
-    const expected = { userIds: [onA, onBoth].sort(), sockets: 2, servers: 1, at: expect.any(Date) };
+    const expected = { userIds: [onA, onBoth].sort(), sockets: 2, servers: 1, at: expect.any(Date), via: 'fetchSockets' };
     expect(sorted(await endpointSource(a.endpointUrl, { token }).fetch())).toEqual(expected);
     expect(sorted(await redisAdapterSource(redis.uri, { timeoutMs: 3000 }).fetch())).toEqual(expected);
     const ghost = await database.db().collection('users').findOne({ _id: new ObjectId(onB) });

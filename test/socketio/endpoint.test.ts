@@ -1,53 +1,29 @@
 import { randomBytes } from 'node:crypto';
-import { once } from 'node:events';
-import { createServer, type Server as HttpServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { ObjectId } from 'mongodb';
-import { Server } from 'socket.io';
-import { io as connect, type Socket } from 'socket.io-client';
+import type { Socket } from 'socket.io-client';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { endpointSource } from '../../src/presence/connected/endpoint-source.ts';
 import { listenPresenceEndpoint, presenceEndpoint } from '../../src/socketio/endpoint.ts';
+import { startChatApp, type ChatApp } from '../support/chat-app.ts';
 
 // An app's own Socket.IO server in this process, with real clients: the options an app may give the endpoint.
-interface AppSocketData {
-  user?: { id: ObjectId };
-}
 const token = randomBytes(24).toString('base64url');
-let http: HttpServer;
-let io: Server<Record<string, never>, Record<string, never>, Record<string, never>, AppSocketData>;
-let appUrl: string;
+let app: ChatApp;
 let endpoint: { url: string; close(): Promise<void> };
-const clients: Socket[] = [];
 
 /** Connects to the app as a user (an ObjectId's hex) or as a visitor, on a namespace. */
 async function connectAs(userId: string | undefined, namespace = '/chat'): Promise<Socket> {
-  const socket = connect(`${appUrl}${namespace}`, { auth: userId ? { userId } : {}, transports: ['websocket'], reconnection: false, forceNew: true });
-  clients.push(socket);
-  await new Promise((connected) => socket.once('connect', () => connected(undefined)));
-  return socket;
+  return (await app.connect(namespace, userId)).socket;
 }
 
 beforeAll(async () => {
-  http = createServer();
-  io = new Server(http);
-  // This app keeps its user as an ObjectId under its own key, and counts the /chat namespace only.
-  io.of('/chat').use((socket, next) => {
-    const { userId } = socket.handshake.auth as { userId?: string };
-    if (userId) socket.data.user = { id: new ObjectId(userId) };
-    next();
-  });
-  http.listen(0, '127.0.0.1');
-  await once(http, 'listening');
-  appUrl = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
-  endpoint = await listenPresenceEndpoint(io, { token, namespace: '/chat', userIdOf: (socket) => socket.data.user?.id });
+  app = await startChatApp();
+  endpoint = await listenPresenceEndpoint(app.io, { token, namespace: '/chat', userIdOf: (socket) => socket.data.user?.id });
 });
-afterEach(() => {
-  for (const socket of clients.splice(0)) socket.close();
-});
+afterEach(() => app.disconnectAll());
 afterAll(async () => {
   await endpoint?.close();
-  await io?.close();
+  await app?.close();
 });
 
 describe('presenceEndpoint with an app\'s options', () => {
@@ -82,8 +58,8 @@ describe('presenceEndpoint with an app\'s options', () => {
 
   it('refuses to be set up without a token, or with a short one', () => {
     for (const weak of [undefined, '', 'short-token']) {
-      expect(() => presenceEndpoint(io, { token: weak as unknown as string })).toThrow(/needs a token of at least 16 characters/);
+      expect(() => presenceEndpoint(app.io, { token: weak as unknown as string })).toThrow(/needs a token of at least 16 characters/);
     }
-    expect(() => presenceEndpoint(io, { token, timeoutMs: 0 })).toThrow(/timeoutMs/);
+    expect(() => presenceEndpoint(app.io, { token, timeoutMs: 0 })).toThrow(/timeoutMs/);
   });
 });

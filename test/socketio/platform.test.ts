@@ -59,6 +59,7 @@ describe('presenceEndpoint mounted on the platform server', () => {
       servers: 1,
       sockets: 4,
       at: expect.any(String),
+      via: 'fetchSockets',
       userIds: [u1, u2].sort(),
     });
     // Nothing of the handshake: no cookie, header or socket id.
@@ -68,7 +69,7 @@ describe('presenceEndpoint mounted on the platform server', () => {
 
     const source = endpointSource(node.endpointUrl, { token });
     const set = await source.fetch();
-    expect({ ...set, userIds: [...set.userIds].sort() }).toEqual({ userIds: [u1, u2].sort(), sockets: 4, servers: 1, at: expect.any(Date) });
+    expect({ ...set, userIds: [...set.userIds].sort() }).toEqual({ userIds: [u1, u2].sort(), sockets: 4, servers: 1, at: expect.any(Date), via: 'fetchSockets' });
     await source.close();
   });
 

@@ -56,7 +56,7 @@ describe('redisAdapterSource', () => {
     const source = redisAdapterSource(redis.uri, { namespace: '/rooms', key: KEY, userIdField: 'user.id', timeoutMs: 3000 });
     expect(source.description).toBe(`redis://<credentials>@127.0.0.1:${redis.port} (namespace /rooms, key ${KEY})`);
     const set = await source.fetch();
-    expect({ ...set, userIds: [...set.userIds] }).toEqual({ userIds: ['42'], sockets: 1, servers: 1, at: expect.any(Date) });
+    expect({ ...set, userIds: [...set.userIds] }).toEqual({ userIds: ['42'], sockets: 1, servers: 1, at: expect.any(Date), via: 'fetchSockets' });
     await source.close();
   });
 

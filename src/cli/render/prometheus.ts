@@ -135,6 +135,10 @@ function connectedMetrics(connected: ConnectedFigures, collection: Labels): Metr
   const gauge = (name: string, help: string, value: number, labels: Labels = collection): Metric => ({ name, help, samples: [{ labels, value }] });
   return [
     health,
+    gauge('presence_connected_source_info', 'How the connected set was asked for: via="ids" (presenceResponder) or via="fetchSockets".', 1, {
+      ...source,
+      via: connected.via,
+    }),
     gauge('presence_connected_users', 'Users connected to the Socket.IO deployment.', connected.connected, source),
     gauge('presence_connected_sockets', 'Sockets connected to the Socket.IO deployment.', connected.sockets, source),
     gauge('presence_connected_servers', 'Socket.IO servers that answered.', connected.servers, source),

@@ -18,6 +18,8 @@ const answerSchema = z
     servers: z.number().int().nonnegative(),
     sockets: z.number().int().nonnegative(),
     at: z.iso.datetime(),
+    // Endpoints before the ids request said nothing: they asked with fetchSockets().
+    via: z.enum(['ids', 'fetchSockets']).default('fetchSockets'),
     userIds: z.array(z.string().min(1)),
   })
   .refine((answer) => new Set(answer.userIds).size === answer.userIds.length && answer.userIds.length <= answer.sockets, {
@@ -70,7 +72,8 @@ export function endpointSource(url: string, options: EndpointSourceOptions = {})
       const answer = parseAnswer(body);
       if (answer === undefined) throw refused('malformed answer (not the presence endpoint?)');
       if (!answer.complete) throw refused(`partial answer: a Socket.IO server joined or left while it was asked (${answer.servers} now)`);
-      return { userIds: new Set(answer.userIds), sockets: answer.sockets, servers: answer.servers, at: new Date(answer.at) };
+      const { sockets, servers, via } = answer;
+      return { userIds: new Set(answer.userIds), sockets, servers, at: new Date(answer.at), via };
     },
     async close(): Promise<void> {
       // Nothing held: every fetch is one request on Node's shared connection pool.
