@@ -6,14 +6,6 @@ import { isSubDocument } from '../engine/paths.ts';
  * beyond the engine's paths (engine/paths.ts: readPath, valueAt) to build such documents.
  */
 
-/**
- * Reads the whole top-level field of each path: a dotted projection would drop
- * a parent that is no sub-document (`presence: null`), hiding what is wrong.
- */
-export function topLevelProjection(paths: readonly string[]): Record<string, 1> {
-  return Object.fromEntries(paths.map((path) => [path.split('.')[0]!, 1] as const));
-}
-
 /** The leaves of a document by their dotted paths: the inverse of `nestedDocument` for documents of scalar leaves. */
 export function leafPaths(document: Document, prefix = ''): Record<string, unknown> {
   const leaves: Record<string, unknown> = {};

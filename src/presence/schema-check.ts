@@ -3,7 +3,7 @@ import { classifyUser } from './classify.ts';
 import { CheckResult, outcome, type CheckOutcome } from './health-check.ts';
 import { presenceFields, type PresenceModel } from './model.ts';
 import { readPath, valueAt } from '../engine/paths.ts';
-import { topLevelProjection } from './paths.ts';
+import { projectionOf } from '../engine/document-state.ts';
 
 export const SCHEMA_SAMPLE_SIZE = 1000;
 const EXAMPLES_SHOWN = 3;
@@ -18,7 +18,8 @@ function percent(part: number, whole: number): string {
  * it stays wrong until someone fixes it.
  */
 export async function checkSchema(users: Collection, model: PresenceModel, sampleSize = SCHEMA_SAMPLE_SIZE): Promise<CheckOutcome> {
-  const projection = topLevelProjection(presenceFields(model));
+  // The whole top-level field of each path: a dotted projection would hide a parent that is no sub-document.
+  const projection = projectionOf(presenceFields(model));
   const sample = await users.find({}, { projection, limit: sampleSize }).toArray();
   if (sample.length === 0) return outcome(CheckResult.warn, 'no documents to check: the collection is empty');
 
