@@ -1,5 +1,5 @@
 import { EJSON } from 'bson';
-import { MongoBulkWriteError, type AnyBulkWriteOperation, type Collection } from 'mongodb';
+import { MongoBulkWriteError, type AnyBulkWriteOperation, type BulkWriteResult, type Collection, type Document } from 'mongodb';
 import { afterImage, compareAndSetFilter, holdsState, updateFor, type BackupEntry } from './document-state.ts';
 import { currentDocuments, idKey } from './verify.ts';
 import { errorMessage } from './errors.ts';
@@ -12,6 +12,8 @@ export interface ApplyOutcome {
   /** The error behind `failure`: a lost connection makes it the database's failure, not the task's. */
   cause?: unknown;
   interrupted: boolean;
+  /** What the operator should hear of the writes (e.g. documents left alone, and why). */
+  notices?: string[];
 }
 
 export interface WriteBatchesOptions {
@@ -30,20 +32,53 @@ export interface WriteBatchesOptions {
   continuing?: { checkpoint: number };
 }
 
+/** How one kind of conditional write is made and checked, document by document. */
+export interface ConditionalWrites {
+  /** The batch's documents as they are now, keyed by `idKey` (a missing key: the document is absent). */
+  current(batch: readonly BackupEntry[]): Promise<Map<string, Document>>;
+  /** The entry's write shows in the document (undefined: absent). */
+  done(document: Document | undefined, entry: BackupEntry): boolean;
+  /** The document is still as backed up: its write may go. */
+  unchanged(document: Document | undefined, entry: BackupEntry): boolean;
+  /** The write, conditional on the document being unchanged. */
+  operation(entry: BackupEntry): AnyBulkWriteOperation;
+  /** How many of a batch's writes took effect. */
+  applied(result: BulkWriteResult): number;
+}
+
+/** An update's writes: each sets and unsets its paths while they hold their backed-up state. */
+export function fieldUpdates(collection: Collection): ConditionalWrites {
+  return {
+    current: (batch) => currentDocuments(collection, uniqueFields(batch), batch),
+    done: (document, entry) => {
+      const after = afterImage(entry);
+      return document !== undefined && holdsState(document, after.values, after.absent);
+    },
+    unchanged: (document, entry) => document !== undefined && holdsState(document, entry.before, entry.absent),
+    operation: compareAndSetUpdate,
+    applied: (result) => result.matchedCount,
+  };
+}
+
+/** Applies the backup's field changes: see `writeConditionally`. */
+export function applyBackup(collection: Collection, options: WriteBatchesOptions): Promise<ApplyOutcome> {
+  return writeConditionally(collection, fieldUpdates(collection), options);
+}
+
 /**
- * Applies the backup's changes, one ordered `bulkWrite` per batch. Each write is
+ * Makes the backup's writes, one ordered `bulkWrite` per batch. Each write is
  * conditional on the document still holding its backed-up state, so a document
  * changed since the plan is skipped, not overwritten. Stops at the first failed
  * write; what was not attempted is counted as remaining.
  */
-export async function applyBackup(collection: Collection, options: WriteBatchesOptions): Promise<ApplyOutcome> {
+export async function writeConditionally(collection: Collection, writes: ConditionalWrites, options: WriteBatchesOptions): Promise<ApplyOutcome> {
   const counts: ApplyCounts = { planned: options.planned, written: 0, skipped: 0, failed: 0, remaining: options.planned };
   let seen = 0;
   for await (const whole of options.batches) {
     if (options.signal.aborted) return { counts, interrupted: true };
     const first = seen;
     seen += whole.length;
-    const batch = options.continuing ? await settledEarlier(collection, whole, first, options.continuing.checkpoint, counts) : whole;
+    const batch = options.continuing ? await settledEarlier(writes, whole, first, options.continuing.checkpoint, counts) : whole;
     if (batch.length === 0) {
       options.onBatch(counts);
       continue;
@@ -51,11 +86,12 @@ export async function applyBackup(collection: Collection, options: WriteBatchesO
     await options.pace?.(batch.length);
     if (options.signal.aborted) return { counts, interrupted: true };
     const started = performance.now();
-    const operations = batch.map(compareAndSetUpdate);
+    const operations = batch.map(writes.operation);
     try {
       const result = await collection.bulkWrite(operations, { ordered: true });
-      counts.written += result.matchedCount;
-      counts.skipped += batch.length - result.matchedCount;
+      const applied = writes.applied(result);
+      counts.written += applied;
+      counts.skipped += batch.length - applied;
       counts.remaining -= batch.length;
     } catch (error) {
       options.afterBatch?.(batch.length, performance.now() - started, error);
@@ -63,7 +99,7 @@ export async function applyBackup(collection: Collection, options: WriteBatchesO
       if (stoppedAt === undefined) {
         // No per-write report (FerretDB answers a failed statement with a command
         // error; a network error says nothing): settle the batch document by document.
-        const settled = await settleBatch(collection, batch, counts).catch((settleError: unknown) => ({
+        const settled = await settleBatch(collection, writes, batch, counts).catch((settleError: unknown) => ({
           failure: `batch write failed and its outcome is unknown (verify re-reads it): ${cleanMessage(errorMessage(settleError))}`,
           cause: settleError,
         }));
@@ -72,7 +108,7 @@ export async function applyBackup(collection: Collection, options: WriteBatchesO
         continue;
       }
       const bulkError = error as MongoBulkWriteError;
-      const matched = bulkError.result.matchedCount;
+      const matched = writes.applied(bulkError.result);
       counts.written += matched;
       counts.skipped += stoppedAt - matched;
       counts.failed += 1;
@@ -97,18 +133,16 @@ export async function applyBackup(collection: Collection, options: WriteBatchesO
  * here, so the counts of both parts add up to the plan.
  */
 async function settledEarlier(
-  collection: Collection,
+  writes: ConditionalWrites,
   batch: BackupEntry[],
   first: number,
   checkpoint: number,
   counts: ApplyCounts,
 ): Promise<BackupEntry[]> {
-  const current = await currentDocuments(collection, uniqueFields(batch), batch);
+  const current = await writes.current(batch);
   const left: BackupEntry[] = [];
   batch.forEach((entry, index) => {
-    const document = current.get(idKey(entry._id));
-    const after = afterImage(entry);
-    if (document !== undefined && holdsState(document, after.values, after.absent)) {
+    if (writes.done(current.get(idKey(entry._id)), entry)) {
       counts.written++;
       counts.remaining--;
     } else if (first + index < checkpoint) {
@@ -128,21 +162,21 @@ async function settledEarlier(
  */
 async function settleBatch(
   collection: Collection,
+  writes: ConditionalWrites,
   batch: BackupEntry[],
   counts: ApplyCounts,
 ): Promise<{ failure?: string; cause?: unknown }> {
-  const current = await currentDocuments(collection, uniqueFields(batch), batch);
+  const current = await writes.current(batch);
   for (const entry of batch) {
     const document = current.get(idKey(entry._id));
-    const after = afterImage(entry);
     counts.remaining--;
-    if (document !== undefined && holdsState(document, after.values, after.absent)) {
+    if (writes.done(document, entry)) {
       counts.written++;
-    } else if (document !== undefined && holdsState(document, entry.before, entry.absent)) {
+    } else if (writes.unchanged(document, entry)) {
       try {
-        const result = await collection.bulkWrite([compareAndSetUpdate(entry)], { ordered: true });
-        counts.written += result.matchedCount;
-        counts.skipped += 1 - result.matchedCount;
+        const applied = writes.applied(await collection.bulkWrite([writes.operation(entry)], { ordered: true }));
+        counts.written += applied;
+        counts.skipped += 1 - applied;
       } catch (error) {
         counts.failed++;
         return { failure: `write of document ${EJSON.stringify(entry._id)} failed: ${cleanMessage(errorMessage(error))}`, cause: error };
@@ -154,7 +188,7 @@ async function settleBatch(
   return {};
 }
 
-function uniqueFields(batch: BackupEntry[]): string[] {
+function uniqueFields(batch: readonly BackupEntry[]): string[] {
   const fields = new Set<string>();
   for (const entry of batch) {
     for (const field of [...Object.keys(entry.before), ...entry.absent, ...Object.keys(entry.set), ...entry.unset]) fields.add(field);
@@ -163,7 +197,7 @@ function uniqueFields(batch: BackupEntry[]): string[] {
 }
 
 /** FerretDB prefixes its messages with Go source locations: keep what an operator can read. */
-function cleanMessage(message: string): string {
+export function cleanMessage(message: string): string {
   return message.replace(/^(\[[^\]]*\]\s*)+/, '');
 }
 

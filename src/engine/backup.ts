@@ -14,8 +14,11 @@ import type { TargetInfo, WriteTargeting } from './run-record.ts';
 
 export const BACKUP_FORMAT = 1;
 
-/** What a backup holds: pre-images of documents' fields, or index definitions. */
-export type BackupKind = 'documents' | 'indexes';
+/**
+ * What a backup holds: pre-images of documents' fields (`documents`, an update), index definitions, or whole
+ * documents a run deletes (`deletes`) or moves to an archive (`archive`).
+ */
+export type BackupKind = 'documents' | 'indexes' | 'deletes' | 'archive';
 const DATA_FILE = 'documents.ejson.gz';
 const MANIFEST_FILE = 'manifest.json';
 
@@ -30,6 +33,8 @@ export interface BackupManifest {
   fields: readonly string[];
   /** Which targeting fields the entries carry values of; absent from backups made before targeting existed. */
   targeting?: WriteTargeting;
+  /** Of an archive: where its documents went, and the fields that find one there (the archive's shard key). */
+  into?: ArchiveLocation;
   /** False until every document is on disk: an incomplete backup is never used. */
   complete: boolean;
   count: number;
@@ -39,7 +44,13 @@ export interface BackupManifest {
   completedAt?: string;
 }
 
-export type BackupHeader = Pick<BackupManifest, 'runId' | 'task' | 'target' | 'collection' | 'kind' | 'fields' | 'targeting'>;
+export interface ArchiveLocation {
+  database: string;
+  collection: string;
+  targeting: WriteTargeting;
+}
+
+export type BackupHeader = Pick<BackupManifest, 'runId' | 'task' | 'target' | 'collection' | 'kind' | 'fields' | 'targeting' | 'into'>;
 
 export function backupPaths(backupDir: string, runId: string) {
   const dir = join(backupDir, runId);

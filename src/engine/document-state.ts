@@ -64,7 +64,7 @@ export function toBackupEntry(
  * sharded cluster routes a document without that field. `_id` is left out:
  * every filter already holds it.
  */
-function targetingValues(document: Document, paths: readonly string[]): Document | undefined {
+export function targetingValues(document: Document, paths: readonly string[]): Document | undefined {
   const values: Document = {};
   for (const path of paths) {
     if (path !== '_id') values[path] = valueAt(document, path, document._id);
@@ -113,7 +113,7 @@ export function compareAndSetFilter(id: unknown, values: Document, absent: reado
  * equality also matches an array holding the value: a value that is not an
  * array must not have become one.
  */
-function valueCondition(value: unknown): Document {
+export function valueCondition(value: unknown): Document {
   if (Array.isArray(value)) return { $eq: value };
   return value === null ? { $type: 'null', ...NOT_ARRAY } : { $eq: value, ...NOT_ARRAY };
 }

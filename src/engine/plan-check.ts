@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { TaskPlanError } from './errors.ts';
 import { isSubDocument, nestedPair, pathProblem } from './paths.ts';
-import { PlanKind, type AnyPlan } from './task.ts';
+import { PlanKind, type AnyPlan, type ArchivePlan, type DeletePlan } from './task.ts';
 
 /**
  * The shapes a task's plan may take, one per kind, checked when the plan is
@@ -30,6 +30,16 @@ const fieldPaths = z
     }
   });
 
+function wholeDocumentSelection() {
+  return {
+    collection: collectionName,
+    filter: documentValue,
+    wholeCollection: z.literal(true, { error: 'must be true when said' }).optional(),
+    hint: z.union([z.string(), documentValue]).optional(),
+    keep: functionValue.optional(),
+  };
+}
+
 const shapes = {
   [PlanKind.update]: z.strictObject({
     kind: z.literal(PlanKind.update).optional(),
@@ -51,6 +61,12 @@ const shapes = {
       }),
     ),
   }),
+  [PlanKind.delete]: z.strictObject({ kind: z.literal(PlanKind.delete), ...wholeDocumentSelection() }),
+  [PlanKind.archive]: z.strictObject({
+    kind: z.literal(PlanKind.archive),
+    ...wholeDocumentSelection(),
+    into: z.strictObject({ collection: collectionName, database: z.string().min(1, 'must not be empty').optional() }, { error: 'must say the archive\'s collection (and database)' }),
+  }),
 } satisfies Record<PlanKind, z.ZodType>;
 
 const kinds = Object.values(PlanKind);
@@ -64,7 +80,25 @@ export function checkedPlan(taskId: string, plan: unknown): AnyPlan {
   }
   const checked = shapes[kind as PlanKind].safeParse(plan);
   if (!checked.success) throw new TaskPlanError(`task ${taskId}: its ${kind} plan ${ruleBroken(kind as PlanKind, checked.error)}`);
-  return plan as unknown as AnyPlan;
+  const checkedPlan = plan as unknown as AnyPlan;
+  if (checkedPlan.kind === PlanKind.delete || checkedPlan.kind === PlanKind.archive) assertDeliberate(taskId, checkedPlan);
+  return checkedPlan;
+}
+
+/** An empty filter removes the whole collection: only when the plan says so, and a plan that says so has an empty filter. */
+function assertDeliberate(taskId: string, plan: DeletePlan | ArchivePlan): void {
+  const empty = Object.keys(plan.filter).length === 0;
+  if (empty && plan.wholeCollection !== true) {
+    throw new TaskPlanError(
+      `task ${taskId}: its ${plan.kind} plan has an empty filter, which matches every document of ${plan.collection}: say "wholeCollection: true" when that is meant`,
+    );
+  }
+  if (!empty && plan.wholeCollection === true) {
+    throw new TaskPlanError(`task ${taskId}: its ${plan.kind} plan says "wholeCollection" but has a filter: one or the other`);
+  }
+  if (plan.kind === PlanKind.archive && plan.into.collection === plan.collection && plan.into.database === undefined) {
+    throw new TaskPlanError(`task ${taskId}: its archive plan moves ${plan.collection} into itself`);
+  }
 }
 
 function ruleBroken(kind: PlanKind, error: z.ZodError): string {

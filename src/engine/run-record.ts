@@ -1,6 +1,6 @@
 import type { ExitCode, SafetyRule } from './errors.ts';
 import type { Confirmation, TargetEnv, WindowState } from './safety.ts';
-import type { TaskMode } from './task.ts';
+import type { PlanKind, TaskMode } from './task.ts';
 
 export const RunStatus = {
   running: 'running',
@@ -73,7 +73,11 @@ export interface WriteTargeting {
 export const NO_TARGETING: WriteTargeting = Object.freeze({ fields: [], source: TargetingSource.none });
 
 export interface PlanSummary {
+  /** What the plan does (update, delete, archive, indexes); absent from records written before plans had kinds. */
+  kind?: PlanKind;
   collection: string;
+  /** Of an archive: `database.collection` its documents go to. */
+  into?: string;
   /** Canonical EJSON: stored as text because `$` keys are not storable everywhere. */
   filter: string;
   fields: readonly string[];

@@ -38,15 +38,17 @@ import {
   type VerifyCounts,
 } from './run-record.ts';
 import { migrationName, PlanKind, TaskMode, type AnyPlan, type LoadedTask, type TaskContext, type TaskLogger, type TaskServices } from './task.ts';
-import { assertWindow, confirmRun, windowState, type SafetyPolicy } from './safety.ts';
+import { assertWindow, changeWords, confirmRun, windowState, type SafetyPolicy } from './safety.ts';
 import type { TargetState } from './verify.ts';
 import { preImage } from './restore.ts';
-import { SAMPLE_SIZE, sampleText, type PlanSample } from './plan.ts';
-import { applyBackup, type WriteBatchesOptions } from './apply.ts';
+import { SAMPLE_SIZE, sampleText, type PlanReport, type PlanSample } from './plan.ts';
+import type { WriteBatchesOptions } from './apply.ts';
 import { ProgressMeter } from './progress.ts';
 import { Steering } from './steering.ts';
 import { limitReached, WindowEnd } from './run-limits.ts';
-import { undoOf, workOf, type Work } from './work.ts';
+import { backupWorkOf, planKindOf, workOf, type PlanTargeting, type Work } from './work.ts';
+import { archiveName } from './archive.ts';
+import type { VerifyGoal } from './purge.ts';
 import { checkedPlan } from './plan-check.ts';
 
 export interface RunnerDeps {
@@ -413,7 +415,7 @@ export async function runTask(
       const context: TaskContext<unknown> = { db: planDb, params, now: settings.now, log: taskLogger(run), services: settings.services ?? {} };
       const plan = checkedPlan(loaded.task.id, await loaded.task.plan(context as never));
       const planned = workOf(loaded.task.id, { db: deps.db, planDb }, plan, await targetingOf(run, plan));
-      const { sample, ...summary } = await planned.plan();
+      const { sample, ...summary } = withKind(await planned.plan(), planned);
       if (summary.malformed !== undefined) {
         run.notice(`${summary.malformed.count} matched document(s) left alone as malformed, e.g. ${summary.malformed.examples.join('; ')}`);
       }
@@ -421,7 +423,7 @@ export async function runTask(
       await planReached(run, { ...summary, sample: sampleText(sample) });
       return { work: planned, summary };
     });
-    await confirmStep(run, summary.count);
+    await confirmStep(run, summary.count, changeWords(summary, summary.count));
     if (settings.dryRun) {
       run.skip(['backup', 'apply', 'verify'], 'dry run');
       return await run.finish(undefined);
@@ -437,6 +439,7 @@ export async function runTask(
         kind: work.kind,
         fields: work.fields,
         targeting: work.targeting,
+        ...(work.into === undefined ? {} : { into: work.into }),
       };
       const entries = counted(work.entries(settings.batchSize, run.signal), settings.batchSize, (done) =>
         run.progress('backup', done, Math.max(done, summary.count)),
@@ -451,7 +454,7 @@ export async function runTask(
       run.skip(['apply', 'verify'], 'nothing to change');
       return await run.finish(undefined);
     }
-    await applyAndVerify(run, (options) => work.apply(options), manifest);
+    await applyAndVerify(run, manifest);
     return await run.finish(undefined);
   } catch (error) {
     return await run.finish(error);
@@ -470,8 +473,8 @@ export async function continueRun(
   settings: RunSettings,
 ): Promise<TaskRunRecord> {
   const stoppedBackup = outcomeOf(stopped.backup);
-  if (manifest.kind !== 'documents' || stoppedBackup === undefined) {
-    throw new UsageError(`run ${stopped._id} cannot be continued: only a run of document changes with a backup can (run its task again)`);
+  if (manifest.kind === 'indexes' || stoppedBackup === undefined) {
+    throw new UsageError(`run ${stopped._id} cannot be continued: only a run of documents with a backup can (run its task again)`);
   }
   if (manifest.target.database !== settings.target.database) {
     throw new BackupError(`backup of run ${manifest.runId} is of database "${manifest.target.database}", not "${settings.target.database}"`);
@@ -491,21 +494,31 @@ export async function continueRun(
     await run.acquireLock();
     run.skip(['plan', 'backup'], `continues run ${stopped._id}: its plan and backup`);
     run.notice(`continues run ${stopped._id} from its backup; the ${checkpoint} entries before its checkpoint are not written again`);
-    await confirmStep(run, manifest.count);
-    const collection = deps.db.collection(manifest.collection);
-    await applyAndVerify(run, (options) => applyBackup(collection, options), manifest, { checkpoint });
+    await confirmStep(run, manifest.count, changeWords(backedUpPlan(manifest), manifest.count));
+    await applyAndVerify(run, manifest, { checkpoint });
     return await run.finish(undefined);
   } catch (error) {
     return await run.finish(error);
   }
 }
 
-/** The targeting of a plan's writes, said in the run's notices when there is something to say. */
-async function targetingOf(run: Run<RunRecord>, plan: AnyPlan) {
-  if (plan.kind === PlanKind.indexes || run.settings.targeting === undefined) return NO_TARGETING;
-  const { targeting, notice } = await run.settings.targeting(plan.collection);
-  if (notice !== undefined) run.notice(notice);
-  return targeting;
+/** The targeting of a plan's writes (and of an archive's, in the run's database), said in the run's notices when there is something to say. */
+async function targetingOf(run: Run<RunRecord>, plan: AnyPlan): Promise<PlanTargeting> {
+  const resolve = run.settings.targeting;
+  if (plan.kind === PlanKind.indexes || resolve === undefined) return { targeting: NO_TARGETING };
+  const resolved = async (collection: string) => {
+    const { targeting, notice } = await resolve(collection);
+    if (notice !== undefined) run.notice(notice);
+    return targeting;
+  };
+  const targeting = await resolved(plan.collection);
+  if (plan.kind !== PlanKind.archive || (plan.into.database !== undefined && plan.into.database !== run.deps.db.databaseName)) return { targeting };
+  return { targeting, archiveTargeting: await resolved(plan.into.collection) };
+}
+
+/** The plan's report, saying its kind (and an archive's destination) for the views and the confirmation. */
+function withKind(report: PlanReport, work: Work): PlanReport {
+  return { ...report, kind: planKindOf[work.kind], ...(work.into === undefined ? {} : { into: archiveName(work.into) }) };
 }
 
 /** Passes entries through, reporting progress once per batch. */
@@ -523,7 +536,7 @@ async function* counted<T>(entries: AsyncIterable<T>, every: number, report: (do
  * `--expect`, and the operator's confirmation on production. A dry run only
  * records whether a real run would be inside the window.
  */
-async function confirmStep(run: Run<RunRecord>, planned: number): Promise<void> {
+async function confirmStep(run: Run<RunRecord>, planned: number, what: string): Promise<void> {
   const { record, settings } = run;
   await run.step('confirm', async () => {
     const window = windowState(settings.safety, new Date(), settings.dryRun);
@@ -536,7 +549,7 @@ async function confirmStep(run: Run<RunRecord>, planned: number): Promise<void> 
       if (!window.inside) run.notice('outside the maintenance window: a real run now would be refused');
       return;
     }
-    record.confirmation = await confirmRun(settings.safety, settings.target.database, planned);
+    record.confirmation = await confirmRun(settings.safety, settings.target.database, planned, what);
     await run.deps.store.update(record._id, { window, confirmation: record.confirmation });
   });
 }
@@ -556,18 +569,13 @@ async function reportDrift(run: Run<TaskRunRecord>, loaded: LoadedTask): Promise
   }
 }
 
-async function applyAndVerify(
-  run: Run<TaskRunRecord>,
-  apply: Work['apply'],
-  manifest: BackupManifest,
-  continuing?: WriteBatchesOptions['continuing'],
-): Promise<void> {
+async function applyAndVerify(run: Run<TaskRunRecord>, manifest: BackupManifest, continuing?: WriteBatchesOptions['continuing']): Promise<void> {
   const { settings, record } = run;
   // The backup is the work list: only what was saved (and still checks out) is written.
   const verified = await openBackup(settings.backupDir, manifest.runId);
   const outcome = await run.step('apply', async () => {
     const steering = run.steered('apply', verified.count);
-    const result = await apply({
+    const result = await backupWorkOf(run.deps.db, verified).apply({
       batches: readBackupBatches(settings.backupDir, verified, settings.batchSize),
       planned: verified.count,
       signal: run.signal,
@@ -579,15 +587,16 @@ async function applyAndVerify(
       },
     });
     record.result = reached(result.counts);
+    for (const message of result.notices ?? []) run.notice(message);
     if (result.interrupted) throw interruptedBy(run.signal);
     if (result.failure) throw writeFailed(`task ${record.task.id}: ${result.failure}`, result.cause);
     return result;
   }).catch(async (error: unknown) => {
     // Whatever stopped apply, verify still re-reads what the backup lists, when it can.
-    await verifyStep(run, verified, afterImage).catch(() => undefined);
+    await verifyStep(run, verified, 'applied').catch(() => undefined);
     throw error;
   });
-  const verify = await verifyStep(run, verified, afterImage);
+  const verify = await verifyStep(run, verified, 'applied');
   // A written document another writer changed (or deleted) since is not a lost write: on a live
   // platform users come back online. Only one found back in its backed-up state can be.
   if (verify.inTargetState + verify.changedSince + verify.missing < outcome.counts.written) {
@@ -598,13 +607,13 @@ async function applyAndVerify(
   }
 }
 
-async function verifyStep(run: Run<RunRecord>, manifest: BackupManifest, target: TargetState): Promise<VerifyCounts> {
+async function verifyStep(run: Run<RunRecord>, manifest: BackupManifest, goal: VerifyGoal): Promise<VerifyCounts> {
   const { settings, record } = run;
   return run.step('verify', async () => {
     // Verify is read-only and must run even after an interruption, so it ignores the run's signal.
-    const counts = await undoOf(run.deps.db, manifest).verify(
+    const counts = await backupWorkOf(run.deps.db, manifest).verify(
       readBackupBatches(settings.backupDir, manifest, settings.batchSize),
-      target,
+      goal,
       (progress) => run.progress('verify', progress.checked, manifest.count),
     );
     record.verify = reached(counts);
@@ -640,13 +649,13 @@ export async function restoreRun(deps: RunnerDeps, manifest: BackupManifest, set
   };
   await deps.store.start(record);
   const run = new Run(deps, record, settings);
-  const undo = undoOf(deps.db, manifest);
+  const undo = backupWorkOf(deps.db, manifest);
   const batches = () => readBackupBatches(settings.backupDir, manifest, settings.batchSize);
   try {
     await run.acquireLock();
     await run.step('plan', async () => {
       const summary: PlanSummary = {
-        collection: manifest.collection,
+        ...backedUpPlan(manifest),
         filter: `_id in the backup of run ${manifest.runId}`,
         fields: manifest.fields,
         count: manifest.count,
@@ -658,7 +667,7 @@ export async function restoreRun(deps: RunnerDeps, manifest: BackupManifest, set
       deps.observer.planned({ ...summary, sample });
       await planReached(run, { ...summary, sample: sampleText(sample) });
     });
-    await confirmStep(run, manifest.count);
+    await confirmStep(run, manifest.count, changeWords(backedUpPlan(manifest), manifest.count, true));
     if (settings.dryRun) {
       run.skip(['backup', 'apply', 'verify'], 'dry run');
       return await run.finish(undefined);
@@ -679,17 +688,23 @@ export async function restoreRun(deps: RunnerDeps, manifest: BackupManifest, set
       if (outcome.interrupted) throw interruptedBy(run.signal);
       if (outcome.failure) throw writeFailed(outcome.failure, outcome.cause);
     });
-    await verifyStep(run, manifest, preImage);
+    await verifyStep(run, manifest, 'restored');
     return await run.finish(undefined);
   } catch (error) {
     return await run.finish(error);
   }
 }
 
-/** What a restore puts back, for the first few documents: the run's values → the pre-image. */
+/** What a backup says of the plan it came from: its kind, its collection and an archive's destination. */
+function backedUpPlan(manifest: BackupManifest): Pick<PlanSummary, 'kind' | 'collection' | 'into'> {
+  return { kind: planKindOf[manifest.kind], collection: manifest.collection, ...(manifest.into === undefined ? {} : { into: archiveName(manifest.into) }) };
+}
+
+/** What a restore puts back, for the first few documents: the run's values (none for a document it removed) → the pre-image. */
 async function restoreSample(backupDir: string, manifest: BackupManifest): Promise<PlanSample[]> {
+  const removed = manifest.kind === 'deletes' || manifest.kind === 'archive';
   for await (const batch of readBackupBatches(backupDir, manifest, SAMPLE_SIZE)) {
-    return batch.map((entry) => ({ _id: entry._id, before: afterImage(entry).values, after: entry.before }));
+    return batch.map((entry) => ({ _id: entry._id, before: removed ? {} : afterImage(entry).values, after: entry.before }));
   }
   return [];
 }

@@ -1,3 +1,4 @@
+import type { PlanKind } from './task.ts';
 import { RefusedError, SafetyRule, UsageError } from './errors.ts';
 
 export const TargetEnv = {
@@ -108,12 +109,22 @@ export interface Confirmation {
   tolerance?: number;
 }
 
+const VERBS: Record<Exclude<PlanKind, 'indexes'>, string> = { update: 'UPDATE {} in', delete: 'DELETE {} from', archive: 'ARCHIVE {} from' };
+
+/** What a run will do, as its production confirmation says it: "DELETE 1,204 documents from sessions". */
+export function changeWords(plan: { kind?: PlanKind; collection: string; into?: string }, count: number, restoring = false): string {
+  const documents = `${count.toLocaleString('en-US')} document${count === 1 ? '' : 's'}`;
+  if (restoring) return `RESTORE ${documents} of ${plan.collection}${plan.into === undefined ? '' : ` from ${plan.into}`}`;
+  if (plan.kind === 'indexes') return `CREATE ${count} index${count === 1 ? '' : 'es'} on ${plan.collection}`;
+  return `${VERBS[plan.kind ?? 'update'].replace('{}', documents)} ${plan.collection}${plan.into === undefined ? '' : ` into ${plan.into}`}`;
+}
+
 /**
  * An expected count must match the plan on any target. A non-dry run on
  * production also needs the operator's word: the database name typed in a
  * terminal, or, without one, a yes given ahead together with an expected count.
  */
-export async function confirmRun(policy: SafetyPolicy, database: string, planned: number): Promise<Confirmation> {
+export async function confirmRun(policy: SafetyPolicy, database: string, planned: number, what: string): Promise<Confirmation> {
   if (policy.expect) {
     const { count, tolerance } = policy.expect;
     if (Math.abs(planned - count) > tolerance) {
@@ -135,7 +146,7 @@ export async function confirmRun(policy: SafetyPolicy, database: string, planned
       SafetyRule.productionConfirmation,
     );
   }
-  const answer = await policy.ask(`This changes ${planned} document(s) in PRODUCTION. Type the database name (${database}) to go on:`);
+  const answer = await policy.ask(`This will ${what} in PRODUCTION. Type the database name (${database}) to go on:`);
   if (answer.trim() !== database) {
     throw new RefusedError('confirmation did not match the database name: nothing written', SafetyRule.productionConfirmation);
   }

@@ -21,6 +21,10 @@ export const PlanKind = {
   update: 'update',
   /** Create missing indexes. */
   indexes: 'indexes',
+  /** Remove the matched documents (a purge). */
+  delete: 'delete',
+  /** Move the matched documents to another collection. */
+  archive: 'archive',
 } as const;
 export type PlanKind = (typeof PlanKind)[keyof typeof PlanKind];
 
@@ -73,7 +77,47 @@ export interface IndexPlan {
   indexes: readonly IndexSpec[];
 }
 
-export type AnyPlan = UpdatePlan | IndexPlan;
+/**
+ * What a delete or an archive plan selects: documents, each backed up whole and
+ * removed only while it is still the document backed up.
+ */
+interface WholeDocumentSelection {
+  collection: string;
+  filter: Filter<Document>;
+  /**
+   * Said when the filter is empty: a whole-collection purge is deliberate, never
+   * the accident of a filter built from a missing parameter. Refused otherwise.
+   */
+  wholeCollection?: true;
+  /** An index to use for the plan's reads. */
+  hint?: Document | string;
+  /** For what the filter cannot say on the server: sees the whole document; the plan then streams the matches. */
+  keep?(document: Document): boolean;
+}
+
+/** A purge: the runner backs up every matched document whole, deletes it while unchanged, and a restore re-inserts it. */
+export interface DeletePlan extends WholeDocumentSelection {
+  kind: typeof PlanKind.delete;
+}
+
+/** Where an archive plan moves its documents: a collection of the same database, or of another on the same deployment. */
+export interface ArchiveTarget {
+  collection: string;
+  /** The run's database when absent. */
+  database?: string;
+}
+
+/**
+ * A move: each document is copied to `into` (majority write concern), the copy
+ * read back, and only then deleted from `collection` while unchanged. A restore
+ * moves them back.
+ */
+export interface ArchivePlan extends WholeDocumentSelection {
+  kind: typeof PlanKind.archive;
+  into: ArchiveTarget;
+}
+
+export type AnyPlan = UpdatePlan | IndexPlan | DeletePlan | ArchivePlan;
 
 /**
  * Marks a refinement's issue as a rule between parameters, not one bad value:

@@ -1,5 +1,6 @@
 import { EJSON } from 'bson';
 import type { PlanReport } from '../engine/plan.ts';
+import type { PlanKind } from '../engine/task.ts';
 import { RunKind, StepState, TargetingSource, type ApplyCounts, type RunConcerns, type RunRecord, type VerifyCounts } from '../engine/run-record.ts';
 
 const integer = new Intl.NumberFormat('en-US');
@@ -45,18 +46,34 @@ export function value(v: unknown): string {
 const TARGETING_ORIGIN = { detected: 'read from config.collections', flag: 'given by --shard-key' } as const;
 
 /** The plan as an operator reads it: what, how many, and a few before → after. */
+const WHAT_PLAN_DOES: Record<PlanKind, (report: PlanReport) => string> = {
+  update: () => 'to change',
+  indexes: () => 'to change',
+  delete: () => 'to delete (each backed up whole)',
+  archive: (report) => `to move to ${report.into} (each backed up whole)`,
+};
+
+/** A whole document in a line a terminal can show. */
+function clipped(text: string, width = 120): string {
+  return text.length <= width ? text : `${text.slice(0, width - 1)}…`;
+}
+
 export function planLines(report: PlanReport): string[] {
   const lines = [
     `${report.collection} where ${report.filter}`,
     report.estimatedBackupBytes > 0
-      ? `${count(report.count)} document(s) to change; backup about ${bytes(report.estimatedBackupBytes)} before compression`
-      : `${count(report.count)} document(s) to change`,
+      ? `${count(report.count)} document(s) ${WHAT_PLAN_DOES[report.kind ?? 'update'](report)}; backup about ${bytes(report.estimatedBackupBytes)} before compression`
+      : `${count(report.count)} document(s) ${WHAT_PLAN_DOES[report.kind ?? 'update'](report)}`,
   ];
   const targeting = report.targeting;
   if (targeting !== undefined && targeting.source !== TargetingSource.none) {
     lines.push(`every write's filter carries the shard key ${targeting.fields.join(',')} (${TARGETING_ORIGIN[targeting.source]})`);
   }
   for (const sample of report.sample) {
+    if (report.kind === 'delete' || report.kind === 'archive') {
+      lines.push(`  _id ${value(sample._id)}  ${clipped(Object.keys(sample.before).map((field) => `${field}: ${value(sample.before[field])}`).join(', '))}`);
+      continue;
+    }
     const changes = Object.keys({ ...sample.before, ...sample.after })
       .filter((field) => value(sample.before[field]) !== value(sample.after[field]))
       .map((field) => `${field}: ${show(sample.before, field)} → ${show(sample.after, field)}`);

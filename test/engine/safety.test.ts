@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { assertWindow, confirmRun, windowState, insideWindow, parseWindow, parseWindows } from '../../src/engine/safety.ts';
+import { assertWindow, changeWords, confirmRun, windowState, insideWindow, parseWindow, parseWindows } from '../../src/engine/safety.ts';
 
 const at = (iso: string) => new Date(iso);
 
@@ -51,22 +51,33 @@ describe('maintenance windows', () => {
 });
 
 describe('confirmation', () => {
+  it('names the kind, the count and the collection', () => {
+    expect(changeWords({ kind: 'delete', collection: 'sessions' }, 1204)).toBe('DELETE 1,204 documents from sessions');
+    expect(changeWords({ collection: 'users' }, 1)).toBe('UPDATE 1 document in users');
+    expect(changeWords({ kind: 'archive', collection: 'bookings', into: 'app.bookings_archive' }, 3)).toBe('ARCHIVE 3 documents from bookings into app.bookings_archive');
+    expect(changeWords({ kind: 'indexes', collection: 'users' }, 2)).toBe('CREATE 2 indexes on users');
+    expect(changeWords({ kind: 'delete', collection: 'sessions' }, 2, true)).toBe('RESTORE 2 documents of sessions');
+  });
+
   it('needs --yes with --expect on production without a terminal', async () => {
     const base = { env: 'production' as const, windows: [], yes: true };
-    await expect(confirmRun(base, 'app', 10)).rejects.toThrow(/production needs the operator's confirmation: .*a yes given ahead with the count of a dry run/);
-    await expect(confirmRun({ ...base, expect: { count: 10, tolerance: 0 } }, 'app', 10)).resolves.toMatchObject({ by: 'expected-count' });
-    await expect(confirmRun({ ...base, expect: { count: 12, tolerance: 1 } }, 'app', 10)).rejects.toThrow(/the plan counts 10 document\(s\), the operator expected 12 ± 1/);
-    await expect(confirmRun({ ...base, expect: { count: 12, tolerance: 2 } }, 'app', 10)).resolves.toMatchObject({ by: 'expected-count' });
+    await expect(confirmRun(base, 'app', 10, 'UPDATE 10 documents in users')).rejects.toThrow(/production needs the operator's confirmation: .*a yes given ahead with the count of a dry run/);
+    await expect(confirmRun({ ...base, expect: { count: 10, tolerance: 0 } }, 'app', 10, 'UPDATE 10 documents in users')).resolves.toMatchObject({ by: 'expected-count' });
+    await expect(confirmRun({ ...base, expect: { count: 12, tolerance: 1 } }, 'app', 10, 'UPDATE 10 documents in users')).rejects.toThrow(/the plan counts 10 document\(s\), the operator expected 12 ± 1/);
+    await expect(confirmRun({ ...base, expect: { count: 12, tolerance: 2 } }, 'app', 10, 'UPDATE 10 documents in users')).resolves.toMatchObject({ by: 'expected-count' });
   });
 
   it('asks for the database name in a terminal', async () => {
     const policy = { env: 'production' as const, windows: [], yes: false };
-    await expect(confirmRun({ ...policy, ask: async () => 'app' }, 'app', 3)).resolves.toEqual({ by: 'typed-database-name' });
-    await expect(confirmRun({ ...policy, ask: async () => 'yes' }, 'app', 3)).rejects.toThrow(/did not match the database name/);
+    const asked: string[] = [];
+    const ask = async (question: string) => (asked.push(question), 'app');
+    await expect(confirmRun({ ...policy, ask }, 'app', 3, 'UPDATE 3 documents in users')).resolves.toEqual({ by: 'typed-database-name' });
+    expect(asked).toEqual(['This will UPDATE 3 documents in users in PRODUCTION. Type the database name (app) to go on:']);
+    await expect(confirmRun({ ...policy, ask: async () => 'yes' }, 'app', 3, 'UPDATE 3 documents in users')).rejects.toThrow(/did not match the database name/);
   });
 
   it('asks nothing elsewhere, but still holds --expect', async () => {
-    await expect(confirmRun({ env: 'staging', windows: [], yes: false }, 'app', 3)).resolves.toEqual({ by: 'not-required' });
-    await expect(confirmRun({ env: 'development', windows: [], yes: false, expect: { count: 4, tolerance: 0 } }, 'app', 3)).rejects.toThrow(/the operator expected 4/);
+    await expect(confirmRun({ env: 'staging', windows: [], yes: false }, 'app', 3, 'UPDATE 3 documents in users')).resolves.toEqual({ by: 'not-required' });
+    await expect(confirmRun({ env: 'development', windows: [], yes: false, expect: { count: 4, tolerance: 0 } }, 'app', 3, 'UPDATE 3 documents in users')).rejects.toThrow(/the operator expected 4/);
   });
 });
