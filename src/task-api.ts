@@ -5,12 +5,17 @@ export {
   defineTask,
   PlanKind,
   TaskMode,
+  type AnyPlan,
+  type ArchivePlan,
+  type ArchiveTarget,
+  type DeletePlan,
   type FieldChange,
   type IndexPlan,
   type IndexSpec,
   type MaintenanceTask,
   type TaskContext,
   type TaskPlan,
+  type TaskPlans,
   type UpdatePlan,
 } from './engine/task.ts';
 export { valueAt } from './engine/paths.ts';

@@ -119,6 +119,9 @@ export interface ArchivePlan extends WholeDocumentSelection {
 
 export type AnyPlan = UpdatePlan | IndexPlan | DeletePlan | ArchivePlan;
 
+/** What a task's `plan` returns: one plan, or the steps of a run in order. */
+export type TaskPlans = AnyPlan | readonly AnyPlan[];
+
 /**
  * Marks a refinement's issue as a rule between parameters, not one bad value:
  * `context.addIssue({ code: 'custom', path, message, params: BETWEEN_PARAMS })`.
@@ -152,7 +155,11 @@ export interface MaintenanceTask<Schema extends z.ZodType = z.ZodType> {
   description: string;
   mode: TaskMode;
   params: Schema;
-  plan(context: TaskContext<z.output<Schema>>): AnyPlan | Promise<AnyPlan>;
+  /**
+   * One plan, or an ordered list of them (steps: e.g. delete orphaned memberships, then unset their users'
+   * `teamId`), all made before anything is written and run under one lock and one run id.
+   */
+  plan(context: TaskContext<z.output<Schema>>): TaskPlans | Promise<TaskPlans>;
 }
 
 /** Identity with inference, so a task module reads like its description. */
