@@ -35,6 +35,8 @@ export interface BackupManifest {
   targeting?: WriteTargeting;
   /** Of an archive: where its documents went, and the fields that find one there (the archive's shard key). */
   into?: ArchiveLocation;
+  /** Of a run whose task planned several steps: which one this backup is (1-based), of how many. */
+  step?: { index: number; of: number };
   /** False until every document is on disk: an incomplete backup is never used. */
   complete: boolean;
   count: number;
@@ -50,10 +52,11 @@ export interface ArchiveLocation {
   targeting: WriteTargeting;
 }
 
-export type BackupHeader = Pick<BackupManifest, 'runId' | 'task' | 'target' | 'collection' | 'kind' | 'fields' | 'targeting' | 'into'>;
+export type BackupHeader = Pick<BackupManifest, 'runId' | 'task' | 'target' | 'collection' | 'kind' | 'fields' | 'targeting' | 'into' | 'step'>;
 
-export function backupPaths(backupDir: string, runId: string) {
-  const dir = join(backupDir, runId);
+/** A run's backup directory; the backup of its step 2 and later, in a directory of its own inside. */
+export function backupPaths(backupDir: string, runId: string, step = 1) {
+  const dir = step === 1 ? join(backupDir, runId) : join(backupDir, runId, `step-${step}`);
   return { dir, data: join(dir, DATA_FILE), manifest: join(dir, MANIFEST_FILE) };
 }
 
@@ -114,7 +117,7 @@ export async function writeBackup(
   header: BackupHeader,
   entries: AsyncIterable<BackupEntry>,
 ): Promise<BackupManifest> {
-  const paths = backupPaths(backupDir, header.runId);
+  const paths = backupPaths(backupDir, header.runId, header.step?.index);
   let writing = paths.manifest;
   try {
     return await streamBackup(paths, header, entries, (path) => (writing = path));
@@ -198,8 +201,9 @@ async function writeManifest(path: string, manifest: BackupManifest): Promise<vo
 }
 
 /** Reads and checks a manifest: complete, and its data file's sha256 matches. */
-export async function openBackup(backupDir: string, runId: string): Promise<BackupManifest> {
-  const paths = backupPaths(backupDir, runId);
+export async function openBackup(backupDir: string, runId: string, step = 1): Promise<BackupManifest> {
+  const paths = backupPaths(backupDir, runId, step);
+  const of = step === 1 ? `run ${runId}` : `step ${step} of run ${runId}`;
   let manifest: BackupManifest;
   try {
     manifest = JSON.parse(await readFile(paths.manifest, 'utf8')) as BackupManifest;
@@ -207,19 +211,19 @@ export async function openBackup(backupDir: string, runId: string): Promise<Back
     const code = (error as NodeJS.ErrnoException).code;
     throw new BackupError(
       code === 'ENOENT'
-        ? `no backup for run ${runId} in ${backupDir}`
-        : `backup manifest of run ${runId} is unreadable (${code ?? 'invalid JSON'})`,
+        ? `no backup for ${of} in ${backupDir}`
+        : `backup manifest of ${of} is unreadable (${code ?? 'invalid JSON'})`,
     );
   }
-  if (manifest.format !== BACKUP_FORMAT || manifest.runId !== runId) {
-    throw new BackupError(`backup manifest of run ${runId} does not belong to that run`);
+  if (manifest.format !== BACKUP_FORMAT || manifest.runId !== runId || (manifest.step?.index ?? 1) !== step) {
+    throw new BackupError(`backup manifest of ${of} does not belong to that run`);
   }
   if (!manifest.complete) {
-    throw new BackupError(`backup of run ${runId} is incomplete (the run stopped while writing it); nothing was written from it`);
+    throw new BackupError(`backup of ${of} is incomplete (the run stopped while writing it); nothing was written from it`);
   }
   const actual = await sha256File(paths.data).catch(() => undefined);
   if (actual !== manifest.sha256) {
-    throw new BackupError(`backup of run ${runId} is corrupt: its sha256 does not match the manifest`);
+    throw new BackupError(`backup of ${of} is corrupt: its sha256 does not match the manifest`);
   }
   return manifest;
 }
@@ -230,6 +234,13 @@ async function sha256File(path: string): Promise<string> {
   return hash.digest('hex');
 }
 
+/** Every step's backup of a run, in order, from its first: each opened and checked like one. */
+export async function openRunBackups(backupDir: string, first: BackupManifest): Promise<BackupManifest[]> {
+  const manifests = [first];
+  for (let step = 2; step <= (first.step?.of ?? 1); step++) manifests.push(await openBackup(backupDir, first.runId, step));
+  return manifests;
+}
+
 /** Reads a verified backup back in batches; the manifest's count must match. */
 export async function* readBackupBatches(
   backupDir: string,
@@ -238,7 +249,7 @@ export async function* readBackupBatches(
 ): AsyncGenerator<BackupEntry[]> {
   let batch: BackupEntry[] = [];
   let lineNumber = 0;
-  for await (const line of backupLines(backupPaths(backupDir, manifest.runId).data)) {
+  for await (const line of backupLines(backupPaths(backupDir, manifest.runId, manifest.step?.index).data)) {
     lineNumber++;
     batch.push(parseEntry(line, manifest.runId, lineNumber));
     if (batch.length === batchSize) {

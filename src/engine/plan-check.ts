@@ -71,8 +71,15 @@ const shapes = {
 
 const kinds = Object.values(PlanKind);
 
+/** A task's plans, one or several steps, each as its kind describes it; or a refusal naming the task, the step and the rule. */
+export function checkedPlans(taskId: string, plans: unknown): AnyPlan[] {
+  if (!Array.isArray(plans)) return [checkedPlan(taskId, plans)];
+  if (plans.length === 0) throw new TaskPlanError(`task ${taskId}: its plan is an empty list of steps (return one plan, or the steps in order)`);
+  return plans.map((plan, index) => checkedPlan(plans.length === 1 ? taskId : `${taskId} (step ${index + 1} of ${plans.length})`, plan));
+}
+
 /** The plan as its kind describes it, or a refusal naming the task and the rule it breaks. */
-export function checkedPlan(taskId: string, plan: unknown): AnyPlan {
+function checkedPlan(taskId: string, plan: unknown): AnyPlan {
   if (!isSubDocument(plan)) throw new TaskPlanError(`task ${taskId}: its plan is not an object (a plan is one of: ${kinds.join(', ')})`);
   const kind = plan.kind ?? PlanKind.update;
   if (!kinds.includes(kind as PlanKind)) {

@@ -78,6 +78,8 @@ export interface PlanSummary {
   collection: string;
   /** Of an archive: `database.collection` its documents go to. */
   into?: string;
+  /** Of a step of a run whose task planned several: which one (1-based), of how many. */
+  step?: { index: number; of: number };
   /** Canonical EJSON: stored as text because `$` keys are not storable everywhere. */
   filter: string;
   fields: readonly string[];
@@ -277,6 +279,24 @@ export interface LimitStop {
   message: string;
 }
 
+/**
+ * One plan of a task that planned several, run as a step of one run: its own backup part, counts and verify. The
+ * run's own plan, backup, result and verify then add up its steps.
+ */
+export interface PlanStepRecord {
+  plan: StepResult<PlanSummary>;
+  backup: StepResult<BackupSummary>;
+  result: StepResult<ApplyCounts>;
+  verify: StepResult<VerifyCounts>;
+}
+
+/** One step of a restore of such a run, undone in reverse order. */
+export interface RestoreStepRecord {
+  plan: StepResult<PlanSummary>;
+  restore: StepResult<RestoreCounts>;
+  verify: StepResult<VerifyCounts>;
+}
+
 /** A task's run: its backup is the work list, its apply counts the writes. */
 export interface TaskRunRecord extends RecordOfAnyKind {
   kind: typeof RunKind.run;
@@ -288,6 +308,8 @@ export interface TaskRunRecord extends RecordOfAnyKind {
   continues?: { runId: string; checkpoint: number };
   backup: StepResult<BackupSummary>;
   result: StepResult<ApplyCounts>;
+  /** Present when the task planned several steps, in their order. */
+  steps?: PlanStepRecord[];
 }
 
 /** A restore writes from the backup of an earlier run: it has no backup of its own. */
@@ -297,6 +319,8 @@ export interface RestoreRecord extends RecordOfAnyKind {
   /** Overwrote documents changed since the run. */
   force: boolean;
   restore: StepResult<RestoreCounts>;
+  /** Present when the run restored had several steps: in the order they were undone (the last step first). */
+  steps?: RestoreStepRecord[];
 }
 
 export type RunRecord = TaskRunRecord | RestoreRecord;

@@ -1,5 +1,5 @@
 import type { Db } from 'mongodb';
-import { assertRoomForBackup, backupPaths, openBackup, readBackupBatches, writeBackup, type BackupManifest } from './backup.ts';
+import { assertRoomForBackup, backupPaths, openBackup, openRunBackups, readBackupBatches, writeBackup, type BackupManifest } from './backup.ts';
 import { afterImage } from './document-state.ts';
 import {
   BackupError,
@@ -28,8 +28,12 @@ import {
   RunStatus,
   type LimitStop,
   RunStep,
+  type ApplyCounts,
+  type BackupSummary,
   type PlanSummary,
+  type RestoreCounts,
   type RestoreRecord,
+  type StepResult,
   type RunConcerns,
   type RunFailure,
   type RunRecord,
@@ -49,7 +53,8 @@ import { limitReached, WindowEnd } from './run-limits.ts';
 import { backupWorkOf, planKindOf, workOf, type PlanTargeting, type Work } from './work.ts';
 import { archiveName } from './archive.ts';
 import type { VerifyGoal } from './purge.ts';
-import { checkedPlan } from './plan-check.ts';
+import { checkedPlans } from './plan-check.ts';
+import { offsetsOf, runPlanOf, stepOf, sumOf } from './plan-steps.ts';
 
 export interface RunnerDeps {
   /** Reads the primary and writes with majority: everything that decides, makes or checks a write. */
@@ -410,55 +415,79 @@ export async function runTask(
   try {
     await run.acquireLock();
     await reportDrift(run, loaded);
-    const { work, summary } = await run.step('plan', async () => {
+    const works = await run.step('plan', async () => {
       const planDb = deps.planDb ?? deps.db;
       const context: TaskContext<unknown> = { db: planDb, params, now: settings.now, log: taskLogger(run), services: settings.services ?? {} };
-      const plan = checkedPlan(loaded.task.id, await loaded.task.plan(context as never));
-      const planned = workOf(loaded.task.id, { db: deps.db, planDb }, plan, await targetingOf(run, plan));
-      const { sample, ...summary } = withKind(await planned.plan(), planned);
-      if (summary.malformed !== undefined) {
-        run.notice(`${summary.malformed.count} matched document(s) left alone as malformed, e.g. ${summary.malformed.examples.join('; ')}`);
+      const plans = checkedPlans(loaded.task.id, await loaded.task.plan(context as never));
+      const planned: Array<{ work: Work; summary: PlanSummary }> = [];
+      for (const [index, plan] of plans.entries()) {
+        const work = workOf(loaded.task.id, { db: deps.db, planDb }, plan, await targetingOf(run, plan));
+        const { sample, ...summary } = { ...withKind(await work.plan(), work), ...stepOf(index, plans.length) };
+        if (summary.malformed !== undefined) {
+          run.notice(`${summary.malformed.count} matched document(s) left alone as malformed, e.g. ${summary.malformed.examples.join('; ')}`);
+        }
+        deps.observer.planned({ ...summary, sample });
+        planned.push({ work, summary: { ...summary, sample: sampleText(sample) } });
       }
-      deps.observer.planned({ ...summary, sample });
-      await planReached(run, { ...summary, sample: sampleText(sample) });
-      return { work: planned, summary };
+      if (planned.length > 1) record.steps = planned.map(({ summary }) => ({ plan: reached(summary), backup: notReached, result: notReached, verify: notReached }));
+      await planReached(run, runPlanOf(planned.map(({ summary }) => summary)));
+      return planned;
     });
-    await confirmStep(run, summary.count, changeWords(summary, summary.count));
+    const total = works.reduce((sum, { summary }) => sum + summary.count, 0);
+    await confirmStep(run, total, works.map(({ summary }) => changeWords(summary, summary.count)).join(', then '));
     if (settings.dryRun) {
       run.skip(['backup', 'apply', 'verify'], 'dry run');
       return await run.finish(undefined);
     }
 
-    const manifest = await run.step('backup', async () => {
-      await assertRoomForBackup(settings.backupDir, summary.estimatedBackupBytes);
-      const header = {
-        runId: record._id,
-        task: record.task,
-        target: settings.target,
-        collection: work.collection,
-        kind: work.kind,
-        fields: work.fields,
-        targeting: work.targeting,
-        ...(work.into === undefined ? {} : { into: work.into }),
-      };
-      const entries = counted(work.entries(settings.batchSize, run.signal), settings.batchSize, (done) =>
-        run.progress('backup', done, Math.max(done, summary.count)),
-      );
-      const written = await writeBackup(settings.backupDir, header, entries);
-      record.backup = reached({ path: backupPaths(settings.backupDir, record._id).dir, sha256: written.sha256, count: written.count, bytes: written.bytes });
-      await deps.store.update(record._id, { backup: record.backup });
+    const manifests = await run.step('backup', async () => {
+      await assertRoomForBackup(settings.backupDir, works.reduce((sum, { summary }) => sum + summary.estimatedBackupBytes, 0));
+      const written: BackupManifest[] = [];
+      for (const [index, { work, summary }] of works.entries()) {
+        const header = {
+          runId: record._id,
+          task: record.task,
+          target: settings.target,
+          collection: work.collection,
+          kind: work.kind,
+          fields: work.fields,
+          targeting: work.targeting,
+          ...(work.into === undefined ? {} : { into: work.into }),
+          ...stepOf(index, works.length),
+        };
+        const before = written.reduce((sum, manifest) => sum + manifest.count, 0);
+        const entries = counted(work.entries(settings.batchSize, run.signal), settings.batchSize, (done) =>
+          run.progress('backup', before + done, Math.max(before + done, total)),
+        );
+        const manifest = await writeBackup(settings.backupDir, header, entries);
+        written.push(manifest);
+        if (record.steps) record.steps[index]!.backup = reached(backupSummaryOf(settings.backupDir, [manifest]));
+      }
+      record.backup = reached(backupSummaryOf(settings.backupDir, written));
+      await deps.store.update(record._id, { backup: record.backup, ...(record.steps ? { steps: record.steps } : {}) });
       return written;
     });
-    if (manifest.count === 0) {
+    if (manifests.every((manifest) => manifest.count === 0)) {
       record.result = reached({ planned: 0, written: 0, skipped: 0, failed: 0, remaining: 0 });
       run.skip(['apply', 'verify'], 'nothing to change');
       return await run.finish(undefined);
     }
-    await applyAndVerify(run, manifest);
+    await applyAndVerify(run, manifests);
     return await run.finish(undefined);
   } catch (error) {
     return await run.finish(error);
   }
+}
+
+/** What the record says of a backup: of one step, or of a run's steps together (its directory, their checksums). */
+function backupSummaryOf(backupDir: string, manifests: readonly BackupManifest[]): BackupSummary {
+  const first = manifests[0]!;
+  return {
+    path: backupPaths(backupDir, first.runId, manifests.length === 1 ? first.step?.index : 1).dir,
+    sha256: manifests.map((manifest) => manifest.sha256).join(','),
+    count: manifests.reduce((sum, manifest) => sum + manifest.count, 0),
+    bytes: manifests.reduce((sum, manifest) => sum + manifest.bytes, 0),
+  };
 }
 
 /**
@@ -479,6 +508,7 @@ export async function continueRun(
   if (manifest.target.database !== settings.target.database) {
     throw new BackupError(`backup of run ${manifest.runId} is of database "${manifest.target.database}", not "${settings.target.database}"`);
   }
+  const manifests = await openRunBackups(settings.backupDir, manifest);
   const checkpoint = stopped.progress?.checkpoint.entries ?? 0;
   const record: TaskRunRecord = {
     ...startingRecord(stopped.task, stopped.params, settings),
@@ -487,6 +517,9 @@ export async function continueRun(
     plan: stopped.plan,
     backup: stoppedBackup,
     result: notReached,
+    ...(stopped.steps === undefined
+      ? {}
+      : { steps: stopped.steps.map(({ plan, backup }) => ({ plan, backup, result: notReached, verify: notReached })) }),
   };
   await deps.store.start(record);
   const run = new Run(deps, record, settings);
@@ -494,12 +527,21 @@ export async function continueRun(
     await run.acquireLock();
     run.skip(['plan', 'backup'], `continues run ${stopped._id}: its plan and backup`);
     run.notice(`continues run ${stopped._id} from its backup; the ${checkpoint} entries before its checkpoint are not written again`);
-    await confirmStep(run, manifest.count, changeWords(backedUpPlan(manifest), manifest.count));
-    await applyAndVerify(run, manifest, { checkpoint });
+    await confirmStep(run, countOf(manifests), stepsWords(manifests));
+    await applyAndVerify(run, manifests, checkpoint);
     return await run.finish(undefined);
   } catch (error) {
     return await run.finish(error);
   }
+}
+
+function countOf(manifests: readonly BackupManifest[]): number {
+  return manifests.reduce((sum, manifest) => sum + manifest.count, 0);
+}
+
+/** What a run of these backups does, in order, for the confirmation: "DELETE 3 documents from memberships, then UPDATE …". */
+function stepsWords(manifests: readonly BackupManifest[], restoring = false): string {
+  return manifests.map((manifest) => changeWords(backedUpPlan(manifest), manifest.count, restoring)).join(', then ');
 }
 
 /** The targeting of a plan's writes (and of an archive's, in the run's database), said in the run's notices when there is something to say. */
@@ -569,56 +611,103 @@ async function reportDrift(run: Run<TaskRunRecord>, loaded: LoadedTask): Promise
   }
 }
 
-async function applyAndVerify(run: Run<TaskRunRecord>, manifest: BackupManifest, continuing?: WriteBatchesOptions['continuing']): Promise<void> {
+/**
+ * Apply, then verify, each step's backup in order (one step for most tasks). The backup is the work list: only what
+ * was saved (and still checks out) is written. The run stops at the first step that fails or is stopped; a
+ * continuation's checkpoint counts entries across the steps, in order.
+ */
+async function applyAndVerify(run: Run<TaskRunRecord>, manifests: readonly BackupManifest[], checkpoint?: number): Promise<void> {
   const { settings, record } = run;
-  // The backup is the work list: only what was saved (and still checks out) is written.
-  const verified = await openBackup(settings.backupDir, manifest.runId);
-  const outcome = await run.step('apply', async () => {
-    const steering = run.steered('apply', verified.count);
-    const result = await backupWorkOf(run.deps.db, verified).apply({
-      batches: readBackupBatches(settings.backupDir, verified, settings.batchSize),
-      planned: verified.count,
-      signal: run.signal,
-      ...run.paced(steering),
-      ...(continuing === undefined ? {} : { continuing }),
-      onBatch: (counts) => {
-        run.progress('apply', counts.planned - counts.remaining, counts.planned);
-        steering.batchSettled(counts.planned - counts.remaining);
-      },
-    });
-    record.result = reached(result.counts);
-    for (const message of result.notices ?? []) run.notice(message);
-    if (result.interrupted) throw interruptedBy(run.signal);
-    if (result.failure) throw writeFailed(`task ${record.task.id}: ${result.failure}`, result.cause);
-    return result;
+  const verified: BackupManifest[] = [];
+  for (const manifest of manifests) verified.push(await openBackup(settings.backupDir, manifest.runId, manifest.step?.index));
+  const offsets = offsetsOf(verified);
+  const total = verified.reduce((sum, manifest) => sum + manifest.count, 0);
+  const results: ApplyCounts[] = verified.map((manifest) => ({ planned: manifest.count, written: 0, skipped: 0, failed: 0, remaining: manifest.count }));
+  const settle = (index: number, counts: ApplyCounts) => {
+    results[index] = counts;
+    record.result = reached(sumOf(results));
+    if (record.steps) record.steps[index]!.result = reached(counts);
+  };
+  await run.step('apply', async () => {
+    const steering = run.steered('apply', total);
+    for (const [index, manifest] of verified.entries()) {
+      const offset = offsets[index]!;
+      const settledEarlier = checkpoint === undefined ? undefined : Math.min(manifest.count, Math.max(0, checkpoint - offset));
+      const result = await backupWorkOf(run.deps.db, manifest).apply({
+        batches: readBackupBatches(settings.backupDir, manifest, settings.batchSize),
+        planned: manifest.count,
+        signal: run.signal,
+        ...run.paced(steering),
+        ...(settledEarlier === undefined ? {} : { continuing: { checkpoint: settledEarlier } }),
+        onBatch: (counts) => {
+          const done = offset + counts.planned - counts.remaining;
+          run.progress('apply', done, total);
+          steering.batchSettled(done);
+        },
+      });
+      settle(index, result.counts);
+      for (const message of result.notices ?? []) run.notice(stepNotice(manifest, message));
+      if (result.interrupted) throw interruptedBy(run.signal);
+      if (result.failure) throw writeFailed(`task ${record.task.id}${stepLabel(manifest)}: ${result.failure}`, result.cause);
+    }
   }).catch(async (error: unknown) => {
-    // Whatever stopped apply, verify still re-reads what the backup lists, when it can.
+    // Whatever stopped apply, verify still re-reads what the backups list, when it can.
     await verifyStep(run, verified, 'applied').catch(() => undefined);
     throw error;
   });
   const verify = await verifyStep(run, verified, 'applied');
-  // A written document another writer changed (or deleted) since is not a lost write: on a live
-  // platform users come back online. Only one found back in its backed-up state can be.
-  if (verify.inTargetState + verify.changedSince + verify.missing < outcome.counts.written) {
-    throw new MaintenanceError(
-      `verify found ${verify.inTargetState} documents in the intended state (and ${verify.changedSince} changed since by another writer), fewer than the ${outcome.counts.written} written`,
-      ExitCode.failed,
-    );
+  for (const [index, counts] of verify.entries()) {
+    // A written document another writer changed (or deleted) since is not a lost write: on a live
+    // platform users come back online. Only one found back in its backed-up state can be.
+    const written = results[index]!.written;
+    if (counts.inTargetState + counts.changedSince + counts.missing < written) {
+      throw new MaintenanceError(
+        `verify found ${counts.inTargetState} documents in the intended state (and ${counts.changedSince} changed since by another writer), fewer than the ${written} written${stepLabel(verified[index]!)}`,
+        ExitCode.failed,
+      );
+    }
   }
 }
 
-async function verifyStep(run: Run<RunRecord>, manifest: BackupManifest, goal: VerifyGoal): Promise<VerifyCounts> {
+/** ", in step 2 of 3" of a backup that is one step of several; nothing for a run of one step. */
+function stepLabel(manifest: BackupManifest): string {
+  return manifest.step === undefined ? '' : ` (step ${manifest.step.index} of ${manifest.step.of})`;
+}
+
+function stepNotice(manifest: BackupManifest, message: string): string {
+  return manifest.step === undefined ? message : `step ${manifest.step.index} of ${manifest.step.of}: ${message}`;
+}
+
+/**
+ * Re-reads what each step's backup lists, once every step has written (or been undone): the figures of each, kept
+ * with its step, and their sum as the run's.
+ */
+async function verifyStep(run: Run<RunRecord>, manifests: readonly BackupManifest[], goal: VerifyGoal): Promise<VerifyCounts[]> {
   const { settings, record } = run;
   return run.step('verify', async () => {
-    // Verify is read-only and must run even after an interruption, so it ignores the run's signal.
-    const counts = await backupWorkOf(run.deps.db, manifest).verify(
-      readBackupBatches(settings.backupDir, manifest, settings.batchSize),
-      goal,
-      (progress) => run.progress('verify', progress.checked, manifest.count),
-    );
-    record.verify = reached(counts);
-    return counts;
+    const total = manifests.reduce((sum, manifest) => sum + manifest.count, 0);
+    const all: VerifyCounts[] = [];
+    let before = 0;
+    for (const manifest of manifests) {
+      // Verify is read-only and must run even after an interruption, so it ignores the run's signal.
+      const counts = await backupWorkOf(run.deps.db, manifest).verify(
+        readBackupBatches(settings.backupDir, manifest, settings.batchSize),
+        goal,
+        (progress) => run.progress('verify', before + progress.checked, total),
+      );
+      before += manifest.count;
+      all.push(counts);
+      const steps = record.steps;
+      if (steps !== undefined) steps[stepPosition(steps, manifest)]!.verify = reached(counts);
+    }
+    record.verify = reached(sumOf(all));
+    return all;
   });
+}
+
+/** Where a step's figures are in the record: a run keeps its steps in order, a restore in the order it undid them. */
+function stepPosition(steps: ReadonlyArray<{ plan: StepResult<PlanSummary> }>, manifest: BackupManifest): number {
+  return steps.findIndex((step) => outcomeOf(step.plan)?.step?.index === manifest.step?.index);
 }
 
 export interface RestoreSettings extends RunSettings {
@@ -638,6 +727,8 @@ export async function restoreRun(deps: RunnerDeps, manifest: BackupManifest, set
       `backup of run ${manifest.runId} is of database "${manifest.target.database}", not "${settings.target.database}"`,
     );
   }
+  // A run of several steps is undone from its last step to its first.
+  const undoing = (await openRunBackups(settings.backupDir, manifest)).reverse();
   const original = await deps.store.get(settings.restoreOf);
   const task = { ...manifest.task, mode: original?.task.mode ?? TaskMode.repeatable };
   const record: RestoreRecord = {
@@ -649,46 +740,60 @@ export async function restoreRun(deps: RunnerDeps, manifest: BackupManifest, set
   };
   await deps.store.start(record);
   const run = new Run(deps, record, settings);
-  const undo = backupWorkOf(deps.db, manifest);
-  const batches = () => readBackupBatches(settings.backupDir, manifest, settings.batchSize);
+  const total = countOf(undoing);
   try {
     await run.acquireLock();
     await run.step('plan', async () => {
-      const summary: PlanSummary = {
-        ...backedUpPlan(manifest),
-        filter: `_id in the backup of run ${manifest.runId}`,
-        fields: manifest.fields,
-        count: manifest.count,
-        estimatedBackupBytes: 0,
-        // The values are in the backup's entries: a restore targets as its run did, whatever the flags say now.
-        targeting: manifest.targeting ?? NO_TARGETING,
-      };
-      const sample = await restoreSample(settings.backupDir, manifest);
-      deps.observer.planned({ ...summary, sample });
-      await planReached(run, { ...summary, sample: sampleText(sample) });
+      const summaries: PlanSummary[] = [];
+      for (const undone of undoing) {
+        const summary: PlanSummary = {
+          ...backedUpPlan(undone),
+          filter: `_id in the backup of run ${undone.runId}${stepLabel(undone)}`,
+          fields: undone.fields,
+          count: undone.count,
+          estimatedBackupBytes: 0,
+          // The values are in the backup's entries: a restore targets as its run did, whatever the flags say now.
+          targeting: undone.targeting ?? NO_TARGETING,
+          ...(undone.step === undefined ? {} : { step: undone.step }),
+        };
+        const sample = await restoreSample(settings.backupDir, undone);
+        deps.observer.planned({ ...summary, sample });
+        summaries.push({ ...summary, sample: sampleText(sample) });
+      }
+      if (undoing.length > 1) record.steps = summaries.map((summary) => ({ plan: reached(summary), restore: notReached, verify: notReached }));
+      await planReached(run, runPlanOf(summaries));
     });
-    await confirmStep(run, manifest.count, changeWords(backedUpPlan(manifest), manifest.count, true));
+    await confirmStep(run, total, stepsWords(undoing, true));
     if (settings.dryRun) {
       run.skip(['backup', 'apply', 'verify'], 'dry run');
       return await run.finish(undefined);
     }
     run.skip(['backup'], 'a restore writes from the backup of the run');
     await run.step('apply', async () => {
-      const steering = run.steered('apply', manifest.count);
-      const outcome = await undo.restore(manifest.count, batches(), {
-        force: settings.force,
-        signal: run.signal,
-        ...run.paced(steering),
-        onBatch: (counts) => {
-          run.progress('apply', counts.planned - counts.remaining, counts.planned);
-          steering.batchSettled(counts.planned - counts.remaining);
-        },
-      });
-      record.restore = reached(outcome.counts);
-      if (outcome.interrupted) throw interruptedBy(run.signal);
-      if (outcome.failure) throw writeFailed(outcome.failure, outcome.cause);
+      const steering = run.steered('apply', total);
+      const restored: RestoreCounts[] = undoing.map((undone) => ({ planned: undone.count, restored: 0, alreadyRestored: 0, conflicts: 0, forced: 0, remaining: undone.count }));
+      let offset = 0;
+      for (const [index, undone] of undoing.entries()) {
+        const before = offset;
+        const outcome = await backupWorkOf(deps.db, undone).restore(undone.count, readBackupBatches(settings.backupDir, undone, settings.batchSize), {
+          force: settings.force,
+          signal: run.signal,
+          ...run.paced(steering),
+          onBatch: (counts) => {
+            const done = before + counts.planned - counts.remaining;
+            run.progress('apply', done, total);
+            steering.batchSettled(done);
+          },
+        });
+        offset += undone.count;
+        restored[index] = outcome.counts;
+        record.restore = reached(sumOf(restored));
+        if (record.steps) record.steps[index]!.restore = reached(outcome.counts);
+        if (outcome.interrupted) throw interruptedBy(run.signal);
+        if (outcome.failure) throw writeFailed(`${outcome.failure}${stepLabel(undone)}`, outcome.cause);
+      }
     });
-    await verifyStep(run, manifest, 'restored');
+    await verifyStep(run, undoing, 'restored');
     return await run.finish(undefined);
   } catch (error) {
     return await run.finish(error);
