@@ -12,11 +12,11 @@ import { silentObserver } from '../../src/engine/observer.ts';
 import type { RunnerDeps, RunSettings } from '../../src/engine/runner.ts';
 import { restoreRun, runTask } from '../../src/engine/runner.ts';
 import type { RestoreRecord, TaskRunRecord } from '../../src/engine/run-record.ts';
-import { defineTask, type AnyPlan, type LoadedTask } from '../../src/engine/task.ts';
+import { defineTask, type LoadedTask, type TaskPlans } from '../../src/engine/task.ts';
 import type { RunObserver } from '../../src/engine/ports.ts';
 
 /** A task made in the test, as a module in `tasks/` would declare it. */
-export function taskOf(id: string, plan: () => AnyPlan): LoadedTask {
+export function taskOf(id: string, plan: () => TaskPlans): LoadedTask {
   const task = defineTask({ id, version: 1, description: `test task ${id}`, mode: 'repeatable', params: z.object({}), plan });
   return { task, checksum: `checksum-of-${id}`, path: `${id}.ts` };
 }
