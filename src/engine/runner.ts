@@ -598,7 +598,8 @@ async function confirmStep(run: Run<RunRecord>, planned: number, what: string): 
 
 async function planReached(run: Run<RunRecord>, summary: PlanSummary): Promise<void> {
   run.record.plan = reached(summary);
-  await run.deps.store.update(run.record._id, { plan: run.record.plan });
+  const { steps } = run.record;
+  await run.deps.store.update(run.record._id, { plan: run.record.plan, ...(steps === undefined ? {} : { steps }) } as Partial<RunRecord>);
 }
 
 async function reportDrift(run: Run<TaskRunRecord>, loaded: LoadedTask): Promise<void> {

@@ -1,7 +1,7 @@
 import { EJSON } from 'bson';
 import type { PlanReport } from '../engine/plan.ts';
 import type { PlanKind } from '../engine/task.ts';
-import { RunKind, StepState, TargetingSource, type ApplyCounts, type RunConcerns, type RunRecord, type VerifyCounts } from '../engine/run-record.ts';
+import { outcomeOf, RunKind, StepState, TargetingSource, type ApplyCounts, type PlanSummary, type RestoreCounts, type RunConcerns, type RunRecord, type VerifyCounts } from '../engine/run-record.ts';
 
 const integer = new Intl.NumberFormat('en-US');
 
@@ -60,7 +60,7 @@ function clipped(text: string, width = 120): string {
 
 export function planLines(report: PlanReport): string[] {
   const lines = [
-    `${report.collection} where ${report.filter}`,
+    `${report.step === undefined ? '' : `step ${report.step.index} of ${report.step.of} · ${report.kind ?? 'update'} `}${report.collection} where ${report.filter}`,
     report.estimatedBackupBytes > 0
       ? `${count(report.count)} document(s) ${WHAT_PLAN_DOES[report.kind ?? 'update'](report)}; backup about ${bytes(report.estimatedBackupBytes)} before compression`
       : `${count(report.count)} document(s) ${WHAT_PLAN_DOES[report.kind ?? 'update'](report)}`,
@@ -99,7 +99,10 @@ export function stepSummary(step: string, record: Readonly<RunRecord>): string {
     case 'lock':
       return record.lockTakeover ? `held (taken over from run ${record.lockTakeover.previousRunId})` : 'held';
     case 'plan':
-      return record.plan.state === StepState.done ? `${count(record.plan.count)} document(s) in ${record.plan.collection}` : 'done';
+      if (record.plan.state !== StepState.done) return 'done';
+      return record.steps === undefined
+        ? `${count(record.plan.count)} document(s) in ${record.plan.collection}`
+        : `${count(record.plan.count)} document(s) in ${record.steps.length} steps (${record.plan.collection})`;
     case 'confirm':
       return confirmSummary(record);
     case 'backup':
@@ -109,8 +112,7 @@ export function stepSummary(step: string, record: Readonly<RunRecord>): string {
     case 'apply':
       if (record.kind === RunKind.restore) {
         if (record.restore.state !== StepState.done) return 'done';
-        const r = record.restore;
-        return `${count(r.restored)} restored, ${count(r.alreadyRestored)} already restored, ${count(r.conflicts)} changed since the run${r.forced ? `, ${count(r.forced)} forced` : ''}`;
+        return restoreCounts(record.restore);
       }
       return record.result.state === StepState.done ? applyCounts(record.result) : 'done';
     case 'verify':
@@ -140,6 +142,10 @@ function confirmSummary(record: Readonly<RunRecord>): string {
   return `${record.env} · ${window} · ${confirmed}`;
 }
 
+function restoreCounts(r: RestoreCounts): string {
+  return `${count(r.restored)} restored, ${count(r.alreadyRestored)} already restored, ${count(r.conflicts)} changed since the run${r.forced ? `, ${count(r.forced)} forced` : ''}`;
+}
+
 function applyCounts(r: ApplyCounts): string {
   const parts = [`${count(r.written)} written`, `${count(r.skipped)} skipped (changed since plan)`, `${count(r.failed)} failed`];
   if (r.remaining > 0) parts.push(`${count(r.remaining)} not attempted`);
@@ -163,8 +169,38 @@ export function outcomeLines(record: Readonly<RunRecord>): string[] {
       if (record.result.state === StepState.done && record.result.written > 0) lines.push(`undo with: presence restore ${record._id}`);
     }
   }
+  for (const step of stepViews(record)) lines.push(`  ${step.label} · ${step.what}: ${step.counts}`);
   for (const notice of record.notices) lines.push(`note: ${notice}`);
   return lines;
+}
+
+/** One step of a run whose task planned several, or of its restore, as every view shows it. */
+export interface StepView {
+  /** `step 2 of 3`: its place in the task, whatever order a restore undid it in. */
+  label: string;
+  /** `archive memberships → app.memberships_archive`. */
+  what: string;
+  counts: string;
+  plan?: PlanSummary;
+}
+
+/** The steps of a run (in order) or of its restore (in the order undone); none for a run of one step. */
+export function stepViews(record: Readonly<RunRecord>): StepView[] {
+  const steps: ReadonlyArray<{ plan: RunRecord['plan']; counts: string | undefined }> =
+    record.kind === RunKind.run
+      ? (record.steps ?? []).map((step) => ({ plan: step.plan, counts: shownIfDone(outcomeOf(step.result), applyCounts) }))
+      : (record.steps ?? []).map((step) => ({ plan: step.plan, counts: shownIfDone(outcomeOf(step.restore), restoreCounts) }));
+  return steps.map(({ plan, counts }, position) => {
+    const summary = outcomeOf(plan);
+    const label = summary?.step === undefined ? `step ${position + 1}` : `step ${summary.step.index} of ${summary.step.of}`;
+    if (summary === undefined) return { label, what: 'not planned', counts: 'not reached' };
+    const what = `${summary.kind ?? 'update'} ${summary.collection}${summary.into === undefined ? '' : ` → ${summary.into}`}`;
+    return { label, what, counts: counts ?? (record.dryRun ? `${count(summary.count)} planned` : `${count(summary.count)} planned, not reached`), plan: summary };
+  });
+}
+
+function shownIfDone<T>(counts: T | undefined, show: (value: T) => string): string | undefined {
+  return counts === undefined ? undefined : show(counts);
 }
 
 export function table(header: string[], rows: string[][]): string[] {

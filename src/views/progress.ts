@@ -1,4 +1,4 @@
-import { ProgressState, type RunProgress } from '../engine/run-record.ts';
+import { outcomeOf, ProgressState, type RunProgress, type RunRecord } from '../engine/run-record.ts';
 import { count, duration } from './format.ts';
 
 /** The time left as an operator reads it: a number only while the run writes at its pace. */
@@ -18,4 +18,20 @@ export function rateOf(progress: RunProgress): string {
 export function progressLine(progress: RunProgress): string {
   const percent = progress.planned === 0 ? 100 : Math.floor((progress.done / progress.planned) * 100);
   return `${count(progress.done)}/${count(progress.planned)} (${percent}%) · ${rateOf(progress)} · ${etaOf(progress)}`;
+}
+
+/**
+ * `120/400 (30%) · … · step 2 of 3` for a run of several steps: the progress counts entries across the steps in the
+ * order they are written (a restore's, from the last step), so the step under way is where the count falls.
+ */
+export function runProgressLine(record: Pick<RunRecord, 'steps'>, progress: RunProgress): string {
+  const line = progressLine(progress);
+  let before = 0;
+  for (const step of record.steps ?? []) {
+    const plan = outcomeOf(step.plan);
+    if (plan?.step === undefined) continue;
+    before += plan.count;
+    if (progress.done < before || before === progress.planned) return `${line} · step ${plan.step.index} of ${plan.step.of}`;
+  }
+  return line;
 }

@@ -63,6 +63,11 @@ function windowOf(record: RunRecord): string {
 }
 
 function resultOf(record: RunRecord): string {
+  const steps = record.steps === undefined ? '' : ` (${record.steps.length} steps)`;
+  return resultCounts(record) + steps;
+}
+
+function resultCounts(record: RunRecord): string {
   if (record.kind === RunKind.restore && record.restore.state === StepState.done) {
     return `${count(record.restore.restored)} restored, ${count(record.restore.conflicts)} conflicts`;
   }

@@ -1,7 +1,7 @@
 import { activeStatuses, type RunRecord } from '../../engine/run-record.ts';
 import { duration, table } from '../../views/format.ts';
 import { outputMode, printJson, printLines } from '../render/output.ts';
-import { progressLine } from '../../views/progress.ts';
+import { runProgressLine } from '../../views/progress.ts';
 import { openSession, targetOf, type TargetOptions } from '../session.ts';
 
 /** Plenty for active runs: one target holds one lock, so more than a handful are stale records. */
@@ -33,7 +33,7 @@ export async function runsCommand(options: TargetOptions): Promise<number> {
           alive(record)
             ? record.status + (record.request ? ` (${record.request.action} asked)` : '')
             : `${record.status} (runner gone: presence resume ${record._id} continues it)`,
-          record.progress ? progressLine(record.progress) : 'not writing yet (plan or backup)',
+          record.progress ? runProgressLine(record, record.progress) : 'not writing yet (plan or backup)',
           record.progress ? `${duration(now - record.progress.at.getTime())} ago` : '-',
           record.startedAt.toISOString(),
           record.operator,

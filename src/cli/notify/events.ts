@@ -1,5 +1,5 @@
 import { outcomeOf, RunKind, type RunRecord, type RunStatus } from '../../engine/run-record.ts';
-import { count, duration } from '../../views/format.ts';
+import { count, duration, stepViews } from '../../views/format.ts';
 
 /** What a notification says happened to a run. */
 export const NotifyEvent = {
@@ -57,6 +57,7 @@ export function payloadOf(event: NotifyEvent, record: Readonly<RunRecord>, at: D
     at: at.toISOString(),
     durationMs: record.durationMs,
     counts: countsOf(record),
+    ...(record.steps === undefined ? {} : { steps: stepsOf(record) }),
     ...(record.error === undefined ? {} : { error: record.error }),
   };
 }
@@ -73,6 +74,11 @@ function countsOf(record: Readonly<RunRecord>): Record<string, number> | null {
   return plan === undefined ? null : { planned: plan.count };
 }
 
+/** Each step of a run of several (or of its restore, in the order undone): what it does and its counts so far. */
+function stepsOf(record: Readonly<RunRecord>) {
+  return stepViews(record).map(({ label, what, counts }) => ({ step: label, what, counts }));
+}
+
 function headlineOf(event: NotifyEvent, record: Readonly<RunRecord>): string {
   const what = record.kind === RunKind.restore ? `restore of run ${record.restoreOf}` : `${record.migration}${record.dryRun ? ' (dry run)' : ''}`;
   const where = `on ${record.target.database} (${record.env})`;
@@ -82,5 +88,6 @@ function headlineOf(event: NotifyEvent, record: Readonly<RunRecord>): string {
   const figures = counts === null ? '' : ` · ${Object.entries(counts).map(([name, value]) => `${count(value)} ${name}`).join(', ')}`;
   const took = record.durationMs === null ? '' : ` in ${duration(record.durationMs)}`;
   const why = record.error === undefined ? '' : ` · ${record.error.step}: ${record.error.message}`;
-  return `${head}${took}${figures}${why}`;
+  const steps = stepViews(record).map(({ label, what, counts }) => `\n${label} · ${what}: ${counts}`).join('');
+  return `${head}${took}${figures}${why}${steps}`;
 }

@@ -1,5 +1,5 @@
 import { html } from 'hono/html';
-import { bytes, concernsLine, count, duration, value } from '../../views/format.ts';
+import { bytes, concernsLine, count, duration, stepViews, value } from '../../views/format.ts';
 import { sampleFromText, type PlanSample } from '../../engine/plan.ts';
 import { outcomeOf, RunKind, RunStep, TargetingSource, type RunRecord } from '../../engine/run-record.ts';
 import { facts, instant, table, type Html } from './layout.ts';
@@ -40,6 +40,7 @@ ${sampleTable(sampleFromText(plan.sample))}`
     : html`<p>Not reached.</p>`
 }
 </section>
+${planStepsSection(record)}
 <section><h2>Steps</h2>${stepsTable(record)}</section>
 <section><h2>Counts</h2>${countsBody(record)}</section>
 <section><h2>Safety</h2>${safetyBody(record)}</section>
@@ -69,6 +70,17 @@ function sampleTable(sample: readonly PlanSample[]): Html {
 
 function shown(image: Record<string, unknown>, field: string): string {
   return field in image ? value(image[field]) : '(absent)';
+}
+
+/** A task that planned several steps: each with its kind, collection and counts (a restore's, in the order undone). */
+function planStepsSection(record: RunRecord): Html {
+  const steps = stepViews(record);
+  if (steps.length === 0) return html``;
+  return html`<section><h2>Plan steps</h2>${table(
+    ['step', 'does', 'documents', 'counts'],
+    steps.map((step) => [step.label, step.what, step.plan ? count(step.plan.count) : '-', step.counts]),
+    'plan-steps',
+  )}</section>`;
 }
 
 function stepsTable(record: RunRecord): Html {

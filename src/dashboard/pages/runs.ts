@@ -1,14 +1,14 @@
 import { html } from 'hono/html';
 import { count, duration } from '../../views/format.ts';
-import { progressLine } from '../../views/progress.ts';
+import { runProgressLine } from '../../views/progress.ts';
 import { activeStatuses, appliedCounts, RunKind, RunStatus, StepState, type RunProgress, type RunRecord } from '../../engine/run-record.ts';
 import type { RunsQuery } from '../data.ts';
 import { instant, table, type Html } from './layout.ts';
 
 /** A run's progress as the page and its refresh show it: the same line `presence runs` prints. */
-function progressView(progress: RunProgress) {
+function progressView(record: RunRecord, progress: RunProgress) {
   const percent = progress.planned === 0 ? 100 : Math.floor((progress.done / progress.planned) * 100);
-  return { done: progress.done, planned: progress.planned, percent, state: progress.state, line: progressLine(progress), at: progress.at };
+  return { done: progress.done, planned: progress.planned, percent, state: progress.state, line: runProgressLine(record, progress), at: progress.at };
 }
 
 /** What the page's script polls for a run it shows live. */
@@ -18,14 +18,14 @@ export function liveRun(record: RunRecord) {
     status: record.status,
     active: activeStatuses.includes(record.status),
     request: record.request?.action ?? null,
-    progress: record.progress ? progressView(record.progress) : null,
+    progress: record.progress ? progressView(record, record.progress) : null,
     result: resultText(record),
   };
 }
 
 /** A progress bar that the page's script keeps moving while the run is active; static without script. */
 export function progressCell(record: RunRecord): Html {
-  const progress = record.progress ? progressView(record.progress) : undefined;
+  const progress = record.progress ? progressView(record, record.progress) : undefined;
   const active = activeStatuses.includes(record.status);
   return html`<div class="progress" data-run="${record._id}"${active ? html` data-live-run="${record._id}"` : ''}>
 <progress max="${progress?.planned ?? 1}" value="${progress?.done ?? 0}" aria-label="documents settled">${progress?.percent ?? 0}%</progress>
