@@ -103,9 +103,6 @@ function assertDeliberate(taskId: string, plan: DeletePlan | ArchivePlan): void 
   if (!empty && plan.wholeCollection === true) {
     throw new TaskPlanError(`task ${taskId}: its ${plan.kind} plan says "wholeCollection" but has a filter: one or the other`);
   }
-  if (plan.kind === PlanKind.archive && plan.into.collection === plan.collection && plan.into.database === undefined) {
-    throw new TaskPlanError(`task ${taskId}: its archive plan moves ${plan.collection} into itself`);
-  }
 }
 
 function ruleBroken(kind: PlanKind, error: z.ZodError): string {

@@ -142,7 +142,7 @@ export async function confirmRun(policy: SafetyPolicy, database: string, planned
   }
   if (!policy.ask) {
     throw new RefusedError(
-      "production needs the operator's confirmation: the database name typed in a terminal or, without one, a yes given ahead with the count of a dry run",
+      `${what} in production needs the operator's confirmation: the database name typed in a terminal or, without one, a yes given ahead with the count of a dry run`,
       SafetyRule.productionConfirmation,
     );
   }

@@ -31,7 +31,10 @@ export function documentOf(entry: BackupEntry): Document {
  */
 export function unchangedFilter(entry: BackupEntry): Document {
   const filter = targetedFilter(entry._id, entry.targeting);
-  for (const [field, value] of Object.entries(entry.before)) filter[field] = valueCondition(value);
+  for (const [field, value] of Object.entries(entry.before)) {
+    // A shard key field keeps the plain equality that routes the delete to one shard (it never holds an array).
+    if (!(field in filter)) filter[field] = valueCondition(value);
+  }
   return filter;
 }
 

@@ -3,6 +3,7 @@ import { applyBackup, writeConditionally, type ApplyOutcome, type WriteBatchesOp
 import { applyArchive, restoreArchive, verifyArchive, type ArchivePair } from './archive.ts';
 import type { ArchiveLocation, BackupKind, BackupManifest } from './backup.ts';
 import { afterImage, type BackupEntry } from './document-state.ts';
+import { TaskPlanError } from './errors.ts';
 import { applyIndexes, INDEX_FIELD, indexEntries, planIndexes, restoreIndexes, verifyIndexes } from './indexes.ts';
 import { planChanges, plannedEntries, type PlanReport } from './plan.ts';
 import { conditionalDeletes, restoreDeletes, verifyDeletes, type VerifyGoal } from './purge.ts';
@@ -66,6 +67,10 @@ export function workOf(taskId: string, { db, planDb }: { db: Db; planDb: Db }, p
       };
     case PlanKind.delete:
     case PlanKind.archive:
+      if (plan.kind === PlanKind.archive && plan.into.collection === plan.collection && (plan.into.database ?? db.databaseName) === db.databaseName) {
+        // Its copies would be the documents themselves: the delete that follows would remove the only copy.
+        throw new TaskPlanError(`task ${taskId}: its archive plan moves ${db.databaseName}.${plan.collection} into itself`);
+      }
       return {
         kind: plan.kind === PlanKind.delete ? 'deletes' : 'archive',
         collection: plan.collection,

@@ -35,7 +35,7 @@ function purgeTask(extra: Partial<AnyPlan> = {}) {
   return taskOf('purge', () => ({ kind: 'delete', collection: 'docs', filter: { goes: true }, ...extra }) as AnyPlan);
 }
 
-function archiveTask(into = { collection: 'docs_archive' }) {
+function archiveTask(into: { collection: string; database?: string } = { collection: 'docs_archive' }) {
   return taskOf('archive', () => ({ kind: 'archive', collection: 'docs', filter: { goes: true }, into }));
 }
 
@@ -205,6 +205,20 @@ describe('an archive plan', () => {
     expect(run.result).toMatchObject({ written: 6, skipped: 2 });
     expect(await docs.find().toArray()).toEqual([{ _id: 4, goes: true, v: 'changed' }]);
     expect((await db.collection('docs_archive').find({}, { sort: { _id: 1 } }).toArray()).map((document) => document._id)).toEqual([0, 1, 2, 3, 5, 7]);
+  });
+
+  it('refuses an archive into its own collection, its database named or not: nothing written', async () => {
+    const db = database.db();
+    await db.collection<Document>('docs').insertMany([1, 2].map((i) => ({ _id: i, goes: true })) as Document[]);
+    const before = bytesOf(await storedDocuments(db, 'docs'));
+    const runner = inProcessRunner(db, database.name);
+    for (const into of [{ collection: 'docs' }, { collection: 'docs', database: database.name }]) {
+      const run = await runner.run(archiveTask(into));
+      expect(run.status).toBe('failed');
+      expect(run.error).toMatchObject({ step: 'plan', message: expect.stringMatching(/moves .*docs into itself/) });
+      expect(run.backup).toEqual({ state: 'not-reached' });
+    }
+    expect(bytesOf(await storedDocuments(db, 'docs'))).toBe(before);
   });
 
   it('moves documents into a collection of another database on the same deployment, and back', async () => {

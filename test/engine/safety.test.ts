@@ -61,7 +61,7 @@ describe('confirmation', () => {
 
   it('needs --yes with --expect on production without a terminal', async () => {
     const base = { env: 'production' as const, windows: [], yes: true };
-    await expect(confirmRun(base, 'app', 10, 'UPDATE 10 documents in users')).rejects.toThrow(/production needs the operator's confirmation: .*a yes given ahead with the count of a dry run/);
+    await expect(confirmRun(base, 'app', 10, 'UPDATE 10 documents in users')).rejects.toThrow(/^UPDATE 10 documents in users in production needs the operator's confirmation: .*a yes given ahead with the count of a dry run$/);
     await expect(confirmRun({ ...base, expect: { count: 10, tolerance: 0 } }, 'app', 10, 'UPDATE 10 documents in users')).resolves.toMatchObject({ by: 'expected-count' });
     await expect(confirmRun({ ...base, expect: { count: 12, tolerance: 1 } }, 'app', 10, 'UPDATE 10 documents in users')).rejects.toThrow(/the plan counts 10 document\(s\), the operator expected 12 ± 1/);
     await expect(confirmRun({ ...base, expect: { count: 12, tolerance: 2 } }, 'app', 10, 'UPDATE 10 documents in users')).resolves.toMatchObject({ by: 'expected-count' });
