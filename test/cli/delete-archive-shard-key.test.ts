@@ -1,4 +1,4 @@
-import type { Document } from 'mongodb';
+import type { Document, ObjectId } from 'mongodb';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { RestoreRecord, TaskRunRecord } from '../../src/engine/run-record.ts';
 import { parseJson, runCli, tempStateDir } from '../support/cli.ts';
@@ -15,6 +15,8 @@ import { messageDocuments, startTcpProxy, type SeenCommand, type TcpProxy } from
  * whole sub-document `device`, which would carry a top-level key's value even without targeting.
  */
 const database = useTestDatabase('delarchshard');
+/** Only the embedded engine may have `config.collections` written by a test; a real server's is the cluster's own. */
+const real = process.env.MONGODB_TEST_URI !== undefined;
 const GOING = 9;
 const STAYING = 3;
 const SHARD_KEY = 'device.kind';
@@ -23,6 +25,16 @@ let undoMongos: () => void;
 let stateDir: string;
 /** The shard key value of each seeded document, by `_id`. */
 let keyOf: Map<string, string>;
+/** Each seeded document's region and user (as hex), by `_id`. */
+let regionOf: Map<string, string>;
+let userOf: Map<string, string>;
+
+/** Declares, as a cluster's config server would, the shard key of each collection named (and of no other of this database). */
+async function shardedOn(keys: Record<string, Document>): Promise<void> {
+  const collections = database.client().db('config').collection<{ _id: string; key: Document }>('collections');
+  await collections.deleteMany({ _id: { $in: [COLLECTION, ARCHIVE].map((name) => `${database.name}.${name}`) } });
+  for (const [name, key] of Object.entries(keys)) await collections.insertOne({ _id: `${database.name}.${name}`, key });
+}
 
 beforeAll(async () => {
   proxy = await startTcpProxy(database.uri());
@@ -31,12 +43,15 @@ beforeAll(async () => {
 afterAll(async () => {
   undoMongos?.();
   await proxy?.close();
+  if (!real) await shardedOn({});
 });
 beforeEach(async () => {
   stateDir = tempStateDir();
   await seedSessions(database.db(), GOING, STAYING);
-  const seeded = await database.db().collection<{ _id: string; device: { kind: string } }>(COLLECTION).find().toArray();
+  const seeded = await database.db().collection<{ _id: string; region: string; user: ObjectId; device: { kind: string } }>(COLLECTION).find().toArray();
   keyOf = new Map(seeded.map((document) => [document._id, document.device.kind]));
+  regionOf = new Map(seeded.map((document) => [document._id, document.region]));
+  userOf = new Map(seeded.map((document) => [document._id, document.user.toHexString()]));
 });
 
 function presence(args: string[]) {
@@ -106,5 +121,46 @@ describe.each(REMOVAL_KINDS)('a $kind plan ($task) with --shard-key through a mo
     for (const { q } of restore.deletes) expectTargeted(q);
     if (kind.kind === 'archive') expect(restore.deletes.filter(({ collection }) => collection === ARCHIVE)).toHaveLength(GOING);
     expect(await snapshot(database.db())).toEqual(pristine);
+  });
+});
+
+describe.skipIf(real)('an archive between collections sharded on different keys, read from config.collections', () => {
+  it("the source's lookups carry the source's key, the archive's lookups and deletes the archive's own", async () => {
+    // Top-level keys (the embedded engine refuses a dotted key in a stored document): the lookups tell them apart.
+    await shardedOn({ [COLLECTION]: { region: 'hashed' }, [ARCHIVE]: { user: 1 } });
+    try {
+      const pristine = await snapshot(database.db());
+      const run = await observed(() => presence(['run', 'archive-marked', '--batch-size', '4']));
+      expect(run.result.code, run.result.stderr).toBe(0);
+      const record = parseJson<TaskRunRecord>(run.result.stdout);
+      expect(reachedStep('plan', record.plan).targeting).toEqual({ fields: ['region'], source: 'detected' });
+      expect(reachedStep('apply', record.result)).toMatchObject({ written: GOING, skipped: 0 });
+
+      const restore = await observed(() => presence(['restore', record._id]));
+      expect(restore.result.code, restore.result.stderr).toBe(0);
+      expect(reachedStep('restore', parseJson<RestoreRecord>(restore.result.stdout).restore)).toMatchObject({ restored: GOING, conflicts: 0 });
+      expect(await snapshot(database.db())).toEqual(pristine);
+
+      const lookups = (collection: string) =>
+        [...run.finds, ...restore.finds].filter((seen) => seen.collection === collection && seen.filter.goes === undefined).flatMap(({ filter }) => (filter.$or ?? [filter]) as Document[]);
+      const sourceLookups = lookups(COLLECTION);
+      const archiveLookups = lookups(ARCHIVE);
+      expect(sourceLookups.length).toBeGreaterThanOrEqual(GOING);
+      expect(archiveLookups.length).toBeGreaterThanOrEqual(GOING);
+      for (const filter of sourceLookups) expect(filter, JSON.stringify(filter)).toEqual({ _id: filter._id, region: { $eq: regionOf.get(filter._id as string) } });
+      for (const filter of archiveLookups) {
+        expect(Object.keys(filter), JSON.stringify(filter)).toEqual(['_id', 'user']);
+        expect(String(filter.user.$eq)).toBe(userOf.get(filter._id as string));
+      }
+      // The delete's condition on the whole document holds the key's value (with "not an array"): one shard still.
+      const sourceDeletes = run.deletes.filter((seen) => seen.collection === COLLECTION);
+      expect(sourceDeletes).toHaveLength(GOING);
+      for (const { q } of sourceDeletes) expect(q.region).toMatchObject({ $eq: regionOf.get(q._id as string) });
+      const archiveDeletes = restore.deletes.filter((seen) => seen.collection === ARCHIVE);
+      expect(archiveDeletes).toHaveLength(GOING);
+      for (const { q } of archiveDeletes) expect(String(q.user.$eq)).toBe(userOf.get(q._id as string));
+    } finally {
+      await shardedOn({});
+    }
   });
 });
