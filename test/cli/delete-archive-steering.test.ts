@@ -186,4 +186,17 @@ describe.each(REMOVAL_KINDS)('a $kind run ($task) steered from other processes',
     expect(reachedStep('restore', parseJson<RestoreRecord>(restored.stdout).restore)).toMatchObject({ planned: GOING, restored: GOING, conflicts: 0 });
     expect(await snapshot(database.db())).toEqual(pristine);
   });
+
+  it('kill -9 mid-apply, then restore the killed run: both collections come back byte for byte', async () => {
+    const pristine = await snapshot(database.db());
+    const runId = await killedMidApply(kind);
+    const written = GOING - (await countGoing(database.db()));
+    expect(written).toBeGreaterThan(0);
+
+    const restored = await cli(['restore', runId, '--json']);
+    expect(restored.code, restored.stderr).toBe(0);
+    expect(parseJson<RestoreRecord>(restored.stdout)).toMatchObject({ restoreOf: runId, status: 'succeeded' });
+    expect(reachedStep('restore', parseJson<RestoreRecord>(restored.stdout).restore)).toMatchObject({ planned: GOING, conflicts: 0 });
+    expect(await snapshot(database.db())).toEqual(pristine);
+  });
 });
