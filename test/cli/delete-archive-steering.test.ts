@@ -7,6 +7,7 @@ import { useTestDatabase } from '../support/database.ts';
 import { ARCHIVE, COLLECTION, countGoing, FIXTURES, REMOVAL_KINDS, seedSessions, snapshot, type RemovalKind } from '../support/marked-documents.ts';
 import { reachedStep } from '../support/records.ts';
 import { until } from '../support/until.ts';
+import { startTcpProxy } from '../support/tcp-proxy.ts';
 import { lockOf } from '../faults/faults.ts';
 
 /**
@@ -50,6 +51,7 @@ function steer(action: string, runId: string): Promise<CliResult> {
   return runCli([action, runId, '--uri', database.uri(), '--state-dir', tempStateDir()], { env });
 }
 
+const ARCHIVE_KIND = REMOVAL_KINDS.find((kind) => kind.kind === 'archive')!;
 const runs = () => database.db().collection<RunRecord>('maintenance_runs');
 const statusOf = async (runId: string) => (await runs().findOne({ _id: runId }))?.status;
 const archived = () => database.db().collection(ARCHIVE).countDocuments();
@@ -196,6 +198,69 @@ describe.each(REMOVAL_KINDS)('a $kind run ($task) steered from other processes',
     const restored = await cli(['restore', runId, '--json']);
     expect(restored.code, restored.stderr).toBe(0);
     expect(parseJson<RestoreRecord>(restored.stdout)).toMatchObject({ restoreOf: runId, status: 'succeeded' });
+    expect(reachedStep('restore', parseJson<RestoreRecord>(restored.stdout).restore)).toMatchObject({ planned: GOING, conflicts: 0 });
+    expect(await snapshot(database.db())).toEqual(pristine);
+  });
+});
+
+/**
+ * An archive run through a loopback proxy, killed with SIGKILL as its `nth` delete from the source goes out: the
+ * network stalls first, so that delete never reaches the server while the batch's copies are confirmed. Its run id.
+ */
+async function archiveKilledBeforeSourceDelete(nth: number): Promise<string> {
+  const proxy = await startTcpProxy(database.uri());
+  let child: ChildProcess | undefined;
+  let deletes = 0;
+  const stop = proxy.onCommand((seen) => {
+    if (seen.command !== 'delete' || seen.collection !== COLLECTION || child === undefined) return;
+    if (++deletes !== nth) return;
+    proxy.set('stall');
+    child.kill('SIGKILL');
+  });
+  try {
+    const killed = await runCli(['run', ARCHIVE_KIND.task, '--batch-size', '2', '--uri', proxy.uri, '--state-dir', stateDir, '--tasks-dir', FIXTURES], {
+      env,
+      timeoutMs: 120_000,
+      onStdout: (_text, process) => (child = process),
+    });
+    expect(killed.signal, killed.stdout).toBe('SIGKILL');
+  } finally {
+    stop();
+    await proxy.close();
+  }
+  return (await runs().findOne({ status: 'running' }))!._id;
+}
+
+describe('an archive killed between a batch\'s copy and its delete from the source', () => {
+  it('leaves that batch in both collections, none in neither; resume ends as one whole run, restore as before it', async () => {
+    const whole = await cli(['run', ARCHIVE_KIND.task, '--batch-size', '2', '--json']);
+    expect(whole.code, whole.stderr).toBe(0);
+    const expected = await snapshot(database.db());
+    await seedSessions(database.db(), GOING, STAYING);
+    const pristine = await snapshot(database.db());
+
+    const runId = await archiveKilledBeforeSourceDelete(3);
+    const inSource = new Set((await database.db().collection<{ _id: string }>(COLLECTION).find().toArray()).map((document) => document._id));
+    const inBoth = (await database.db().collection<{ _id: string }>(ARCHIVE).find().toArray()).filter((document) => inSource.has(document._id));
+    expect(inBoth).toHaveLength(2);
+    await expectNoneLost();
+
+    const resumed = await cli(['resume', runId, '--batch-size', '2', '--json']);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    const continuation = parseJson<TaskRunRecord>(resumed.stdout);
+    expect(reachedStep('apply', continuation.result)).toMatchObject({ planned: GOING, written: GOING, skipped: 0, failed: 0 });
+    expect(await snapshot(database.db())).toEqual(expected);
+
+    const restored = await cli(['restore', continuation._id, '--json']);
+    expect(restored.code, restored.stderr).toBe(0);
+    expect(await snapshot(database.db())).toEqual(pristine);
+  });
+
+  it('restored without a resume, gives both collections back byte for byte', async () => {
+    const pristine = await snapshot(database.db());
+    const runId = await archiveKilledBeforeSourceDelete(2);
+    const restored = await cli(['restore', runId, '--json']);
+    expect(restored.code, restored.stderr).toBe(0);
     expect(reachedStep('restore', parseJson<RestoreRecord>(restored.stdout).restore)).toMatchObject({ planned: GOING, conflicts: 0 });
     expect(await snapshot(database.db())).toEqual(pristine);
   });
