@@ -42,7 +42,8 @@ const idsOf = (documents: Document[]) => documents.map((document) => String(docu
 const stored = (collection: string) => storedDocuments(database.db(), collection);
 const byId = (documents: Document[]) => [...documents].sort((a, b) => String(a._id).localeCompare(String(b._id)));
 
-describe('examples/tasks/archive-old-bookings.ts, from a bare directory', () => {
+// Several CLI processes a test, each a few seconds on a loaded machine.
+describe('examples/tasks/archive-old-bookings.ts, from a bare directory', { timeout: 240_000 }, () => {
   let original: Document[];
   let firstRun: string;
   const cold = `${database.name}_cold`;

@@ -43,7 +43,8 @@ const runs = () => database.db().collection<RunRecord>('maintenance_runs');
 let original: string;
 const originalDocuments = (): Document[] => EJSON.parse(original, { relaxed: false }) as Document[];
 
-describe('examples/tasks/purge-expired-sessions.ts, from a bare directory', () => {
+// Several CLI processes a test, each a few seconds on a loaded machine.
+describe('examples/tasks/purge-expired-sessions.ts, from a bare directory', { timeout: 240_000 }, () => {
   let runId: string;
   beforeAll(async () => {
     await sessions().insertMany([...expired, ...alive] as never);

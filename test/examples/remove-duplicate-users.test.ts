@@ -38,7 +38,8 @@ const duplicates = [1, 2, 11];
 
 const stored = () => storedDocuments(database.db(), 'users');
 
-describe('examples/tasks/remove-duplicate-users.ts, from a bare directory', () => {
+// Several CLI processes a test, each a few seconds on a loaded machine.
+describe('examples/tasks/remove-duplicate-users.ts, from a bare directory', { timeout: 240_000 }, () => {
   let original: Document[];
   let runId: string;
   beforeAll(async () => {
