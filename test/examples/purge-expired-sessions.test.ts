@@ -112,18 +112,28 @@ describe('examples/tasks/purge-expired-sessions.ts, from a bare directory', { ti
   });
 
   it('leaves a session whose expires was extended between plan and delete (the user came back), and restore does not overwrite it', async () => {
-    // One session a second, paused from another process before it is done: the user's request lands meanwhile.
-    const running = presence(['run', TASK, '--json', '--batch-size', '1', '--rate', '1'], { timeoutMs: 180_000 });
+    // Enough expired sessions, one a second, for another process to pause the run before it is done (each CLI
+    // process takes seconds to start on a loaded machine): the user's request lands while it is paused.
+    const more = Array.from({ length: 40 }, (_, i) => session(`sid-more-${String(i).padStart(2, '0')}`, -(i + 1) * 60 * MINUTE));
+    await sessions().insertMany(more as never);
+    const going = [...expiredIds, ...more.map((document) => document._id as string)];
+    const before = await storedDocuments(database.db(), 'sessions');
+
+    const running = presence(['run', TASK, '--json', '--batch-size', '1', '--rate', '1'], { timeoutMs: 200_000 });
     let id: string | undefined;
-    await until('the run has started', async () => {
-      id = (await runs().findOne({ 'task.id': TASK, dryRun: false, status: 'running' }))?._id;
-      return id !== undefined;
-    });
+    await until(
+      'the run has started',
+      async () => {
+        id = (await runs().findOne({ 'task.id': TASK, dryRun: false, status: 'running' }))?._id;
+        return id !== undefined;
+      },
+      { withinMs: 60_000 },
+    );
     const pause = await presence(['pause', id!]);
     expect(pause.code, pause.stderr).toBe(0);
     await until('the run is paused', async () => (await runs().findOne({ _id: id! }))?.status === 'paused', { withinMs: 60_000 });
 
-    const stillThere = await sessions().find({ _id: { $in: expiredIds } }, { sort: { _id: -1 } }).toArray();
+    const stillThere = await sessions().find({ _id: { $in: going } }, { sort: { _id: -1 } }).toArray();
     expect(stillThere.length).toBeGreaterThan(0);
     const touched = stillThere[0]!._id;
     // What connect-mongo's touch() does: a new expiry, nothing else.
@@ -134,16 +144,16 @@ describe('examples/tasks/purge-expired-sessions.ts, from a bare directory', { ti
     const run = await running;
     expect(run.code, run.stderr).toBe(0);
     const record = parseJson<TaskRunRecord>(run.stdout);
-    expect(reachedStep('apply', record.result)).toMatchObject({ planned: expired.length, written: expired.length - 1, skipped: 1, failed: 0 });
+    expect(reachedStep('apply', record.result)).toMatchObject({ planned: going.length, written: going.length - 1, skipped: 1, failed: 0 });
     expect(reachedStep('verify', record.verify)).toMatchObject({ changedSince: 1 });
     const left = (await sessions().find({}, { sort: { _id: 1 } }).toArray()).map((document) => document._id);
     expect(left).toEqual([touched, ...alive.map((document) => document._id)].sort());
 
     const restore = await presence(['restore', record._id, '--json']);
     expect(restore.code, restore.stderr).toBe(0);
-    expect(reachedStep('restore', parseJson<RestoreRecord>(restore.stdout).restore)).toMatchObject({ restored: expired.length - 1, conflicts: 1 });
+    expect(reachedStep('restore', parseJson<RestoreRecord>(restore.stdout).restore)).toMatchObject({ restored: going.length - 1, conflicts: 1 });
     const now = await storedDocuments(database.db(), 'sessions');
-    expect(bytesOf(now.filter((document) => document._id !== touched))).toBe(bytesOf(originalDocuments().filter((document) => document._id !== touched)));
+    expect(bytesOf(now.filter((document) => document._id !== touched))).toBe(bytesOf(before.filter((document) => document._id !== touched)));
     expect((now.find((document) => document._id === touched)!.expires as Date).getTime()).toBeGreaterThan(Date.now());
   });
 });
