@@ -60,7 +60,7 @@ function clipped(text: string, width = 120): string {
 
 export function planLines(report: PlanReport): string[] {
   const lines = [
-    `${report.step === undefined ? '' : `step ${report.step.index} of ${report.step.of} · ${report.kind ?? 'update'} `}${report.collection} where ${report.filter}`,
+    `${report.step === undefined ? '' : `step ${report.step.index} of ${report.step.of} · ${report.kind ?? 'update'} `}${report.collection} where ${clipped(report.filter, 300)}`,
     report.estimatedBackupBytes > 0
       ? `${count(report.count)} document(s) ${WHAT_PLAN_DOES[report.kind ?? 'update'](report)}; backup about ${bytes(report.estimatedBackupBytes)} before compression`
       : `${count(report.count)} document(s) ${WHAT_PLAN_DOES[report.kind ?? 'update'](report)}`,
