@@ -112,7 +112,8 @@ describe('a task that plans several steps', () => {
       }),
       { numRuns: ROUNDS, seed: SEED },
     );
-  });
+    // Each round is a run and two restores of three collections: minutes on a loaded machine.
+  }, 300_000);
 
   it('dry run: each step planned with its sample, nothing written, no backup', async () => {
     const db = database.db();
