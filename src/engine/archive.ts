@@ -161,8 +161,8 @@ export async function verifyArchive(
 
 /**
  * Moves archived documents back: inserted into the source (majority), read back, then deleted from the archive
- * while unchanged there. One that exists again in the source, or whose archived copy changed, is reported and left
- * where it is. Restoring twice changes nothing.
+ * while unchanged there; one found in neither is inserted back from the backup. One that exists again in the
+ * source, or whose archived copy changed, is reported and left where it is. Restoring twice changes nothing.
  */
 export async function restoreArchive(pair: ArchivePair, planned: number, batches: AsyncIterable<BackupEntry[]>, options: RestoreOptions): Promise<RestoreOutcome> {
   const counts: RestoreCounts = { planned, restored: 0, alreadyRestored: 0, conflicts: 0, forced: 0, remaining: planned };
@@ -173,14 +173,17 @@ export async function restoreArchive(pair: ArchivePair, planned: number, batches
     const started = performance.now();
     try {
       const places = await placements(pair, batch);
-      const inArchiveOnly = places.filter((place) => place.source === 'absent' && place.archive === 'backed-up').map((place) => place.entry);
+      const where = (source: WholeDocumentState, archive: WholeDocumentState) =>
+        places.filter((place) => place.source === source && place.archive === archive).map((place) => place.entry);
       // A restore stopped between its insert and its delete left both: the source's is back, the copy goes.
-      const inBoth = places.filter((place) => place.source === 'backed-up' && place.archive === 'backed-up').map((place) => place.entry);
-      const back = await insertBack(pair.source, inArchiveOnly, MAJORITY);
+      const inBoth = where('backed-up', 'backed-up');
+      // In neither (its copy removed by someone else since): the backup is the one copy left, so it goes back too.
+      const back = await insertBack(pair.source, [...where('absent', 'backed-up'), ...where('absent', 'absent')], MAJORITY);
       await deleteUnchanged(pair.archive, [...back.inserted, ...inBoth].map((entry) => archiveEntry(pair, entry)));
+      const already = where('backed-up', 'absent').length;
       counts.restored += back.inserted.length + inBoth.length;
-      counts.alreadyRestored += places.filter((place) => place.source === 'backed-up' && place.archive === 'absent').length;
-      counts.conflicts += batch.length - back.inserted.length - inBoth.length - places.filter((place) => place.source === 'backed-up' && place.archive === 'absent').length;
+      counts.alreadyRestored += already;
+      counts.conflicts += batch.length - back.inserted.length - inBoth.length - already;
       counts.remaining -= batch.length;
     } catch (error) {
       options.afterBatch?.(batch.length, performance.now() - started, error);

@@ -207,6 +207,21 @@ describe('an archive plan', () => {
     expect((await db.collection('docs_archive').find({}, { sort: { _id: 1 } }).toArray()).map((document) => document._id)).toEqual([0, 1, 2, 3, 5, 7]);
   });
 
+  it('restore puts back from the backup a document whose archived copy someone removed since: never lost', async () => {
+    const db = database.db();
+    await db.collection<Document>('docs').insertMany([1, 2, 3].map((i) => ({ _id: i, goes: true, v: new Int32(i) })) as Document[]);
+    const before = bytesOf(await storedDocuments(db, 'docs'));
+    const runner = inProcessRunner(db, database.name);
+    const run = await runner.run(archiveTask());
+    expect(run.result).toMatchObject({ written: 3 });
+    await db.collection<Document>('docs_archive').deleteOne({ _id: 2 } as Document);
+    const restore = await runner.restore(run._id);
+    expect(restore.status, restore.error?.message).toBe('succeeded');
+    expect(restore.restore).toMatchObject({ restored: 3, conflicts: 0 });
+    expect(bytesOf(await storedDocuments(db, 'docs'))).toBe(before);
+    expect(await db.collection('docs_archive').countDocuments()).toBe(0);
+  });
+
   it('refuses an archive into its own collection, its database named or not: nothing written', async () => {
     const db = database.db();
     await db.collection<Document>('docs').insertMany([1, 2].map((i) => ({ _id: i, goes: true })) as Document[]);
