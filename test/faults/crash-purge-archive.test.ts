@@ -1,0 +1,276 @@
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { EJSON } from 'bson';
+import { Double, Int32, Long, type Document } from 'mongodb';
+import { afterAll, describe, expect, it } from 'vitest';
+import { openBackup } from '../../src/engine/backup.ts';
+import { RunKind, RunStatus, StepState, type RestoreRecord, type RunRecord, type TaskRunRecord } from '../../src/engine/run-record.ts';
+import { storedDocuments } from '../engine/in-process.ts';
+import { parseJson, REPO, runCli, tempStateDir, type CliResult } from '../support/cli.ts';
+import { useTestDatabase } from '../support/database.ts';
+import { lockExpired, oneCleanLine, randomSource, runRecord, startedRunIds } from './faults.ts';
+
+/**
+ * SIGKILL at a random moment of a purge or an archive, then either `restore` of the killed run (the collections
+ * exactly as before it) or `resume` of it (the collections exactly as one uninterrupted run leaves them). After
+ * every kill, before either, an archived document is in the source, the archive or both, never in neither, and
+ * every document anywhere is byte for byte the one seeded. FAULT_ROUNDS for more rounds; FAULT_SEED replays one.
+ */
+const ROUNDS = Number(process.env.FAULT_ROUNDS ?? 10);
+const LOCK_TTL_MS = 1500;
+const FIXTURES = join(REPO, 'test', 'fixtures', 'tasks');
+const SOURCE = 'items';
+const ARCHIVE = 'items_archive';
+
+const database = useTestDatabase('crashpa');
+const stateDir = tempStateDir();
+const backupDir = join(stateDir, 'backups');
+const random = randomSource();
+const env = { PRESENCE_STATE_DIR: stateDir, PRESENCE_LOCK_TTL_MS: String(LOCK_TTL_MS) };
+
+/** Where a kill is aimed: the step whose start line it waits for, then up to `withinMs` more. */
+const AIMS = [
+  { step: 'lock', withinMs: 50, weight: 1 },
+  { step: 'plan', withinMs: 150, weight: 1 },
+  { step: 'backup', withinMs: 150, weight: 3 },
+  { step: 'apply', withinMs: 1500, weight: 8 },
+  { step: 'verify', withinMs: 150, weight: 2 },
+  { step: 'audit', withinMs: 30, weight: 1 },
+] as const;
+const WEIGHTED = AIMS.flatMap((aim) => Array.from({ length: aim.weight }, () => aim));
+
+const TASKS = ['crash-purge', 'crash-archive'] as const;
+type TaskName = (typeof TASKS)[number];
+
+const tally = {
+  rounds: 0,
+  kills: 0,
+  finished: 0,
+  killedIn: {} as Record<string, number>,
+  after: { restored: 0, resumed: 0, untouchedNoBackup: 0, finishedAsWhole: 0 },
+  archiveStatesSeen: { sourceOnly: 0, archiveOnly: 0, both: 0 },
+  documentsMarked: 0,
+};
+
+afterAll(() => {
+  console.log(`crash-purge-archive (seed ${random.seed}): ${JSON.stringify(tally)}`);
+});
+
+/** Canonical EJSON: field order and BSON types included. */
+const bytesOf = (document: Document) => EJSON.stringify(document, { relaxed: false });
+const idOf = (document: Document) => String(document._id);
+
+/** 100 to 150 items with mixed BSON values and field orders; some marked to go, some that only look marked. */
+function seededItems(): Document[] {
+  const count = 100 + random.below(51);
+  const values = [
+    (n: number) => new Int32(n),
+    (n: number) => new Double(n + 0.25),
+    (n: number) => Long.fromNumber(n * 1_000_000_007),
+    (n: number) => `text ${n} ✓ ünïcode`,
+    () => null,
+    (n: number) => new Date(Date.UTC(2026, 0, 1) + n * 3_600_000),
+    (n: number) => ({ nested: { level: new Int32(n), list: [n, `x${n}`, null] } }),
+    (n: number) => [new Int32(n), new Double(n / 3), { deep: n % 2 === 0 }],
+    (n: number) => n % 2 === 0,
+  ];
+  // Only `true` matches the filter: false, 'true', 1 and absence stay.
+  const marks: unknown[] = [true, true, true, false, 'true', 1, undefined];
+  return Array.from({ length: count }, (_, n) => {
+    const fields: [string, unknown][] = [
+      ['a', random.pick(values)(n)],
+      ['b', random.pick(values)(n + 7)],
+      ['c', random.pick(values)(n + 13)],
+    ].filter(() => random.next() < 0.8) as [string, unknown][];
+    const mark = random.pick(marks);
+    if (mark !== undefined) fields.splice(random.below(fields.length + 1), 0, ['marked', mark]);
+    return { _id: `item-${String(n).padStart(4, '0')}`, ...Object.fromEntries(fields) };
+  });
+}
+
+async function reset(items: Document[]): Promise<void> {
+  const db = database.db();
+  for (const name of [SOURCE, ARCHIVE]) await db.collection(name).drop().catch(() => undefined);
+  await db.collection(SOURCE).insertMany(items);
+}
+
+/** Runs the task and SIGKILLs it once the aimed step has started and a random delay has passed. */
+function victim(task: TaskName, aim: (typeof AIMS)[number], delayMs: number, batchSize: number): Promise<CliResult> {
+  let armed = false;
+  return runCli(['run', task, '--tasks-dir', FIXTURES, '--uri', database.uri(), '--batch-size', String(batchSize)], {
+    env,
+    timeoutMs: 120_000,
+    onStdout: (text, child) => {
+      if (armed || !text.includes(`❯ ${aim.step}`)) return;
+      armed = true;
+      setTimeout(() => child.kill('SIGKILL'), delayMs);
+    },
+  });
+}
+
+/** The step the run had last started when it died, from its own output. */
+function lastStep(stdout: string): string {
+  const started = [...stdout.matchAll(/^❯ (\w+)/gm)].map((match) => match[1]!);
+  return started.at(-1) ?? 'startup';
+}
+
+/** What `resume` continues: a run of documents, its backup done, stopped with its runner gone (as resume decides). */
+function resumable(record: RunRecord | null): record is TaskRunRecord {
+  return (
+    record !== null &&
+    record.kind === RunKind.run &&
+    !record.dryRun &&
+    record.backup.state === StepState.done &&
+    ([RunStatus.running, RunStatus.paused, RunStatus.interrupted] as string[]).includes(record.status)
+  );
+}
+
+interface Collections {
+  source: Document[];
+  archive: Document[];
+}
+
+async function current(): Promise<Collections> {
+  const db = database.db();
+  return { source: await storedDocuments(db, SOURCE), archive: await storedDocuments(db, ARCHIVE) };
+}
+
+const serialized = (documents: Document[]) => documents.map(bytesOf).join('\n');
+
+/**
+ * What a kill may leave, whenever it lands: nothing changed but the removal of marked items (purge) or their
+ * move, each in the source, the archive or both, never in neither and never twice (archive).
+ */
+function assertKilledState(task: TaskName, seeded: Document[], { source, archive }: Collections, context: string): void {
+  const original = new Map(seeded.map((document) => [idOf(document), bytesOf(document)]));
+  for (const [where, documents] of [
+    ['source', source],
+    ['archive', archive],
+  ] as const) {
+    for (const document of documents) expect(bytesOf(document), `${context}: ${where} holds ${idOf(document)} as seeded`).toBe(original.get(idOf(document)));
+  }
+  const inSource = new Set(source.map(idOf));
+  const archivedIds = archive.map(idOf);
+  const inArchive = new Set(archivedIds);
+  expect(archivedIds.length, `${context}: no document twice in the archive`).toBe(inArchive.size);
+  for (const document of seeded) {
+    const id = idOf(document);
+    if (document.marked !== true) {
+      expect(inSource.has(id) && !inArchive.has(id), `${context}: unmarked ${id} stays in the source alone`).toBe(true);
+    } else if (task === 'crash-purge') {
+      expect(inArchive.has(id), `${context}: a purge archives nothing (${id})`).toBe(false);
+    } else {
+      expect(inSource.has(id) || inArchive.has(id), `${context}: marked ${id} is in the source, the archive or both`).toBe(true);
+      if (inSource.has(id) && inArchive.has(id)) tally.archiveStatesSeen.both++;
+      else if (inArchive.has(id)) tally.archiveStatesSeen.archiveOnly++;
+      else tally.archiveStatesSeen.sourceOnly++;
+    }
+  }
+}
+
+/** The collections as one uninterrupted run leaves them. */
+function wholeRun(task: TaskName, seeded: Document[]): { source: string; archive: string } {
+  const marked = seeded.filter((document) => document.marked === true);
+  return {
+    source: serialized(seeded.filter((document) => document.marked !== true)),
+    archive: task === 'crash-archive' ? serialized(marked) : '',
+  };
+}
+
+async function assertCollections(expected: { source: string; archive: string }, context: string): Promise<void> {
+  const now = await current();
+  expect(serialized(now.source), `${context}: source`).toBe(expected.source);
+  expect(serialized(now.archive), `${context}: archive`).toBe(expected.archive);
+}
+
+describe('a purge or an archive killed at any moment', () => {
+  it(`${ROUNDS} random SIGKILLs: after each, nothing lost or doubled; restore gives the collections back, resume finishes as one run`, async () => {
+    const db = database.db();
+    for (let round = 0; round < ROUNDS; round++) {
+      const task = TASKS[round % TASKS.length]!;
+      const seeded = seededItems();
+      await reset(seeded);
+      const pristine = await current();
+      const before = { source: serialized(pristine.source), archive: '' };
+      const aim = random.pick(WEIGHTED);
+      const delayMs = random.below(aim.withinMs);
+      const batchSize = random.pick([3, 5, 10, 20]);
+      const resumeIfCan = random.next() < 0.5;
+      const context = `round ${round} (seed ${random.seed}): ${task}, ${seeded.length} items, kill ${delayMs} ms into ${aim.step}, batch ${batchSize}`;
+      tally.documentsMarked += seeded.filter((document) => document.marked === true).length;
+
+      const known = new Set(startedRunIds(stateDir));
+      const result = await victim(task, aim, delayMs, batchSize);
+      const killed = result.signal === 'SIGKILL';
+      tally.rounds++;
+      if (killed) {
+        tally.kills++;
+        tally.killedIn[lastStep(result.stdout)] = (tally.killedIn[lastStep(result.stdout)] ?? 0) + 1;
+      } else {
+        tally.finished++;
+        expect(result.code, `${context}: finished before the kill\n${result.stdout}${result.stderr}`).toBe(0);
+      }
+      const left = await current();
+      assertKilledState(task, seeded, left, context);
+
+      const runId = startedRunIds(stateDir).find((id) => !known.has(id));
+      if (runId === undefined) {
+        // Killed before the run had a record: it cannot have written anything.
+        tally.after.untouchedNoBackup++;
+        await assertCollections(before, `${context}: killed before its record`);
+        if (process.env.FAULT_VERBOSE) console.log(`${context}: killed before its record`);
+        continue;
+      }
+      // The dead run's lock expires on its own; a record still `running` without it is seen stale once older than a lock lives.
+      await sleep(250);
+      const leftLock = await lockExpired(db);
+      const deadRecord = await runRecord(db, runId);
+      if (deadRecord?.status === 'running' && leftLock?.runId !== runId) {
+        await sleep(Math.max(0, deadRecord.startedAt.getTime() + LOCK_TTL_MS + 100 - Date.now()));
+      }
+      const backup = await openBackup(backupDir, runId).then(
+        () => true,
+        (error: Error) => {
+          expect(error.message, context).toMatch(/is incomplete|no backup for run/);
+          return false;
+        },
+      );
+      const canResume = killed && resumable(deadRecord);
+      const choice = !killed ? 'finished' : canResume && (resumeIfCan || !backup) ? 'resume' : backup ? 'restore' : 'untouched';
+      if (process.env.FAULT_VERBOSE) {
+        console.log(`${context}: ${killed ? `killed in ${lastStep(result.stdout)}` : 'finished'}, record ${deadRecord?.status}, backup ${backup}, then ${choice}`);
+      }
+
+      if (choice === 'finished') {
+        tally.after.finishedAsWhole++;
+        await assertCollections(wholeRun(task, seeded), `${context}: a finished run`);
+      } else if (choice === 'untouched') {
+        // Killed before its backup was complete: nothing was written, and there is nothing to restore.
+        tally.after.untouchedNoBackup++;
+        await assertCollections(before, `${context}: killed before its backup was complete`);
+        const refused = await runCli(['restore', runId, '--uri', database.uri(), '--tasks-dir', FIXTURES], { env });
+        expect(refused.code, `${context}: restore without a backup\n${refused.stderr}`).toBe(2);
+        expect(oneCleanLine(refused.stderr), `${context}: ${refused.stderr}`).toBe(true);
+        expect(refused.stderr, context).toMatch(/is incomplete|no backup for run/);
+      } else if (choice === 'restore') {
+        tally.after.restored++;
+        const restore = await runCli(['restore', runId, '--json', '--uri', database.uri(), '--tasks-dir', FIXTURES], { env, timeoutMs: 120_000 });
+        expect(restore.code, `${context}: restore\n${restore.stdout}${restore.stderr}`).toBe(0);
+        expect(parseJson<RestoreRecord>(restore.stdout).status, context).toBe('succeeded');
+        await assertCollections(before, `${context}: after restore`);
+      } else {
+        tally.after.resumed++;
+        const resumed = await runCli(['resume', runId, '--json', '--uri', database.uri(), '--tasks-dir', FIXTURES, '--batch-size', String(batchSize)], {
+          env,
+          timeoutMs: 120_000,
+        });
+        expect(resumed.code, `${context}: resume\n${resumed.stdout}${resumed.stderr}`).toBe(0);
+        const continuation = parseJson<TaskRunRecord>(resumed.stdout);
+        expect(continuation.continues?.runId, context).toBe(runId);
+        expect(continuation.status, context).toBe('succeeded');
+        await assertCollections(wholeRun(task, seeded), `${context}: after resume`);
+      }
+    }
+    expect(tally.kills, 'most rounds end in a kill').toBeGreaterThan(ROUNDS / 2);
+  }, ROUNDS * 40_000);
+});
