@@ -6,6 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { openBackup } from '../../src/engine/backup.ts';
 import { RunKind, RunStatus, StepState, type RestoreRecord, type RunRecord, type TaskRunRecord } from '../../src/engine/run-record.ts';
 import { storedDocuments } from '../engine/in-process.ts';
+import { reachedStep } from '../support/records.ts';
 import { parseJson, REPO, runCli, tempStateDir, type CliResult } from '../support/cli.ts';
 import { useTestDatabase } from '../support/database.ts';
 import { lockExpired, oneCleanLine, randomSource, runRecord, startedRunIds } from './faults.ts';
@@ -33,7 +34,7 @@ const AIMS = [
   { step: 'lock', withinMs: 50, weight: 1 },
   { step: 'plan', withinMs: 150, weight: 1 },
   { step: 'backup', withinMs: 150, weight: 3 },
-  { step: 'apply', withinMs: 1500, weight: 8 },
+  { step: 'apply', withinMs: 1000, weight: 8 },
   { step: 'verify', withinMs: 150, weight: 2 },
   { step: 'audit', withinMs: 30, weight: 1 },
 ] as const;
@@ -47,7 +48,9 @@ const tally = {
   kills: 0,
   finished: 0,
   killedIn: {} as Record<string, number>,
-  after: { restored: 0, resumed: 0, untouchedNoBackup: 0, finishedAsWhole: 0 },
+  after: { restored: 0, resumed: 0, ranAgain: 0, untouchedNoBackup: 0, finishedAsWhole: 0 },
+  /** A finished or resumed run undone in turn, by its own id (a continuation's undoes both parts). */
+  undoneAfterwards: 0,
   archiveStatesSeen: { sourceOnly: 0, archiveOnly: 0, both: 0 },
   documentsMarked: 0,
 };
@@ -183,6 +186,29 @@ async function assertCollections(expected: { source: string; archive: string }, 
   expect(serialized(now.archive), `${context}: archive`).toBe(expected.archive);
 }
 
+/**
+ * What follows a kill: mostly `restore` or `resume`, each when it can be; sometimes the task simply run again,
+ * as an operator may, which must also end as one whole run.
+ */
+function afterKill(draw: number, backup: boolean, canResume: boolean): 'rerun' | 'resume' | 'restore' | 'untouched' {
+  if (draw < 0.2) return 'rerun';
+  if (canResume && (draw < 0.6 || !backup)) return 'resume';
+  return backup ? 'restore' : 'untouched';
+}
+
+/** `restore <runId>`: every backed-up document back (or found back), none in conflict, the collections as before the run. */
+async function restoreRun(runId: string, backupOf: string, before: { source: string; archive: string }, context: string): Promise<void> {
+  const manifest = await openBackup(backupDir, backupOf);
+  const restore = await runCli(['restore', runId, '--json', '--uri', database.uri(), '--tasks-dir', FIXTURES], { env, timeoutMs: 120_000 });
+  expect(restore.code, `${context}: restore\n${restore.stdout}${restore.stderr}`).toBe(0);
+  const record = parseJson<RestoreRecord>(restore.stdout);
+  expect(record.status, context).toBe('succeeded');
+  const counts = reachedStep('restore', record.restore);
+  expect(counts.restored + counts.alreadyRestored, `${context}: restore counts`).toBe(manifest.count);
+  expect(counts.conflicts, `${context}: restore conflicts`).toBe(0);
+  await assertCollections(before, `${context}: after restore`);
+}
+
 describe('a purge or an archive killed at any moment', () => {
   it(`${ROUNDS} random SIGKILLs: after each, nothing lost or doubled; restore gives the collections back, resume finishes as one run`, async () => {
     const db = database.db();
@@ -195,7 +221,8 @@ describe('a purge or an archive killed at any moment', () => {
       const aim = random.pick(WEIGHTED);
       const delayMs = random.below(aim.withinMs);
       const batchSize = random.pick([3, 5, 10, 20]);
-      const resumeIfCan = random.next() < 0.5;
+      const afterKillDraw = random.next();
+      const undoAfterwards = random.next() < 0.4;
       const context = `round ${round} (seed ${random.seed}): ${task}, ${seeded.length} items, kill ${delayMs} ms into ${aim.step}, batch ${batchSize}`;
       tally.documentsMarked += seeded.filter((document) => document.marked === true).length;
 
@@ -236,7 +263,7 @@ describe('a purge or an archive killed at any moment', () => {
         },
       );
       const canResume = killed && resumable(deadRecord);
-      const choice = !killed ? 'finished' : canResume && (resumeIfCan || !backup) ? 'resume' : backup ? 'restore' : 'untouched';
+      const choice = killed ? afterKill(afterKillDraw, backup, canResume) : 'finished';
       if (process.env.FAULT_VERBOSE) {
         console.log(`${context}: ${killed ? `killed in ${lastStep(result.stdout)}` : 'finished'}, record ${deadRecord?.status}, backup ${backup}, then ${choice}`);
       }
@@ -244,6 +271,10 @@ describe('a purge or an archive killed at any moment', () => {
       if (choice === 'finished') {
         tally.after.finishedAsWhole++;
         await assertCollections(wholeRun(task, seeded), `${context}: a finished run`);
+        if (undoAfterwards) {
+          tally.undoneAfterwards++;
+          await restoreRun(runId, runId, before, `${context}: the finished run undone`);
+        }
       } else if (choice === 'untouched') {
         // Killed before its backup was complete: nothing was written, and there is nothing to restore.
         tally.after.untouchedNoBackup++;
@@ -252,12 +283,15 @@ describe('a purge or an archive killed at any moment', () => {
         expect(refused.code, `${context}: restore without a backup\n${refused.stderr}`).toBe(2);
         expect(oneCleanLine(refused.stderr), `${context}: ${refused.stderr}`).toBe(true);
         expect(refused.stderr, context).toMatch(/is incomplete|no backup for run/);
+      } else if (choice === 'rerun') {
+        tally.after.ranAgain++;
+        const again = await runCli(['run', task, '--json', '--tasks-dir', FIXTURES, '--uri', database.uri(), '--batch-size', String(batchSize)], { env, timeoutMs: 120_000 });
+        expect(again.code, `${context}: run again\n${again.stdout}${again.stderr}`).toBe(0);
+        expect(parseJson<TaskRunRecord>(again.stdout).status, context).toBe('succeeded');
+        await assertCollections(wholeRun(task, seeded), `${context}: after running the task again`);
       } else if (choice === 'restore') {
         tally.after.restored++;
-        const restore = await runCli(['restore', runId, '--json', '--uri', database.uri(), '--tasks-dir', FIXTURES], { env, timeoutMs: 120_000 });
-        expect(restore.code, `${context}: restore\n${restore.stdout}${restore.stderr}`).toBe(0);
-        expect(parseJson<RestoreRecord>(restore.stdout).status, context).toBe('succeeded');
-        await assertCollections(before, `${context}: after restore`);
+        await restoreRun(runId, runId, before, context);
       } else {
         tally.after.resumed++;
         const resumed = await runCli(['resume', runId, '--json', '--uri', database.uri(), '--tasks-dir', FIXTURES, '--batch-size', String(batchSize)], {
@@ -269,6 +303,10 @@ describe('a purge or an archive killed at any moment', () => {
         expect(continuation.continues?.runId, context).toBe(runId);
         expect(continuation.status, context).toBe('succeeded');
         await assertCollections(wholeRun(task, seeded), `${context}: after resume`);
+        if (undoAfterwards) {
+          tally.undoneAfterwards++;
+          await restoreRun(continuation._id, runId, before, `${context}: the continuation undone`);
+        }
       }
     }
     expect(tally.kills, 'most rounds end in a kill').toBeGreaterThan(ROUNDS / 2);
