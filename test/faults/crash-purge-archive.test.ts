@@ -1,14 +1,16 @@
+import type { ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { EJSON } from 'bson';
 import { Double, Int32, Long, type Document } from 'mongodb';
 import { afterAll, describe, expect, it } from 'vitest';
-import { openBackup } from '../../src/engine/backup.ts';
+import { openBackup, readBackupBatches } from '../../src/engine/backup.ts';
 import { RunKind, RunStatus, StepState, type RestoreRecord, type RunRecord, type TaskRunRecord } from '../../src/engine/run-record.ts';
 import { storedDocuments } from '../engine/in-process.ts';
 import { reachedStep } from '../support/records.ts';
 import { parseJson, REPO, runCli, tempStateDir, type CliResult } from '../support/cli.ts';
 import { useTestDatabase } from '../support/database.ts';
+import { until } from '../support/until.ts';
 import { lockExpired, oneCleanLine, randomSource, runRecord, startedRunIds } from './faults.ts';
 
 /**
@@ -17,7 +19,7 @@ import { lockExpired, oneCleanLine, randomSource, runRecord, startedRunIds } fro
  * every kill, before either, an archived document is in the source, the archive or both, never in neither, and
  * every document anywhere is byte for byte the one seeded. FAULT_ROUNDS for more rounds; FAULT_SEED replays one.
  */
-const ROUNDS = Number(process.env.FAULT_ROUNDS ?? 10);
+const ROUNDS = Number(process.env.FAULT_ROUNDS ?? 8);
 const LOCK_TTL_MS = 1500;
 const FIXTURES = join(REPO, 'test', 'fixtures', 'tasks');
 const SOURCE = 'items';
@@ -311,4 +313,48 @@ describe('a purge or an archive killed at any moment', () => {
     }
     expect(tally.kills, 'most rounds end in a kill').toBeGreaterThan(ROUNDS / 2);
   }, ROUNDS * 40_000);
+});
+
+describe('an archive continued after a kill', () => {
+  it('keeps the archived copy of a document it moved before its checkpoint, when the source has a new one with that _id since', async () => {
+    const db = database.db();
+    const seeded = Array.from({ length: 30 }, (_, n): Document => ({ _id: `item-${String(n).padStart(4, '0')}`, marked: n % 6 !== 5, value: new Int32(n) }));
+    await reset(seeded);
+    let child: ChildProcess | undefined;
+    const killed = runCli(['run', 'crash-archive', '--tasks-dir', FIXTURES, '--uri', database.uri(), '--batch-size', '2', '--rate', '4'], {
+      env,
+      timeoutMs: 120_000,
+      onStdout: (_text, process) => (child = process),
+    });
+    let runId: string | undefined;
+    await until('the archive has moved past its first checkpoints', async () => {
+      const record = await db.collection<RunRecord>('maintenance_runs').findOne({ status: 'running', 'progress.checkpoint.entries': { $gte: 6 } });
+      runId = record?._id;
+      return runId !== undefined;
+    });
+    child!.kill('SIGKILL');
+    expect((await killed).signal).toBe('SIGKILL');
+
+    // The first document of the backup was moved in a batch the killed run settled; then one with its _id came back.
+    const manifest = await openBackup(backupDir, runId!);
+    const batches = readBackupBatches(backupDir, manifest, 1)[Symbol.asyncIterator]();
+    const firstId = (await batches.next()).value![0]!._id as string;
+    await batches.return?.(undefined);
+    const moved = seeded.find((document) => document._id === firstId)!;
+    expect(await db.collection(SOURCE).findOne({ _id: firstId as never })).toBeNull();
+    expect(bytesOf((await db.collection(ARCHIVE).findOne({ _id: firstId as never }, { promoteValues: false }))!)).toBe(bytesOf(moved));
+    const cameBack = { _id: firstId, marked: false, note: 'created again' };
+    await db.collection(SOURCE).insertOne(cameBack as Document);
+
+    await lockExpired(db);
+    const resumed = await runCli(['resume', runId!, '--json', '--uri', database.uri(), '--tasks-dir', FIXTURES, '--batch-size', '2'], { env, timeoutMs: 120_000 });
+    expect(resumed.code, resumed.stdout + resumed.stderr).toBe(0);
+
+    const marked = seeded.filter((document) => document.marked === true);
+    const unmarked = seeded.filter((document) => document.marked !== true);
+    await assertCollections(
+      { source: serialized([...unmarked, cameBack].sort((a, b) => String(a._id).localeCompare(String(b._id)))), archive: serialized(marked) },
+      `the continuation of ${runId}`,
+    );
+  });
 });
