@@ -19,7 +19,7 @@ import { lockExpired, oneCleanLine, randomSource, runRecord, startedRunIds } fro
  * every kill, before either, an archived document is in the source, the archive or both, never in neither, and
  * every document anywhere is byte for byte the one seeded. FAULT_ROUNDS for more rounds; FAULT_SEED replays one.
  */
-const ROUNDS = Number(process.env.FAULT_ROUNDS ?? 8);
+const ROUNDS = Number(process.env.FAULT_ROUNDS ?? 6);
 const LOCK_TTL_MS = 1500;
 const FIXTURES = join(REPO, 'test', 'fixtures', 'tasks');
 const SOURCE = 'items';
@@ -35,8 +35,9 @@ const env = { PRESENCE_STATE_DIR: stateDir, PRESENCE_LOCK_TTL_MS: String(LOCK_TT
 const AIMS = [
   { step: 'lock', withinMs: 50, weight: 1 },
   { step: 'plan', withinMs: 150, weight: 1 },
-  { step: 'backup', withinMs: 150, weight: 3 },
-  { step: 'apply', withinMs: 1000, weight: 8 },
+  { step: 'backup', withinMs: 150, weight: 2 },
+  // Where a purge deletes and an archive has documents in both collections: most kills land here.
+  { step: 'apply', withinMs: 1000, weight: 10 },
   { step: 'verify', withinMs: 150, weight: 2 },
   { step: 'audit', withinMs: 30, weight: 1 },
 ] as const;
@@ -53,6 +54,8 @@ const tally = {
   after: { restored: 0, resumed: 0, ranAgain: 0, untouchedNoBackup: 0, finishedAsWhole: 0 },
   /** A finished or resumed run undone in turn, by its own id (a continuation's undoes both parts). */
   undoneAfterwards: 0,
+  /** A restore or a resume that follows a kill, killed in turn. */
+  secondKills: { restore: 0, resume: 0 },
   archiveStatesSeen: { sourceOnly: 0, archiveOnly: 0, both: 0 },
   documentsMarked: 0,
 };
@@ -99,18 +102,38 @@ async function reset(items: Document[]): Promise<void> {
   await db.collection(SOURCE).insertMany(items);
 }
 
-/** Runs the task and SIGKILLs it once the aimed step has started and a random delay has passed. */
-function victim(task: TaskName, aim: (typeof AIMS)[number], delayMs: number, batchSize: number): Promise<CliResult> {
+/** Runs the CLI; with `killAt`, SIGKILLs it once that step has started and the delay has passed. */
+function runKilled(args: string[], killAt?: { step: string; delayMs: number }): Promise<CliResult> {
   let armed = false;
-  return runCli(['run', task, '--tasks-dir', FIXTURES, '--uri', database.uri(), '--batch-size', String(batchSize)], {
+  return runCli([...args, '--uri', database.uri(), '--tasks-dir', FIXTURES], {
     env,
     timeoutMs: 120_000,
     onStdout: (text, child) => {
-      if (armed || !text.includes(`❯ ${aim.step}`)) return;
+      if (killAt === undefined || armed || !text.includes(`❯ ${killAt.step}`)) return;
       armed = true;
-      setTimeout(() => child.kill('SIGKILL'), delayMs);
+      setTimeout(() => child.kill('SIGKILL'), killAt.delayMs);
     },
   });
+}
+
+/** The run this host started since `known` was taken, if it got as far as its `started` line. */
+function newRunId(known: ReadonlySet<string>): string | undefined {
+  return startedRunIds(stateDir).find((id) => !known.has(id));
+}
+
+/**
+ * After a kill: waits until the dead run's lock has expired (nobody may take it before) and a record it left
+ * `running` without the lock is older than a lock lives (the next run then sees it stale). Its record.
+ */
+async function deadRun(runId: string): Promise<RunRecord | null> {
+  const db = database.db();
+  await sleep(250);
+  const leftLock = await lockExpired(db);
+  const record = await runRecord(db, runId);
+  if (record?.status === 'running' && leftLock?.runId !== runId) {
+    await sleep(Math.max(0, record.startedAt.getTime() + LOCK_TTL_MS + 100 - Date.now()));
+  }
+  return record;
 }
 
 /** The step the run had last started when it died, from its own output. */
@@ -189,26 +212,82 @@ async function assertCollections(expected: { source: string; archive: string }, 
 }
 
 /**
- * What follows a kill: mostly `restore` or `resume`, each when it can be; sometimes the task simply run again,
- * as an operator may, which must also end as one whole run.
+ * What follows a kill: `restore` or `resume` (each task's rounds take turns preferring one, so a few rounds see
+ * both), whichever the killed run allows; sometimes the task simply run again, as an operator may, which must
+ * also end as one whole run.
  */
-function afterKill(draw: number, backup: boolean, canResume: boolean): 'rerun' | 'resume' | 'restore' | 'untouched' {
-  if (draw < 0.2) return 'rerun';
-  if (canResume && (draw < 0.6 || !backup)) return 'resume';
+function afterKill(round: number, draw: number, backup: boolean, canResume: boolean): 'rerun' | 'resume' | 'restore' | 'untouched' {
+  if (draw < 0.15) return 'rerun';
+  const preferResume = Math.floor(round / TASKS.length) % 2 === 0;
+  if (canResume && (preferResume || !backup)) return 'resume';
   return backup ? 'restore' : 'untouched';
 }
 
-/** `restore <runId>`: every backed-up document back (or found back), none in conflict, the collections as before the run. */
-async function restoreRun(runId: string, backupOf: string, before: { source: string; archive: string }, context: string): Promise<void> {
+interface Round {
+  task: TaskName;
+  seeded: Document[];
+  before: { source: string; archive: string };
+  context: string;
+  /** When set, the restore or resume that follows the kill is itself killed this long into its apply, then run again. */
+  secondKillMs: number | undefined;
+}
+
+/**
+ * `restore <runId>` (killed first when the round says so, then run again): every backed-up document back (or
+ * found back), none in conflict, the collections as before the run.
+ */
+async function restoreRun(round: Round, runId: string, backupOf: string, context: string): Promise<void> {
   const manifest = await openBackup(backupDir, backupOf);
-  const restore = await runCli(['restore', runId, '--json', '--uri', database.uri(), '--tasks-dir', FIXTURES], { env, timeoutMs: 120_000 });
+  if (round.secondKillMs !== undefined) {
+    const known = new Set(startedRunIds(stateDir));
+    const first = await runKilled(['restore', runId, '--batch-size', '5'], { step: 'apply', delayMs: round.secondKillMs });
+    if (first.signal === 'SIGKILL') {
+      tally.secondKills.restore++;
+      assertKilledState(round.task, round.seeded, await current(), `${context}: restore killed ${round.secondKillMs} ms into apply`);
+      const restoreId = newRunId(known);
+      if (restoreId !== undefined) await deadRun(restoreId);
+    } else {
+      expect(first.code, `${context}: restore\n${first.stdout}${first.stderr}`).toBe(0);
+    }
+  }
+  const restore = await runKilled(['restore', runId, '--json']);
   expect(restore.code, `${context}: restore\n${restore.stdout}${restore.stderr}`).toBe(0);
   const record = parseJson<RestoreRecord>(restore.stdout);
   expect(record.status, context).toBe('succeeded');
   const counts = reachedStep('restore', record.restore);
   expect(counts.restored + counts.alreadyRestored, `${context}: restore counts`).toBe(manifest.count);
   expect(counts.conflicts, `${context}: restore conflicts`).toBe(0);
-  await assertCollections(before, `${context}: after restore`);
+  await assertCollections(round.before, `${context}: after restore`);
+}
+
+/**
+ * `resume <runId>`, until a continuation ends: when the round says so, the first continuation is killed in its
+ * apply, then the run continued again (the killed continuation when it can be, as `resume` asks). The record of
+ * the continuation that finished the run.
+ */
+async function resumeRun(round: Round, runId: string, batchSize: number): Promise<TaskRunRecord> {
+  const resume = (id: string, killAt?: { step: string; delayMs: number }) => runKilled(['resume', id, '--json', '--batch-size', String(batchSize)], killAt);
+  let stopped = runId;
+  if (round.secondKillMs !== undefined) {
+    const known = new Set(startedRunIds(stateDir));
+    const first = await resume(runId, { step: 'apply', delayMs: round.secondKillMs });
+    if (first.signal !== 'SIGKILL') {
+      expect(first.code, `${round.context}: resume\n${first.stdout}${first.stderr}`).toBe(0);
+      return parseJson<TaskRunRecord>(first.stdout);
+    }
+    tally.secondKills.resume++;
+    assertKilledState(round.task, round.seeded, await current(), `${round.context}: resume killed ${round.secondKillMs} ms into apply`);
+    const continuationId = newRunId(known);
+    const continuation = continuationId === undefined ? null : await deadRun(continuationId);
+    if (continuation?.status === 'succeeded') return continuation as TaskRunRecord;
+    // A continuation with a record is the one to resume now; without one, the first run still is.
+    if (resumable(continuation)) stopped = continuation._id;
+  }
+  const resumed = await resume(stopped);
+  expect(resumed.code, `${round.context}: resume of ${stopped}\n${resumed.stdout}${resumed.stderr}`).toBe(0);
+  const record = parseJson<TaskRunRecord>(resumed.stdout);
+  expect(record.continues?.runId, round.context).toBe(stopped);
+  return record;
 }
 
 describe('a purge or an archive killed at any moment', () => {
@@ -225,11 +304,14 @@ describe('a purge or an archive killed at any moment', () => {
       const batchSize = random.pick([3, 5, 10, 20]);
       const afterKillDraw = random.next();
       const undoAfterwards = random.next() < 0.4;
+      const secondKill = random.next() < 0.4;
+      const secondKillMs = random.below(800);
       const context = `round ${round} (seed ${random.seed}): ${task}, ${seeded.length} items, kill ${delayMs} ms into ${aim.step}, batch ${batchSize}`;
       tally.documentsMarked += seeded.filter((document) => document.marked === true).length;
 
+      const thisRound: Round = { task, seeded, before, context, secondKillMs: secondKill ? secondKillMs : undefined };
       const known = new Set(startedRunIds(stateDir));
-      const result = await victim(task, aim, delayMs, batchSize);
+      const result = await runKilled(['run', task, '--batch-size', String(batchSize)], { step: aim.step, delayMs });
       const killed = result.signal === 'SIGKILL';
       tally.rounds++;
       if (killed) {
@@ -242,7 +324,7 @@ describe('a purge or an archive killed at any moment', () => {
       const left = await current();
       assertKilledState(task, seeded, left, context);
 
-      const runId = startedRunIds(stateDir).find((id) => !known.has(id));
+      const runId = newRunId(known);
       if (runId === undefined) {
         // Killed before the run had a record: it cannot have written anything.
         tally.after.untouchedNoBackup++;
@@ -250,13 +332,7 @@ describe('a purge or an archive killed at any moment', () => {
         if (process.env.FAULT_VERBOSE) console.log(`${context}: killed before its record`);
         continue;
       }
-      // The dead run's lock expires on its own; a record still `running` without it is seen stale once older than a lock lives.
-      await sleep(250);
-      const leftLock = await lockExpired(db);
-      const deadRecord = await runRecord(db, runId);
-      if (deadRecord?.status === 'running' && leftLock?.runId !== runId) {
-        await sleep(Math.max(0, deadRecord.startedAt.getTime() + LOCK_TTL_MS + 100 - Date.now()));
-      }
+      const deadRecord = await deadRun(runId);
       const backup = await openBackup(backupDir, runId).then(
         () => true,
         (error: Error) => {
@@ -265,7 +341,7 @@ describe('a purge or an archive killed at any moment', () => {
         },
       );
       const canResume = killed && resumable(deadRecord);
-      const choice = killed ? afterKill(afterKillDraw, backup, canResume) : 'finished';
+      const choice = killed ? afterKill(round, afterKillDraw, backup, canResume) : 'finished';
       if (process.env.FAULT_VERBOSE) {
         console.log(`${context}: ${killed ? `killed in ${lastStep(result.stdout)}` : 'finished'}, record ${deadRecord?.status}, backup ${backup}, then ${choice}`);
       }
@@ -275,39 +351,33 @@ describe('a purge or an archive killed at any moment', () => {
         await assertCollections(wholeRun(task, seeded), `${context}: a finished run`);
         if (undoAfterwards) {
           tally.undoneAfterwards++;
-          await restoreRun(runId, runId, before, `${context}: the finished run undone`);
+          await restoreRun(thisRound, runId, runId, `${context}: the finished run undone`);
         }
       } else if (choice === 'untouched') {
         // Killed before its backup was complete: nothing was written, and there is nothing to restore.
         tally.after.untouchedNoBackup++;
         await assertCollections(before, `${context}: killed before its backup was complete`);
-        const refused = await runCli(['restore', runId, '--uri', database.uri(), '--tasks-dir', FIXTURES], { env });
+        const refused = await runKilled(['restore', runId]);
         expect(refused.code, `${context}: restore without a backup\n${refused.stderr}`).toBe(2);
         expect(oneCleanLine(refused.stderr), `${context}: ${refused.stderr}`).toBe(true);
         expect(refused.stderr, context).toMatch(/is incomplete|no backup for run/);
       } else if (choice === 'rerun') {
         tally.after.ranAgain++;
-        const again = await runCli(['run', task, '--json', '--tasks-dir', FIXTURES, '--uri', database.uri(), '--batch-size', String(batchSize)], { env, timeoutMs: 120_000 });
+        const again = await runKilled(['run', task, '--json', '--batch-size', String(batchSize)]);
         expect(again.code, `${context}: run again\n${again.stdout}${again.stderr}`).toBe(0);
         expect(parseJson<TaskRunRecord>(again.stdout).status, context).toBe('succeeded');
         await assertCollections(wholeRun(task, seeded), `${context}: after running the task again`);
       } else if (choice === 'restore') {
         tally.after.restored++;
-        await restoreRun(runId, runId, before, context);
+        await restoreRun(thisRound, runId, runId, context);
       } else {
         tally.after.resumed++;
-        const resumed = await runCli(['resume', runId, '--json', '--uri', database.uri(), '--tasks-dir', FIXTURES, '--batch-size', String(batchSize)], {
-          env,
-          timeoutMs: 120_000,
-        });
-        expect(resumed.code, `${context}: resume\n${resumed.stdout}${resumed.stderr}`).toBe(0);
-        const continuation = parseJson<TaskRunRecord>(resumed.stdout);
-        expect(continuation.continues?.runId, context).toBe(runId);
+        const continuation = await resumeRun(thisRound, runId, batchSize);
         expect(continuation.status, context).toBe('succeeded');
         await assertCollections(wholeRun(task, seeded), `${context}: after resume`);
         if (undoAfterwards) {
           tally.undoneAfterwards++;
-          await restoreRun(continuation._id, runId, before, `${context}: the continuation undone`);
+          await restoreRun({ ...thisRound, secondKillMs: undefined }, continuation._id, runId, `${context}: the continuation undone`);
         }
       }
     }
