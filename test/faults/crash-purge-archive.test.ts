@@ -272,25 +272,26 @@ async function restoreRun(round: Round, runId: string, backupOf: string, context
  * the continuation that finished the run.
  */
 async function resumeRun(round: Round, runId: string, batchSize: number): Promise<TaskRunRecord> {
-  const resume = (id: string, killAt?: { step: string; delayMs: number }) => runKilled(['resume', id, '--json', '--batch-size', String(batchSize)], killAt);
+  const resume = (id: string, ...args: string[]) => ['resume', id, '--batch-size', String(batchSize), ...args];
   let stopped = runId;
   if (round.secondKillMs !== undefined) {
     const known = new Set(startedRunIds(stateDir));
-    const first = await resume(runId, { step: 'apply', delayMs: round.secondKillMs });
+    // In lines, not JSON: the kill waits for its apply line.
+    const first = await runKilled(resume(runId), { step: 'apply', delayMs: round.secondKillMs });
+    const continuationId = newRunId(known);
     if (first.signal !== 'SIGKILL') {
       expect(first.code, `${round.context}: resume\n${first.stdout}${first.stderr}`).toBe(0);
-      return parseJson<TaskRunRecord>(first.stdout);
+      return (await runRecord(database.db(), continuationId!)) as TaskRunRecord;
     }
     tally.secondKills.resume++;
     if (process.env.FAULT_VERBOSE) console.log(`${round.context}: its resume killed ${round.secondKillMs} ms into apply`);
     assertKilledState(round.task, round.seeded, await current(), `${round.context}: resume killed ${round.secondKillMs} ms into apply`);
-    const continuationId = newRunId(known);
     const continuation = continuationId === undefined ? null : await deadRun(continuationId);
     if (continuation?.status === 'succeeded') return continuation as TaskRunRecord;
     // A continuation with a record is the one to resume now; without one, the first run still is.
     if (resumable(continuation)) stopped = continuation._id;
   }
-  const resumed = await resume(stopped);
+  const resumed = await runKilled(resume(stopped, '--json'));
   expect(resumed.code, `${round.context}: resume of ${stopped}\n${resumed.stdout}${resumed.stderr}`).toBe(0);
   const record = parseJson<TaskRunRecord>(resumed.stdout);
   expect(record.continues?.runId, round.context).toBe(stopped);
