@@ -78,13 +78,17 @@ class ArchiveConflicts {
 export async function applyArchive(pair: ArchivePair, options: WriteBatchesOptions): Promise<ApplyOutcome> {
   const conflicts = new ArchiveConflicts();
   const counts: ApplyCounts = { planned: options.planned, written: 0, skipped: 0, failed: 0, remaining: options.planned };
+  let seen = 0;
   for await (const batch of options.batches) {
+    const first = seen;
+    seen += batch.length;
     if (options.signal.aborted) return { counts, interrupted: true, notices: conflicts.notices(pair.location) };
     await options.pace?.(batch.length);
     if (options.signal.aborted) return { counts, interrupted: true, notices: conflicts.notices(pair.location) };
     const started = performance.now();
     try {
-      const moved = await moveBatch(pair, batch, options.continuing !== undefined, conflicts);
+      const settled = options.continuing === undefined ? undefined : Math.min(batch.length, Math.max(0, options.continuing.checkpoint - first));
+      const moved = await moveBatch(pair, batch, settled, conflicts);
       counts.written += moved;
       counts.skipped += batch.length - moved;
       counts.remaining -= batch.length;
@@ -107,17 +111,23 @@ export async function applyArchive(pair: ArchivePair, options: WriteBatchesOptio
 
 /**
  * One batch: read the source, copy what is still as backed up, delete from the source what the archive confirmed.
- * A run that continues a stopped one first reads the archive too: what it finds moved is counted, and a copy it
- * made of a document changed since in the source is removed. Returns how many documents are now moved.
+ * A run that continues a stopped one (`settled`: how many of the batch's entries lie before its checkpoint) first
+ * reads the archive too. The stopped run finished with the entries before its checkpoint: they are only counted,
+ * moved when their copy is in the archive, even where the source holds a new document with that `_id` since. After
+ * it, what it finds moved is counted, and a copy it made of a document changed since in the source is removed.
+ * Returns how many documents are now moved.
  */
-async function moveBatch(pair: ArchivePair, batch: readonly BackupEntry[], continuing: boolean, conflicts: ArchiveConflicts): Promise<number> {
+async function moveBatch(pair: ArchivePair, batch: readonly BackupEntry[], settled: number | undefined, conflicts: ArchiveConflicts): Promise<number> {
   let moved = 0;
   let pending: readonly BackupEntry[] = batch;
-  if (continuing) {
+  if (settled !== undefined) {
     const places = await placements(pair, batch);
-    moved = places.filter((place) => place.source === 'absent' && place.archive === 'backed-up').length;
-    await removeStaleCopies(pair, places);
-    pending = places.filter((place) => place.source === 'backed-up').map((place) => place.entry);
+    const unsettled = places.slice(settled);
+    moved =
+      places.slice(0, settled).filter((place) => place.archive === 'backed-up').length +
+      unsettled.filter((place) => place.source === 'absent' && place.archive === 'backed-up').length;
+    await removeStaleCopies(pair, unsettled);
+    pending = unsettled.filter((place) => place.source === 'backed-up').map((place) => place.entry);
   }
   const source = await currentWholeDocuments(pair.source, pending);
   const unchanged = pending.filter((entry) => stateOf(source.get(idKey(entry._id)), entry) === 'backed-up');
