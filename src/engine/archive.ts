@@ -58,8 +58,8 @@ async function deleteUnchanged(collection: Collection, entries: readonly BackupE
   return result.deletedCount;
 }
 
-/** Documents already in the archive with other content: left in the source, counted, the first few named. */
-class ArchiveConflicts {
+/** Documents a run reports by `_id`: how many, the first few named. */
+class IdSample {
   count = 0;
   readonly examples: string[] = [];
 
@@ -67,28 +67,44 @@ class ArchiveConflicts {
     this.count++;
     if (this.examples.length < 5) this.examples.push(EJSON.stringify(id, { relaxed: true }));
   }
+}
 
-  notices(location: ArchiveLocation): string[] {
-    if (this.count === 0) return [];
-    return [`${this.count} document(s) already in ${archiveName(location)} with other content, left in the source (never overwritten), e.g. _id ${this.examples.join(', ')}`];
+/** What an archive leaves for a person to look at, never settled by overwriting or deleting a copy it cannot tell. */
+class ArchiveNotices {
+  /** Already in the archive with other content: left in the source. */
+  readonly conflicts = new IdSample();
+  /** Copied by a stopped run, changed in the source since: the copy kept. */
+  readonly keptCopies = new IdSample();
+
+  of(location: ArchiveLocation): string[] {
+    const notices: string[] = [];
+    if (this.conflicts.count > 0) {
+      notices.push(`${this.conflicts.count} document(s) already in ${archiveName(location)} with other content, left in the source (never overwritten), e.g. _id ${this.conflicts.examples.join(', ')}`);
+    }
+    if (this.keptCopies.count > 0) {
+      notices.push(
+        `${this.keptCopies.count} document(s) copied to ${archiveName(location)} by the stopped run and changed in the source since: both kept (the stopped run may have moved them before a new document took their _id), e.g. _id ${this.keptCopies.examples.join(', ')}`,
+      );
+    }
+    return notices;
   }
 }
 
 /** Moves the backup's documents, batch by batch; see `ArchivePair`. */
 export async function applyArchive(pair: ArchivePair, options: WriteBatchesOptions): Promise<ApplyOutcome> {
-  const conflicts = new ArchiveConflicts();
+  const reported = new ArchiveNotices();
   const counts: ApplyCounts = { planned: options.planned, written: 0, skipped: 0, failed: 0, remaining: options.planned };
   let seen = 0;
   for await (const batch of options.batches) {
     const first = seen;
     seen += batch.length;
-    if (options.signal.aborted) return { counts, interrupted: true, notices: conflicts.notices(pair.location) };
+    if (options.signal.aborted) return { counts, interrupted: true, notices: reported.of(pair.location) };
     await options.pace?.(batch.length);
-    if (options.signal.aborted) return { counts, interrupted: true, notices: conflicts.notices(pair.location) };
+    if (options.signal.aborted) return { counts, interrupted: true, notices: reported.of(pair.location) };
     const started = performance.now();
     try {
       const settled = options.continuing === undefined ? undefined : Math.min(batch.length, Math.max(0, options.continuing.checkpoint - first));
-      const moved = await moveBatch(pair, batch, settled, conflicts);
+      const moved = await moveBatch(pair, batch, settled, reported);
       counts.written += moved;
       counts.skipped += batch.length - moved;
       counts.remaining -= batch.length;
@@ -100,13 +116,13 @@ export async function applyArchive(pair: ArchivePair, options: WriteBatchesOptio
         interrupted: false,
         failure: `archive of a batch failed (verify re-reads it): ${cleanMessage(errorMessage(error))}`,
         cause: error,
-        notices: conflicts.notices(pair.location),
+        notices: reported.of(pair.location),
       };
     }
     options.afterBatch?.(batch.length, performance.now() - started);
     options.onBatch(counts);
   }
-  return { counts, interrupted: false, notices: conflicts.notices(pair.location) };
+  return { counts, interrupted: false, notices: reported.of(pair.location) };
 }
 
 /**
@@ -114,10 +130,12 @@ export async function applyArchive(pair: ArchivePair, options: WriteBatchesOptio
  * A run that continues a stopped one (`settled`: how many of the batch's entries lie before its checkpoint) first
  * reads the archive too. The stopped run finished with the entries before its checkpoint: they are only counted,
  * moved when their copy is in the archive, even where the source holds a new document with that `_id` since. After
- * it, what it finds moved is counted, and a copy it made of a document changed since in the source is removed.
+ * it, what it finds moved is counted. A copy of a document changed in the source since is kept and reported: the
+ * record's checkpoint may lag the last batch, so it may be a copy the stopped run made but could not delete the
+ * source of (stale), or the only copy of a document it moved before a new one took its `_id` (to keep).
  * Returns how many documents are now moved.
  */
-async function moveBatch(pair: ArchivePair, batch: readonly BackupEntry[], settled: number | undefined, conflicts: ArchiveConflicts): Promise<number> {
+async function moveBatch(pair: ArchivePair, batch: readonly BackupEntry[], settled: number | undefined, reported: ArchiveNotices): Promise<number> {
   let moved = 0;
   let pending: readonly BackupEntry[] = batch;
   if (settled !== undefined) {
@@ -126,14 +144,14 @@ async function moveBatch(pair: ArchivePair, batch: readonly BackupEntry[], settl
     moved =
       places.slice(0, settled).filter((place) => place.archive === 'backed-up').length +
       unsettled.filter((place) => place.source === 'absent' && place.archive === 'backed-up').length;
-    await removeStaleCopies(pair, unsettled);
+    for (const place of unsettled) if (place.source === 'changed' && place.archive === 'backed-up') reported.keptCopies.add(place.entry._id);
     pending = unsettled.filter((place) => place.source === 'backed-up').map((place) => place.entry);
   }
   const source = await currentWholeDocuments(pair.source, pending);
   const unchanged = pending.filter((entry) => stateOf(source.get(idKey(entry._id)), entry) === 'backed-up');
   // Confirmed by the majority acknowledgment, or read back when the archive already held some of these `_id`s.
   const copies = await insertBack(pair.archive, unchanged.map((entry) => archiveEntry(pair, entry)), MAJORITY);
-  for (const entry of copies.existsAgain) conflicts.add(entry._id);
+  for (const entry of copies.existsAgain) reported.conflicts.add(entry._id);
   const confirmed = unchanged.filter((entry) => !copies.existsAgain.some((other) => idKey(other._id) === idKey(entry._id)));
   const deleted = await deleteUnchanged(pair.source, confirmed);
   if (deleted === confirmed.length) return moved + deleted;

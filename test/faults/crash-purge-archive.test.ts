@@ -4,7 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { EJSON } from 'bson';
 import { Double, Int32, Long, type Document } from 'mongodb';
 import { afterAll, describe, expect, it } from 'vitest';
-import { openBackup, readBackupBatches } from '../../src/engine/backup.ts';
+import { openBackup, openRunBackups, readBackupBatches } from '../../src/engine/backup.ts';
 import { RunKind, RunStatus, StepState, type RestoreRecord, type RunRecord, type TaskRunRecord } from '../../src/engine/run-record.ts';
 import { storedDocuments } from '../engine/in-process.ts';
 import { reachedStep } from '../support/records.ts';
@@ -14,13 +14,13 @@ import { until } from '../support/until.ts';
 import { lockExpired, oneCleanLine, randomSource, runRecord, startedRunIds } from './faults.ts';
 
 /**
- * SIGKILL at a random moment of a purge or an archive, then `restore` of the killed run (the collections exactly
+ * SIGKILL at a random moment of a purge, an archive, or both as two steps of one run (`crash-steps`), then `restore` of the killed run (the collections exactly
  * as before it), `resume` of it (the collections exactly as one uninterrupted run leaves them), or the task run
  * again (the same); the restore or resume is sometimes killed in turn, and run again. After every kill, an
  * archived document is in the source, the archive or both, never in neither nor twice, and every document anywhere
  * is byte for byte the one seeded. FAULT_ROUNDS for more rounds; FAULT_SEED replays one; FAULT_VERBOSE says each.
  */
-const ROUNDS = Number(process.env.FAULT_ROUNDS ?? 4);
+const ROUNDS = Number(process.env.FAULT_ROUNDS ?? 6);
 // Long enough that a live runner renews its lock on this loaded machine; a dead one's then takes as long to expire.
 const LOCK_TTL_MS = 2500;
 const FIXTURES = join(REPO, 'test', 'fixtures', 'tasks');
@@ -45,7 +45,7 @@ const AIMS = [
 ] as const;
 const WEIGHTED = AIMS.flatMap((aim) => Array.from({ length: aim.weight }, () => aim));
 
-const TASKS = ['crash-purge', 'crash-archive'] as const;
+const TASKS = ['crash-purge', 'crash-archive', 'crash-steps'] as const;
 type TaskName = (typeof TASKS)[number];
 
 const tally = {
@@ -188,7 +188,9 @@ function assertKilledState(task: TaskName, seeded: Document[], { source, archive
   expect(archivedIds.length, `${context}: no document twice in the archive`).toBe(inArchive.size);
   for (const document of seeded) {
     const id = idOf(document);
-    if (document.marked !== true) {
+    if (document.marked === false && task === 'crash-steps') {
+      expect(!inArchive.has(id), `${context}: ${id}, marked false, is purged or stays, never archived`).toBe(true);
+    } else if (document.marked !== true) {
       expect(inSource.has(id) && !inArchive.has(id), `${context}: unmarked ${id} stays in the source alone`).toBe(true);
     } else if (task === 'crash-purge') {
       expect(inArchive.has(id), `${context}: a purge archives nothing (${id})`).toBe(false);
@@ -205,8 +207,8 @@ function assertKilledState(task: TaskName, seeded: Document[], { source, archive
 function wholeRun(task: TaskName, seeded: Document[]): { source: string; archive: string } {
   const marked = seeded.filter((document) => document.marked === true);
   return {
-    source: serialized(seeded.filter((document) => document.marked !== true)),
-    archive: task === 'crash-archive' ? serialized(marked) : '',
+    source: serialized(seeded.filter((document) => document.marked !== true && (task !== 'crash-steps' || document.marked !== false))),
+    archive: task === 'crash-purge' ? '' : serialized(marked),
   };
 }
 
@@ -242,7 +244,8 @@ interface Round {
  * found back), none in conflict, the collections as before the run.
  */
 async function restoreRun(round: Round, runId: string, backupOf: string, context: string): Promise<void> {
-  const manifest = await openBackup(backupDir, backupOf);
+  // Every step's part of the backup (one for a purge or an archive).
+  const planned = (await openRunBackups(backupDir, await openBackup(backupDir, backupOf))).reduce((sum, part) => sum + part.count, 0);
   if (round.secondKillMs !== undefined) {
     const known = new Set(startedRunIds(stateDir));
     const first = await runKilled(['restore', runId, '--batch-size', '5'], { step: 'apply', delayMs: round.secondKillMs });
@@ -261,7 +264,7 @@ async function restoreRun(round: Round, runId: string, backupOf: string, context
   const record = parseJson<RestoreRecord>(restore.stdout);
   expect(record.status, context).toBe('succeeded');
   const counts = reachedStep('restore', record.restore);
-  expect(counts.restored + counts.alreadyRestored, `${context}: restore counts`).toBe(manifest.count);
+  expect(counts.restored + counts.alreadyRestored, `${context}: restore counts`).toBe(planned);
   expect(counts.conflicts, `${context}: restore conflicts`).toBe(0);
   await assertCollections(round.before, `${context}: after restore`);
 }
@@ -298,7 +301,7 @@ async function resumeRun(round: Round, runId: string, batchSize: number): Promis
   return record;
 }
 
-describe('a purge or an archive killed at any moment', () => {
+describe('a purge, an archive or both as two steps, killed at any moment', () => {
   it(`${ROUNDS} random SIGKILLs: after each, nothing lost or doubled; restore gives the collections back, resume finishes as one run`, async () => {
     for (let round = 0; round < ROUNDS; round++) {
       const task = TASKS[round % TASKS.length]!;
@@ -343,9 +346,11 @@ describe('a purge or an archive killed at any moment', () => {
       }
       const deadRecord = await deadRun(runId);
       const backup = await openBackup(backupDir, runId).then(
+        (first) => openRunBackups(backupDir, first),
+      ).then(
         () => true,
         (error: Error) => {
-          expect(error.message, context).toMatch(/is incomplete|no backup for run/);
+          expect(error.message, context).toMatch(/is incomplete|no backup for (step \d+ of )?run/);
           return false;
         },
       );
@@ -369,7 +374,7 @@ describe('a purge or an archive killed at any moment', () => {
         const refused = await runKilled(['restore', runId]);
         expect(refused.code, `${context}: restore without a backup\n${refused.stderr}`).toBe(2);
         expect(oneCleanLine(refused.stderr), `${context}: ${refused.stderr}`).toBe(true);
-        expect(refused.stderr, context).toMatch(/is incomplete|no backup for run/);
+        expect(refused.stderr, context).toMatch(/is incomplete|no backup for (step \d+ of )?run/);
       } else if (choice === 'rerun') {
         tally.after.ranAgain++;
         const again = await runKilled(['run', task, '--json', '--batch-size', String(batchSize)]);
@@ -436,5 +441,42 @@ describe('an archive continued after a kill', () => {
       { source: serialized([...unmarked, cameBack].sort((a, b) => String(a._id).localeCompare(String(b._id)))), archive: serialized(marked) },
       `the continuation of ${runId}`,
     );
+  });
+
+  it('keeps, and reports, a copy past the checkpoint whose source changed since: a stale copy or the only one, it cannot tell', async () => {
+    const db = database.db();
+    const seeded = Array.from({ length: 30 }, (_, n): Document => ({ _id: `item-${String(n).padStart(4, '0')}`, marked: n % 6 !== 5, value: new Int32(n) }));
+    await reset(seeded);
+    let child: ChildProcess | undefined;
+    const killed = runCli(['run', 'crash-archive', '--tasks-dir', FIXTURES, '--uri', database.uri(), '--batch-size', '2', '--rate', '4'], {
+      env,
+      timeoutMs: 120_000,
+      onStdout: (_text, process) => (child = process),
+    });
+    let runId: string | undefined;
+    await until('the archive has moved past its first checkpoints', async () => {
+      const record = await db.collection<RunRecord>('maintenance_runs').findOne({ status: 'running', 'progress.checkpoint.entries': { $gte: 4 } });
+      runId = record?._id;
+      return runId !== undefined;
+    });
+    child!.kill('SIGKILL');
+    expect((await killed).signal).toBe('SIGKILL');
+
+    // The last document of the backup, far past the checkpoint: as if the stopped run had copied it, then it changed.
+    const manifest = await openBackup(backupDir, runId!);
+    let last: Document | undefined;
+    for await (const batch of readBackupBatches(backupDir, manifest, 50)) last = batch.at(-1);
+    const copied = seeded.find((document) => document._id === last!._id)!;
+    await db.collection(ARCHIVE).insertOne(copied);
+    await db.collection(SOURCE).updateOne({ _id: copied._id as never }, { $set: { value: 'changed since' } });
+    const changed = (await db.collection(SOURCE).findOne({ _id: copied._id as never }, { promoteValues: false }))!;
+
+    await lockExpired(db);
+    const resumed = await runCli(['resume', runId!, '--json', '--uri', database.uri(), '--tasks-dir', FIXTURES, '--batch-size', '2'], { env, timeoutMs: 120_000 });
+    expect(resumed.code, resumed.stdout + resumed.stderr).toBe(0);
+    const continuation = parseJson<TaskRunRecord>(resumed.stdout);
+    expect(continuation.notices.join('\n')).toMatch(/1 document\(s\) copied to \S+ by the stopped run and changed in the source since: both kept/);
+    expect(bytesOf((await db.collection(ARCHIVE).findOne({ _id: copied._id as never }, { promoteValues: false }))!)).toBe(bytesOf(copied));
+    expect(bytesOf((await db.collection(SOURCE).findOne({ _id: copied._id as never }, { promoteValues: false }))!)).toBe(bytesOf(changed));
   });
 });
