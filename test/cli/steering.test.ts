@@ -132,15 +132,23 @@ describe('steering a run from other processes', () => {
     const listed = await presence('runs', '--json');
     expect(listed.code, listed.stderr).toBe(0);
     const [run] = parseJson<Array<{ runId: string; status: string; progress: NonNullable<RunRecord['progress']> }>>(listed.stdout);
-    expect(run).toMatchObject({ runId, status: 'running', runnerAlive: true, progress: { step: 'apply', planned: STALE, state: 'writing' } });
+    expect(run).toMatchObject({ runId, status: 'running', runnerAlive: true, progress: { step: 'apply', planned: STALE } });
     expect(run!.progress.done).toBeGreaterThan(0);
     expect(run!.progress.checkpoint.entries).toBe(run!.progress.done);
     expect(run!.progress.docsPerSecond).toBeGreaterThan(2);
     expect(run!.progress.docsPerSecond).toBeLessThan(8);
-    expect(run!.progress.etaSeconds).toBeGreaterThan(0);
+    // A loaded machine may slow a batch enough for the back-off to hold the run: then it has no ETA, and says why.
+    if (run!.progress.state === 'throttled') {
+      expect(run!.progress.etaSeconds).toBeNull();
+    } else {
+      expect(run!.progress.state).toBe('writing');
+      expect(run!.progress.etaSeconds).toBeGreaterThan(0);
+    }
 
     const table = await presence('runs');
-    expect(table.stdout).toMatch(new RegExp(`${runId} .* running .* \\d+/${STALE} \\(\\d+%\\) · [\\d.]+ docs/s · [\\d.]+ s left`));
+    expect(table.stdout).toMatch(
+      new RegExp(`${runId} .* running .* \\d+/${STALE} \\(\\d+%\\) · [\\d.]+ docs/s · (?:[\\d.]+ s left|throttled by back-off: no ETA)`),
+    );
 
     // Written about once a second, not per batch (here two batches a second).
     const seen = new Set<number>();
