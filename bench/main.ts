@@ -9,7 +9,7 @@ import { appliedCounts } from '../src/engine/run-record.ts';
 import { runTool, runWorker, scratchFile, type ToolRun, type WorkerRun } from './children.ts';
 import type { WorkerKind } from './worker.ts';
 import { connectedCase } from './connected.ts';
-import { archiveOf, keepStaleCopy, NESTED_FLAGS, putBackStale, resetStale, seedUsers, STALE_MINUTES, type Population } from './population.ts';
+import { archiveOf, NESTED_FLAGS, putBackStale, resetStale, seedUsers, setAsideStale, STALE_MINUTES, type Population } from './population.ts';
 import { checkTargets, count, machine, summarize, table, type Cases, type Sample } from './report.ts';
 
 /**
@@ -188,9 +188,15 @@ async function bench(options: BenchOptions, say: (line: string) => void): Promis
     const population = await seedUsers(db, 'users', users, (done) => done % 100_000 === 0 && say(`  seeded ${count(done)}`));
     const small = await seedUsers(db, 'users_small', Math.max(1, Math.round(users / 10)));
     const nested = await seedUsers(db, 'users_nested', users, () => undefined, true);
-    await keepStaleCopy(db, population);
-    await keepStaleCopy(db, small);
-    say(`seeded ${count(users)} users (${count(population.stale)} stale), ${count(small.users)} (${count(small.stale)} stale), and ${count(nested.users)} with presence in a sub-document`);
+    // Purged and archived in collections of their own: they leave the stale users at the end of the collection.
+    const removal = await seedUsers(db, 'users_removal', users);
+    const removalSmall = await seedUsers(db, 'users_removal_small', small.users);
+    await setAsideStale(db, removal);
+    await setAsideStale(db, removalSmall);
+    say(
+      `seeded ${count(users)} users (${count(population.stale)} stale), ${count(small.users)} (${count(small.stale)} stale), ${count(nested.users)} with presence in a sub-document, ` +
+        `and ${count(removal.users)} and ${count(removalSmall.users)} to purge and archive`,
+    );
 
     const worker = (kind: WorkerKind, target: Population = population) =>
       runWorker({
@@ -278,22 +284,21 @@ async function bench(options: BenchOptions, say: (line: string) => void): Promis
         expectWritten('tool (nested)', fromTool(await tool(nested, '--yes', '--expect', String(nested.stale)), 'users_nested'), nested),
       );
       // Each purge or archive removes the stale users; they are put back (and the archive dropped) after it.
-      await resetStale(db, population);
-      await resetStale(db, small);
       const removed = async (name: string, target: Population, sample: Sample) => {
         expectWritten(name, sample, target);
         await putBackStale(db, target);
         return sample;
       };
-      samples.rawPurge.push(await removed('raw-safe purge', population, fromWorker(await worker('raw-purge'))));
-      samples.toolPurge.push(await removed('tool purge', population, fromTool(await toolRun('purge-stale', population), 'users')));
-      samples.toolPurgeSmall.push(await removed('tool purge (small)', small, fromTool(await toolRun('purge-stale', small), 'users_small')));
-      samples.rawArchive.push(await removed('raw-safe archive', population, fromWorker(await worker('raw-archive'), 'users', archiveOf(population))));
-      samples.toolArchive.push(
-        await removed('tool archive', population, fromTool(await toolRun('archive-stale', population), 'users', archiveOf(population))),
+      const moved = (target: Population) => [target.collection, archiveOf(target)] as const;
+      samples.rawPurge.push(await removed('raw-safe purge', removal, fromWorker(await worker('raw-purge', removal), removal.collection)));
+      samples.toolPurge.push(await removed('tool purge', removal, fromTool(await toolRun('purge-stale', removal), removal.collection)));
+      samples.toolPurgeSmall.push(
+        await removed('tool purge (small)', removalSmall, fromTool(await toolRun('purge-stale', removalSmall), removalSmall.collection)),
       );
+      samples.rawArchive.push(await removed('raw-safe archive', removal, fromWorker(await worker('raw-archive', removal), ...moved(removal))));
+      samples.toolArchive.push(await removed('tool archive', removal, fromTool(await toolRun('archive-stale', removal), ...moved(removal))));
       samples.toolArchiveSmall.push(
-        await removed('tool archive (small)', small, fromTool(await toolRun('archive-stale', small), 'users_small', archiveOf(small))),
+        await removed('tool archive (small)', removalSmall, fromTool(await toolRun('archive-stale', removalSmall), ...moved(removalSmall))),
       );
       say(
         `run ${run}/${options.runs}: naive ${seconds(samples.naive.at(-1)!)} · raw-safe ${seconds(samples.rawSafe.at(-1)!)} · ` +

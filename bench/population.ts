@@ -107,16 +107,23 @@ export function archiveOf(population: Population): string {
   return `${population.collection}_archive`;
 }
 
-/** Copies the stale users, as they are now (online), aside: run after seeding. */
-export async function keepStaleCopy(db: Db, population: Population): Promise<void> {
+/**
+ * Copies the stale users aside, as seeded (online), and moves them to the end
+ * of the collection, where every put-back leaves them: on FerretDB a delete
+ * decodes the collection in insertion order up to its document, so each
+ * purge or archive case must find them in the same place. Run after seeding.
+ */
+export async function setAsideStale(db: Db, population: Population): Promise<void> {
   const copy = db.collection(staleCopyOf(population));
   await copy.drop().catch(() => undefined);
   const { online, lastSeenField } = population.model;
-  const newest = population.seededAt - 2 * DAY_MS;
-  const stale = db.collection(population.collection).find({ [online.field]: true, [lastSeenField]: { $lte: new Date(newest) } }, { batchSize: INSERT_BATCH });
-  await insertInBatches(copy, stale);
+  const stale = { [online.field]: true, [lastSeenField]: { $lte: new Date(population.seededAt - 2 * DAY_MS) } };
+  const users = db.collection(population.collection);
+  await insertInBatches(copy, users.find(stale, { batchSize: INSERT_BATCH }));
   const kept = await copy.countDocuments();
   if (kept !== population.stale) throw new Error(`kept ${kept} stale users aside, expected ${population.stale}`);
+  await users.deleteMany(stale);
+  await putBackStale(db, population);
 }
 
 /**

@@ -144,7 +144,7 @@ function removalTargets(name: 'purge' | 'archive', tool: CaseSummary, raw: CaseS
       name: name === 'archive' ? 'archive: one bulk insert and one bulk delete command per batch' : 'purge: one bulk delete command per batch',
       met: tool.deleteCommands === expectedBatches && inserts === expectedBatches,
       detail:
-        `${tool.deleteCommands} delete commands on the users collection` +
+        `${tool.deleteCommands} delete commands on the purged collection` +
         (name === 'archive' ? `, ${tool.insertCommands} insert commands on the archive` : '') +
         ` for ${expectedBatches} batches`,
     },
