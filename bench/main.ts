@@ -141,6 +141,7 @@ function fromWorker(run: WorkerRun, collection = 'users', archive?: string): Sam
     roundTrips: run.roundTrips,
     ...writeCommandsOf(run.commands, collection, archive),
     commands: run.commands,
+    commandMs: run.commandMs,
   };
 }
 
@@ -157,6 +158,7 @@ function fromTool(run: ToolRun, collection: string, archive?: string): Sample {
     roundTrips: run.roundTrips,
     ...writeCommandsOf(run.commands, collection, archive),
     commands: run.commands,
+    commandMs: run.commandMs,
   };
 }
 

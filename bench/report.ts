@@ -19,6 +19,8 @@ export interface Sample {
   insertCommands: number;
   /** Every command, by name and collection (`update users`, `find maintenance_runs`). */
   commands: Record<string, number>;
+  /** Time waited on the server, ms, by the same keys. */
+  commandMs: Record<string, number>;
 }
 
 export interface CaseSummary {
@@ -34,6 +36,7 @@ export interface CaseSummary {
   updateCommands: number;
   deleteCommands: number;
   insertCommands: number;
+  commandMs: Record<string, number>;
 }
 
 export interface Target {
@@ -55,6 +58,7 @@ export function summarize(samples: readonly Sample[]): CaseSummary {
     return values.length === samples.length ? median(values) : undefined;
   };
   const steps = [...new Set(samples.flatMap((sample) => Object.keys(sample.stepMs)))];
+  const commandKeys = [...new Set(samples.flatMap((sample) => Object.keys(sample.commandMs)))];
   return {
     runs: samples.length,
     written: of((sample) => sample.written)!,
@@ -68,6 +72,7 @@ export function summarize(samples: readonly Sample[]): CaseSummary {
     updateCommands: of((sample) => sample.updateCommands)!,
     deleteCommands: of((sample) => sample.deleteCommands)!,
     insertCommands: of((sample) => sample.insertCommands)!,
+    commandMs: Object.fromEntries(commandKeys.map((key) => [key, of((sample) => sample.commandMs[key] ?? 0)!])),
   };
 }
 
@@ -208,6 +213,16 @@ export function table(cases: Cases, targets: readonly Target[]): string[] {
     '',
     ...removals,
     '',
+    'time waiting on the server, by command (medians):',
+    ...(
+      [
+        ['purge: raw-safe', cases.rawPurge],
+        ['purge: tool', cases.toolPurge],
+        ['archive: raw-safe', cases.rawArchive],
+        ['archive: tool', cases.toolArchive],
+      ] as const
+    ).map(([name, summary]) => `  ${name.padEnd(17)} ${waits(summary)}`),
+    '',
     `tool / raw-safe: ${ratio(cases.tool, cases.rawSafe)} × the throughput · tool / naive: ${(cases.tool.docsPerSecond / cases.naive.docsPerSecond).toFixed(3)} × · ` +
       `purge: ${ratio(cases.toolPurge, cases.rawPurge)} × · archive: ${ratio(cases.toolArchive, cases.rawArchive)} ×`,
     ...targets.map((target) => `${target.met ? '✔' : '✘'} ${target.name}: ${target.detail}`),
@@ -240,6 +255,13 @@ function aligned(
   ];
   const widths = header.map((_, column) => Math.max(...rows.map((cells) => cells[column]!.length)));
   return rows.map((cells) => cells.map((cell, column) => (column === 0 ? cell.padEnd(widths[column]!) : cell.padStart(widths[column]!))).join('  '));
+}
+
+/** The commands that took the most of a case's time, longest first, and the rest together. */
+function waits(summary: CaseSummary): string {
+  const sorted = Object.entries(summary.commandMs).sort(([, a], [, b]) => b - a);
+  const rest = sorted.slice(4).reduce((sum, [, value]) => sum + value, 0);
+  return [...sorted.slice(0, 4).map(([key, value]) => `${key} ${ms(value)}`), `other ${ms(rest)}`].join(' · ');
 }
 
 function step(summary: CaseSummary, name: string): string {
