@@ -23,6 +23,8 @@ export interface Measured {
   roundTrips: number;
   /** By command and collection, e.g. `update users`. */
   commands: Record<string, number>;
+  /** Time waited on each kind of command, ms (bench/command-log.ts). */
+  commandMs: Record<string, number>;
 }
 
 interface Exited {
@@ -59,10 +61,10 @@ export interface WorkerRun extends Omit<WorkerResult, 'maxRssKb'>, Measured {}
 
 export async function runWorker(request: WorkerRequest): Promise<WorkerRun> {
   const exited = await run(['--import', 'tsx', WORKER, JSON.stringify(request)], cleanEnv());
-  const { roundTrips, commands, otherOutput } = countCommands(exited.stderr);
+  const { roundTrips, commands, commandMs, otherOutput } = countCommands(exited.stderr);
   if (exited.code !== 0) throw new Error(`bench worker ${request.kind} exited ${exited.code}: ${otherOutput.trim().slice(-500)}`);
   const { maxRssKb, cpuMs, ...result } = JSON.parse(exited.stdout) as WorkerResult;
-  return { ...result, processMs: exited.processMs, peakRssMb: maxRssKb / 1024, cpuMs, roundTrips, commands };
+  return { ...result, processMs: exited.processMs, peakRssMb: maxRssKb / 1024, cpuMs, roundTrips, commands, commandMs };
 }
 
 export interface ToolRun extends Measured {
@@ -79,7 +81,7 @@ export async function runTool(args: string[], env: NodeJS.ProcessEnv = {}): Prom
       ['--import', PEAK_RSS_HOOK, PRESENCE_BIN, ...args, '--json', '--state-dir', scratch],
       cleanEnv({ ...env, BENCH_PEAK_RSS_FILE: rssFile, BENCH_CPU_FILE: cpuFile }),
     );
-    const { roundTrips, commands, otherOutput } = countCommands(exited.stderr);
+    const { roundTrips, commands, commandMs, otherOutput } = countCommands(exited.stderr);
     if (exited.code !== 0) {
       throw new Error(`presence ${args[0]} exited ${exited.code}: ${(otherOutput.trim() || exited.stdout).trim().slice(-500)}`);
     }
@@ -90,6 +92,7 @@ export async function runTool(args: string[], env: NodeJS.ProcessEnv = {}): Prom
       cpuMs: Number(readFileSync(cpuFile, 'utf8')),
       roundTrips,
       commands,
+      commandMs,
     };
   } finally {
     rmSync(scratch, { recursive: true, force: true });

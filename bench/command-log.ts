@@ -18,6 +18,8 @@ export interface CommandCounts {
   roundTrips: number;
   /** By command and collection, e.g. `update users`. */
   commands: Record<string, number>;
+  /** Time from sending to the reply, ms, summed by the same keys: where a process waits on the server. */
+  commandMs: Record<string, number>;
   /** Whatever else the process wrote on stderr. */
   otherOutput: string;
 }
@@ -27,14 +29,27 @@ const STARTED = /^\{ t: .*message: 'Command started'/;
 const COMMAND_NAME = /commandName: '([^']+)'/;
 const COLLECTION = /command: '\{"[^"]+":"([^"]*)"/;
 const DRIVER_LOG = /^\{ t: .* c: '\w+', s: '\w+'/;
+const ENDED = /^\{ t: .*message: 'Command (succeeded|failed)'/;
+const REQUEST_ID = /requestId: (\d+)/;
+const DURATION = /durationMS: ([\d.e+-]+)/;
 
 export function countCommands(stderr: string): CommandCounts {
   const commands: Record<string, number> = {};
+  const commandMs: Record<string, number> = {};
+  /** The key of each command sent, by request id, until its reply names it. */
+  const sent = new Map<string, string>();
   const other: string[] = [];
   for (const line of stderr.split('\n')) {
     if (STARTED.test(line)) {
       const key = `${COMMAND_NAME.exec(line)?.[1] ?? 'unknown'} ${COLLECTION.exec(line)?.[1] ?? ''}`.trim();
       commands[key] = (commands[key] ?? 0) + 1;
+      const id = REQUEST_ID.exec(line)?.[1];
+      if (id !== undefined) sent.set(id, key);
+    } else if (ENDED.test(line)) {
+      const id = REQUEST_ID.exec(line)?.[1];
+      const key = id === undefined ? undefined : sent.get(id);
+      const duration = Number(DURATION.exec(line)?.[1]);
+      if (key !== undefined && Number.isFinite(duration)) commandMs[key] = (commandMs[key] ?? 0) + duration;
     } else if (!DRIVER_LOG.test(line)) {
       other.push(line);
     }
@@ -42,6 +57,7 @@ export function countCommands(stderr: string): CommandCounts {
   return {
     roundTrips: Object.values(commands).reduce((sum, n) => sum + n, 0),
     commands,
+    commandMs,
     otherOutput: other.join('\n'),
   };
 }

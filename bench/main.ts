@@ -7,8 +7,9 @@ import { serverFacts } from '../src/db/server-facts.ts';
 import { writeBatchSize } from '../src/db/server.ts';
 import { appliedCounts } from '../src/engine/run-record.ts';
 import { runTool, runWorker, scratchFile, type ToolRun, type WorkerRun } from './children.ts';
+import type { WorkerKind } from './worker.ts';
 import { connectedCase } from './connected.ts';
-import { NESTED_FLAGS, resetStale, seedUsers, STALE_MINUTES, type Population } from './population.ts';
+import { archiveOf, NESTED_FLAGS, putBackStale, resetStale, seedUsers, setAsideStale, STALE_MINUTES, type Population } from './population.ts';
 import { checkTargets, count, machine, summarize, table, type Cases, type Sample } from './report.ts';
 
 /**
@@ -23,12 +24,16 @@ const DEFAULT_EMBEDDED_USERS = 2_000;
 const DEFAULT_MONGODB_USERS = 1_000_000;
 const DATABASE = 'presence_bench';
 const DEFAULT_CONNECTED_IDS = 100_000;
+/** The bench's own task modules (purge and archive), loaded by the tool as an operator's `--tasks-dir`. */
+const BENCH_TASKS_DIR = resolve(import.meta.dirname, 'tasks');
 const USAGE = `usage: npm run bench -- [--users N] [--runs N] [--batch-size N] [--connected-ids N] [--uri mongodb://…]
 
 Seeds a users collection (30% online, half of them stale) in the database "${DATABASE}" of --uri, else
 $MONGODB_TEST_URI, else an embedded FerretDB; then times, on the same data reset between cases: one updateMany,
 the same safe work written by hand with the driver, \`presence stale\` as a child process, and its plan against a
-bare count + sample; the safe work by hand and the tool again with presence in a sub-document (presence.online); then \`presence reconcile --dry-run\` against an endpoint answering the active users plus
+bare count + sample; the safe work by hand and the tool again with presence in a sub-document (presence.online);
+the stale users purged and archived, by hand and by \`presence run\` with the bench's tasks (bench/tasks); then
+\`presence reconcile --dry-run\` against an endpoint answering the active users plus
 --connected-ids others (default ${count(DEFAULT_CONNECTED_IDS)}), for the memory each connected user costs.
 Prints a table, writes bench/results/*.json, exits 1 when a target is missed.
 Defaults: ${count(DEFAULT_EMBEDDED_USERS)} users on the embedded engine, ${count(DEFAULT_MONGODB_USERS)} on a MongoDB; 3 runs; the tool's batch size.`;
@@ -116,7 +121,16 @@ function cutoff(): string {
   return new Date(Date.now() - STALE_MINUTES * 60_000).toISOString();
 }
 
-function fromWorker(run: WorkerRun, collection = 'users'): Sample {
+/** Write commands on the case's collection (and the archive it moves documents to): one per batch of each kind. */
+function writeCommandsOf(commands: Record<string, number>, collection: string, archive?: string) {
+  return {
+    updateCommands: commands[`update ${collection}`] ?? 0,
+    deleteCommands: commands[`delete ${collection}`] ?? 0,
+    insertCommands: archive === undefined ? 0 : (commands[`insert ${archive}`] ?? 0),
+  };
+}
+
+function fromWorker(run: WorkerRun, collection = 'users', archive?: string): Sample {
   return {
     written: run.written,
     totalMs: run.totalMs,
@@ -125,12 +139,13 @@ function fromWorker(run: WorkerRun, collection = 'users'): Sample {
     peakRssMb: run.peakRssMb,
     cpuMs: run.cpuMs,
     roundTrips: run.roundTrips,
-    updateCommands: run.commands[`update ${collection}`] ?? 0,
+    ...writeCommandsOf(run.commands, collection, archive),
     commands: run.commands,
+    commandMs: run.commandMs,
   };
 }
 
-function fromTool(run: ToolRun, collection: string): Sample {
+function fromTool(run: ToolRun, collection: string, archive?: string): Sample {
   const { record } = run;
   if (record.status !== 'succeeded') throw new Error(`the tool's run ${record._id} ${record.status}: ${record.error?.message}`);
   return {
@@ -141,8 +156,9 @@ function fromTool(run: ToolRun, collection: string): Sample {
     peakRssMb: run.peakRssMb,
     cpuMs: run.cpuMs,
     roundTrips: run.roundTrips,
-    updateCommands: run.commands[`update ${collection}`] ?? 0,
+    ...writeCommandsOf(run.commands, collection, archive),
     commands: run.commands,
+    commandMs: run.commandMs,
   };
 }
 
@@ -174,9 +190,17 @@ async function bench(options: BenchOptions, say: (line: string) => void): Promis
     const population = await seedUsers(db, 'users', users, (done) => done % 100_000 === 0 && say(`  seeded ${count(done)}`));
     const small = await seedUsers(db, 'users_small', Math.max(1, Math.round(users / 10)));
     const nested = await seedUsers(db, 'users_nested', users, () => undefined, true);
-    say(`seeded ${count(users)} users (${count(population.stale)} stale), ${count(small.users)} (${count(small.stale)} stale), and ${count(nested.users)} with presence in a sub-document`);
+    // Purged and archived in collections of their own: they leave the stale users at the end of the collection.
+    const removal = await seedUsers(db, 'users_removal', users);
+    const removalSmall = await seedUsers(db, 'users_removal_small', small.users);
+    await setAsideStale(db, removal);
+    await setAsideStale(db, removalSmall);
+    say(
+      `seeded ${count(users)} users (${count(population.stale)} stale), ${count(small.users)} (${count(small.stale)} stale), ${count(nested.users)} with presence in a sub-document, ` +
+        `and ${count(removal.users)} and ${count(removalSmall.users)} to purge and archive`,
+    );
 
-    const worker = (kind: 'naive' | 'raw-safe' | 'plan', target: Population = population) =>
+    const worker = (kind: WorkerKind, target: Population = population) =>
       runWorker({
         kind,
         uri: serverUri,
@@ -186,6 +210,7 @@ async function bench(options: BenchOptions, say: (line: string) => void): Promis
         cutoff: cutoff(),
         batchSize,
         backupFile: backup.path,
+        archiveCollection: archiveOf(target),
       });
     const tool = (target: Population, ...extra: string[]) =>
       runTool([
@@ -201,8 +226,42 @@ async function bench(options: BenchOptions, say: (line: string) => void): Promis
         ...(target === nested ? NESTED_FLAGS : []),
         ...extra,
       ]);
+    /** `presence run purge-stale|archive-stale` with the bench's tasks, confirmed as a script confirms a known count. */
+    const toolRun = (task: 'purge-stale' | 'archive-stale', target: Population) =>
+      runTool([
+        'run',
+        task,
+        '--tasks-dir',
+        BENCH_TASKS_DIR,
+        '--param',
+        `collection=${target.collection}`,
+        '--param',
+        `minutes=${STALE_MINUTES}`,
+        '--uri',
+        serverUri,
+        '--batch-size',
+        String(batchSize),
+        '--yes',
+        '--expect',
+        String(target.stale),
+      ]);
 
-    const samples: Record<keyof Cases, Sample[]> = { naive: [], rawSafe: [], tool: [], bare: [], dryRun: [], toolSmall: [], rawSafeNested: [], toolNested: [] };
+    const samples: Record<keyof Cases, Sample[]> = {
+      naive: [],
+      rawSafe: [],
+      tool: [],
+      bare: [],
+      dryRun: [],
+      toolSmall: [],
+      rawSafeNested: [],
+      toolNested: [],
+      rawPurge: [],
+      toolPurge: [],
+      toolPurgeSmall: [],
+      rawArchive: [],
+      toolArchive: [],
+      toolArchiveSmall: [],
+    };
     for (let run = 1; run <= options.runs; run++) {
       await resetStale(db, population);
       const bare = await worker('plan');
@@ -226,9 +285,27 @@ async function bench(options: BenchOptions, say: (line: string) => void): Promis
       samples.toolNested.push(
         expectWritten('tool (nested)', fromTool(await tool(nested, '--yes', '--expect', String(nested.stale)), 'users_nested'), nested),
       );
+      // Each purge or archive removes the stale users; they are put back (and the archive dropped) after it.
+      const removed = async (name: string, target: Population, sample: Sample) => {
+        expectWritten(name, sample, target);
+        await putBackStale(db, target);
+        return sample;
+      };
+      const moved = (target: Population) => [target.collection, archiveOf(target)] as const;
+      samples.rawPurge.push(await removed('raw-safe purge', removal, fromWorker(await worker('raw-purge', removal), removal.collection)));
+      samples.toolPurge.push(await removed('tool purge', removal, fromTool(await toolRun('purge-stale', removal), removal.collection)));
+      samples.toolPurgeSmall.push(
+        await removed('tool purge (small)', removalSmall, fromTool(await toolRun('purge-stale', removalSmall), removalSmall.collection)),
+      );
+      samples.rawArchive.push(await removed('raw-safe archive', removal, fromWorker(await worker('raw-archive', removal), ...moved(removal))));
+      samples.toolArchive.push(await removed('tool archive', removal, fromTool(await toolRun('archive-stale', removal), ...moved(removal))));
+      samples.toolArchiveSmall.push(
+        await removed('tool archive (small)', removalSmall, fromTool(await toolRun('archive-stale', removalSmall), ...moved(removalSmall))),
+      );
       say(
         `run ${run}/${options.runs}: naive ${seconds(samples.naive.at(-1)!)} · raw-safe ${seconds(samples.rawSafe.at(-1)!)} · ` +
-          `tool ${seconds(samples.tool.at(-1)!)} · nested: raw-safe ${seconds(samples.rawSafeNested.at(-1)!)}, tool ${seconds(samples.toolNested.at(-1)!)} · plan ${seconds(samples.bare.at(-1)!)} vs dry-run plan step ${Math.round(samples.dryRun.at(-1)!.stepMs.plan ?? 0)} ms`,
+          `tool ${seconds(samples.tool.at(-1)!)} · nested: raw-safe ${seconds(samples.rawSafeNested.at(-1)!)}, tool ${seconds(samples.toolNested.at(-1)!)} · plan ${seconds(samples.bare.at(-1)!)} vs dry-run plan step ${Math.round(samples.dryRun.at(-1)!.stepMs.plan ?? 0)} ms · ` +
+          `purge: raw-safe ${seconds(samples.rawPurge.at(-1)!)}, tool ${seconds(samples.toolPurge.at(-1)!)} · archive: raw-safe ${seconds(samples.rawArchive.at(-1)!)}, tool ${seconds(samples.toolArchive.at(-1)!)}`,
       );
     }
 

@@ -96,3 +96,55 @@ export async function resetStale(db: Db, population: Population): Promise<void> 
   const online = await target.countDocuments({ [field.field]: true, [lastSeenField]: { $lte: new Date(newest) } });
   if (online !== population.stale) throw new Error(`reset left ${online} stale users online, expected ${population.stale}`);
 }
+
+/** Where a population's stale users are kept, as seeded, for putting back after a case removed them. */
+function staleCopyOf(population: Population): string {
+  return `${population.collection}_stale_copy`;
+}
+
+/** The collection an archive case moves the population's stale users to (the bench's archive task names it so). */
+export function archiveOf(population: Population): string {
+  return `${population.collection}_archive`;
+}
+
+/**
+ * Copies the stale users aside, as seeded (online), and moves them to the end
+ * of the collection, where every put-back leaves them: on FerretDB a delete
+ * decodes the collection in insertion order up to its document, so each
+ * purge or archive case must find them in the same place. Run after seeding.
+ */
+export async function setAsideStale(db: Db, population: Population): Promise<void> {
+  const copy = db.collection(staleCopyOf(population));
+  await copy.drop().catch(() => undefined);
+  const { online, lastSeenField } = population.model;
+  const stale = { [online.field]: true, [lastSeenField]: { $lte: new Date(population.seededAt - 2 * DAY_MS) } };
+  const users = db.collection(population.collection);
+  await insertInBatches(copy, users.find(stale, { batchSize: INSERT_BATCH }));
+  const kept = await copy.countDocuments();
+  if (kept !== population.stale) throw new Error(`kept ${kept} stale users aside, expected ${population.stale}`);
+  await users.deleteMany(stale);
+  await putBackStale(db, population);
+}
+
+/**
+ * After a purge or an archive: the stale users inserted back as they were
+ * seeded (same `_id`s and bytes), the archive dropped; the same data for the
+ * next case.
+ */
+export async function putBackStale(db: Db, population: Population): Promise<void> {
+  await db.collection(archiveOf(population)).drop().catch(() => undefined);
+  await insertInBatches(db.collection(population.collection), db.collection(staleCopyOf(population)).find({}, { batchSize: INSERT_BATCH }));
+  await resetStale(db, population);
+}
+
+async function insertInBatches(target: Collection, documents: AsyncIterable<Document>): Promise<void> {
+  let batch: Document[] = [];
+  for await (const document of documents) {
+    batch.push(document);
+    if (batch.length === INSERT_BATCH) {
+      await target.insertMany(batch, { ordered: false });
+      batch = [];
+    }
+  }
+  if (batch.length > 0) await target.insertMany(batch, { ordered: false });
+}

@@ -5,7 +5,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip, createGzip } from 'node:zlib';
 import { EJSON } from 'bson';
-import type { AnyBulkWriteOperation, Collection, Document } from 'mongodb';
+import type { AnyBulkWriteOperation, Collection, Document, Filter } from 'mongodb';
 import type { PresenceModel } from '../src/presence/model.ts';
 import { staleFilter } from '../src/presence/queries.ts';
 
@@ -13,6 +13,8 @@ import { staleFilter } from '../src/presence/queries.ts';
  * What the tool is measured against: the same work written by hand with the
  * driver, and the old scripts' single `updateMany`. None of it imports the engine.
  */
+
+const MAJORITY = { w: 'majority' } as const;
 
 export interface CaseTiming {
   /** Documents changed. */
@@ -95,4 +97,82 @@ export async function barePlan(users: Collection, model: PresenceModel, cutoff: 
   ]);
   const totalMs = performance.now() - started;
   return { written: 0, count, stepMs: { plan: totalMs }, totalMs };
+}
+
+/** Streams the matching documents, whole and with their stored types, to a gzip'd canonical EJSON-lines file, synced. */
+async function backUpWhole(collection: Collection, filter: Filter<Document>, batchSize: number, backupFile: string): Promise<void> {
+  const cursor = collection.find(filter, { batchSize, promoteValues: false });
+  async function* lines() {
+    for await (const document of cursor) yield EJSON.stringify(document, { relaxed: false }) + '\n';
+  }
+  await pipeline(Readable.from(lines()), createGzip({ level: 6 }), createWriteStream(backupFile, { mode: 0o600 }));
+  const file = await open(backupFile, 'r+');
+  await file.sync();
+  await file.close();
+}
+
+/** The backup read back, a batch of documents at a time. */
+async function* readBack(backupFile: string, batchSize: number): AsyncGenerator<Document[]> {
+  const input = createInterface({ input: createReadStream(backupFile).pipe(createGunzip()), crlfDelay: Infinity });
+  let batch: Document[] = [];
+  for await (const line of input) {
+    batch.push(EJSON.parse(line, { relaxed: false }) as Document);
+    if (batch.length === batchSize) {
+      yield batch;
+      batch = [];
+    }
+  }
+  if (batch.length > 0) yield batch;
+}
+
+/**
+ * Deletes the document only while every top-level field it had when backed up
+ * holds the same value: equal, and not become an array (an equality also
+ * matches an array holding the value); null must be null, not missing.
+ */
+function deleteIfUnchanged(document: Document): AnyBulkWriteOperation {
+  const filter: Document = { _id: document._id };
+  for (const [field, value] of Object.entries(document)) {
+    if (field === '_id') continue;
+    const notArray = { $not: { $type: 'array' } };
+    filter[field] = Array.isArray(value) ? { $eq: value } : value === null ? { $type: 'null', ...notArray } : { $eq: value, ...notArray };
+  }
+  return { deleteOne: { filter } };
+}
+
+/** One `delete` command of conditional deletes; how many went. */
+async function deleteUnchanged(collection: Collection, documents: readonly Document[]): Promise<number> {
+  return (await collection.bulkWrite(documents.map(deleteIfUnchanged), { ordered: true, writeConcern: MAJORITY })).deletedCount;
+}
+
+/**
+ * A purge by hand: back up the matching documents whole, then per batch one
+ * `delete` command of deletes conditional on the document backed up.
+ */
+export async function rawPurge(users: Collection, filter: Filter<Document>, batchSize: number, backupFile: string): Promise<CaseTiming> {
+  const started = performance.now();
+  await backUpWhole(users, filter, batchSize, backupFile);
+  const backedUp = performance.now();
+  let written = 0;
+  for await (const batch of readBack(backupFile, batchSize)) written += await deleteUnchanged(users, batch);
+  const applied = performance.now();
+  return { written, stepMs: { backup: backedUp - started, apply: applied - backedUp }, totalMs: applied - started };
+}
+
+/**
+ * An archive by hand: back up the matching documents whole, then per batch
+ * one `insert` of the copies into the archive, acknowledged by a majority,
+ * and only then one `delete` command of conditional deletes from the source.
+ */
+export async function rawArchive(users: Collection, archive: Collection, filter: Filter<Document>, batchSize: number, backupFile: string): Promise<CaseTiming> {
+  const started = performance.now();
+  await backUpWhole(users, filter, batchSize, backupFile);
+  const backedUp = performance.now();
+  let written = 0;
+  for await (const batch of readBack(backupFile, batchSize)) {
+    await archive.insertMany(batch, { ordered: false, writeConcern: MAJORITY });
+    written += await deleteUnchanged(users, batch);
+  }
+  const applied = performance.now();
+  return { written, stepMs: { backup: backedUp - started, apply: applied - backedUp }, totalMs: applied - started };
 }

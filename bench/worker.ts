@@ -1,14 +1,17 @@
-import { MongoClient } from 'mongodb';
+import { MongoClient, type Db } from 'mongodb';
 import { model, nestedModel } from './population.ts';
-import { barePlan, naive, rawSafe, type CaseTiming } from './raw-cases.ts';
+import { staleFilter } from '../src/presence/queries.ts';
+import { barePlan, naive, rawArchive, rawPurge, rawSafe, type CaseTiming } from './raw-cases.ts';
 
 /**
  * One hand-written case in its own process, like the tool: its peak RSS is
  * its own, and its round trips are counted the same way (bench/command-log.ts).
  * Prints one JSON line: timings, peak RSS, CPU time.
  */
+export type WorkerKind = 'naive' | 'raw-safe' | 'plan' | 'raw-purge' | 'raw-archive';
+
 export interface WorkerRequest {
-  kind: 'naive' | 'raw-safe' | 'plan';
+  kind: WorkerKind;
   uri: string;
   database: string;
   collection: string;
@@ -17,6 +20,8 @@ export interface WorkerRequest {
   cutoff: string;
   batchSize: number;
   backupFile: string;
+  /** Where raw-archive moves the stale users. */
+  archiveCollection?: string;
 }
 
 export interface WorkerResult extends CaseTiming {
@@ -25,19 +30,31 @@ export interface WorkerResult extends CaseTiming {
   cpuMs: number;
 }
 
+/** The case's work, timed by the case itself. */
+function work(request: WorkerRequest, db: Db): Promise<CaseTiming> {
+  const users = db.collection(request.collection);
+  const cutoff = new Date(request.cutoff);
+  const presence = request.nested ? nestedModel : model;
+  switch (request.kind) {
+    case 'naive':
+      return naive(users, presence, cutoff);
+    case 'raw-safe':
+      return rawSafe(users, presence, cutoff, request.batchSize, request.backupFile);
+    case 'plan':
+      return barePlan(users, presence, cutoff);
+    case 'raw-purge':
+      return rawPurge(users, staleFilter(presence, cutoff), request.batchSize, request.backupFile);
+    case 'raw-archive':
+      if (request.archiveCollection === undefined) throw new Error('raw-archive needs an archive collection');
+      return rawArchive(users, db.collection(request.archiveCollection), staleFilter(presence, cutoff), request.batchSize, request.backupFile);
+  }
+}
+
 async function main(request: WorkerRequest): Promise<WorkerResult> {
   const client = new MongoClient(request.uri, { retryWrites: true });
   await client.connect();
-  const users = client.db(request.database).collection(request.collection);
   try {
-    const cutoff = new Date(request.cutoff);
-    const presence = request.nested ? nestedModel : model;
-    const timing =
-      request.kind === 'naive'
-        ? await naive(users, presence, cutoff)
-        : request.kind === 'raw-safe'
-          ? await rawSafe(users, presence, cutoff, request.batchSize, request.backupFile)
-          : await barePlan(users, presence, cutoff);
+    const timing = await work(request, client.db(request.database));
     const usage = process.resourceUsage();
     return { ...timing, maxRssKb: usage.maxRSS, cpuMs: (usage.userCPUTime + usage.systemCPUTime) / 1000 };
   } finally {
