@@ -160,9 +160,22 @@ export async function rawPurge(users: Collection, filter: Filter<Document>, batc
 }
 
 /**
+ * The batch's documents still as backed up, read back in one `find`: copying
+ * from the backup blindly would archive a document deleted or changed since.
+ */
+async function stillAsBackedUp(collection: Collection, batch: readonly Document[]): Promise<Document[]> {
+  const current = new Map<string, string>();
+  const ids: Document = { $in: batch.map((document) => document._id as unknown) };
+  const found = collection.find({ _id: ids }, { promoteValues: false });
+  for await (const document of found) current.set(EJSON.stringify(document._id), EJSON.stringify(document, { relaxed: false }));
+  return batch.filter((document) => current.get(EJSON.stringify(document._id)) === EJSON.stringify(document, { relaxed: false }));
+}
+
+/**
  * An archive by hand: back up the matching documents whole, then per batch
- * one `insert` of the copies into the archive, acknowledged by a majority,
- * and only then one `delete` command of conditional deletes from the source.
+ * read which are still as backed up, one `insert` of their copies into the
+ * archive, acknowledged by a majority, and only then one `delete` command of
+ * conditional deletes from the source.
  */
 export async function rawArchive(users: Collection, archive: Collection, filter: Filter<Document>, batchSize: number, backupFile: string): Promise<CaseTiming> {
   const started = performance.now();
@@ -170,8 +183,10 @@ export async function rawArchive(users: Collection, archive: Collection, filter:
   const backedUp = performance.now();
   let written = 0;
   for await (const batch of readBack(backupFile, batchSize)) {
-    await archive.insertMany(batch, { ordered: false, writeConcern: MAJORITY });
-    written += await deleteUnchanged(users, batch);
+    const unchanged = await stillAsBackedUp(users, batch);
+    if (unchanged.length === 0) continue;
+    await archive.insertMany(unchanged, { ordered: false, writeConcern: MAJORITY });
+    written += await deleteUnchanged(users, unchanged);
   }
   const applied = performance.now();
   return { written, stepMs: { backup: backedUp - started, apply: applied - backedUp }, totalMs: applied - started };
