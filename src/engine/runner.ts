@@ -455,7 +455,7 @@ export async function runTask(
           ...(work.into === undefined ? {} : { into: work.into }),
           ...stepOf(index, works.length),
         };
-        const before = written.reduce((sum, manifest) => sum + manifest.count, 0);
+        const before = countOf(written);
         const entries = counted(work.entries(settings.batchSize, run.signal), settings.batchSize, (done) =>
           run.progress('backup', before + done, Math.max(before + done, total)),
         );
@@ -485,7 +485,7 @@ function backupSummaryOf(backupDir: string, manifests: readonly BackupManifest[]
   return {
     path: backupPaths(backupDir, first.runId, manifests.length === 1 ? first.step?.index : 1).dir,
     sha256: manifests.map((manifest) => manifest.sha256).join(','),
-    count: manifests.reduce((sum, manifest) => sum + manifest.count, 0),
+    count: countOf(manifests),
     bytes: manifests.reduce((sum, manifest) => sum + manifest.bytes, 0),
   };
 }
@@ -622,7 +622,7 @@ async function applyAndVerify(run: Run<TaskRunRecord>, manifests: readonly Backu
   const verified: BackupManifest[] = [];
   for (const manifest of manifests) verified.push(await openBackup(settings.backupDir, manifest.runId, manifest.step?.index));
   const offsets = offsetsOf(verified);
-  const total = verified.reduce((sum, manifest) => sum + manifest.count, 0);
+  const total = countOf(verified);
   const results: ApplyCounts[] = verified.map((manifest) => ({ planned: manifest.count, written: 0, skipped: 0, failed: 0, remaining: manifest.count }));
   const settle = (index: number, counts: ApplyCounts) => {
     results[index] = counts;
@@ -686,7 +686,7 @@ function stepNotice(manifest: BackupManifest, message: string): string {
 async function verifyStep(run: Run<RunRecord>, manifests: readonly BackupManifest[], goal: VerifyGoal): Promise<VerifyCounts[]> {
   const { settings, record } = run;
   return run.step('verify', async () => {
-    const total = manifests.reduce((sum, manifest) => sum + manifest.count, 0);
+    const total = countOf(manifests);
     const all: VerifyCounts[] = [];
     let before = 0;
     for (const manifest of manifests) {
@@ -773,9 +773,9 @@ export async function restoreRun(deps: RunnerDeps, manifest: BackupManifest, set
     await run.step('apply', async () => {
       const steering = run.steered('apply', total);
       const restored: RestoreCounts[] = undoing.map((undone) => ({ planned: undone.count, restored: 0, alreadyRestored: 0, conflicts: 0, forced: 0, remaining: undone.count }));
-      let offset = 0;
+      const offsets = offsetsOf(undoing);
       for (const [index, undone] of undoing.entries()) {
-        const before = offset;
+        const before = offsets[index]!;
         const outcome = await backupWorkOf(deps.db, undone).restore(undone.count, readBackupBatches(settings.backupDir, undone, settings.batchSize), {
           force: settings.force,
           signal: run.signal,
@@ -786,7 +786,6 @@ export async function restoreRun(deps: RunnerDeps, manifest: BackupManifest, set
             steering.batchSettled(done);
           },
         });
-        offset += undone.count;
         restored[index] = outcome.counts;
         record.restore = reached(sumOf(restored));
         if (record.steps) record.steps[index]!.restore = reached(outcome.counts);

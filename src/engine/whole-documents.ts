@@ -49,6 +49,7 @@ export async function currentWholeDocuments(
   batch: readonly BackupEntry[],
   targetingOf: (entry: BackupEntry) => Document | undefined = (entry) => entry.targeting,
 ): Promise<Map<string, Document>> {
+  if (batch.length === 0) return new Map();
   const targeted = batch.some((entry) => targetingOf(entry) !== undefined);
   const filter = targeted
     ? { $or: batch.map((entry) => targetedFilter(entry._id, targetingOf(entry))) }

@@ -4,7 +4,7 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import type { RestoreRecord, RunRecord, TaskRunRecord } from '../../src/engine/run-record.ts';
 import { parseJson, runCli, tempStateDir, type CliResult } from '../support/cli.ts';
 import { useTestDatabase } from '../support/database.ts';
-import { ARCHIVE, COLLECTION, countGoing, FIXTURES, REMOVAL_KINDS, seedSessions, snapshot, type RemovalKind } from '../support/marked-documents.ts';
+import { ARCHIVE, COLLECTION, countGoing, FIXTURES, REMOVAL_KINDS, seedSessions, snapshot, type RemovalKind, type Snapshot } from '../support/marked-documents.ts';
 import { reachedStep } from '../support/records.ts';
 import { until } from '../support/until.ts';
 import { startTcpProxy } from '../support/tcp-proxy.ts';
@@ -82,6 +82,15 @@ async function expectWritten(kind: RemovalKind, written: number): Promise<void> 
 }
 
 /** `HH:MM:SS` in UTC, `seconds` from now. */
+/** What one uninterrupted run leaves (`expected`), then the collections seeded again as before it (`pristine`). */
+async function wholeRunThenSeededAgain(kind: RemovalKind): Promise<{ expected: Snapshot; pristine: Snapshot }> {
+  const whole = await cli(['run', kind.task, '--batch-size', '2', '--json']);
+  expect(whole.code, whole.stderr).toBe(0);
+  const expected = await snapshot(database.db());
+  await seedSessions(database.db(), GOING, STAYING);
+  return { expected, pristine: await snapshot(database.db()) };
+}
+
 function utcClock(seconds: number): string {
   return new Date(Date.now() + seconds * 1000).toISOString().slice(11, 19);
 }
@@ -161,11 +170,7 @@ describe.each(REMOVAL_KINDS)('a $kind run ($task) steered from other processes',
   }, 120_000);
 
   it('kill -9 mid-apply, then resume: both collections are what one uninterrupted run leaves, and the counts add up', async () => {
-    const whole = await cli(['run', kind.task, '--batch-size', '2', '--json']);
-    expect(whole.code, whole.stderr).toBe(0);
-    const expected = await snapshot(database.db());
-    await seedSessions(database.db(), GOING, STAYING);
-    const pristine = await snapshot(database.db());
+    const { expected, pristine } = await wholeRunThenSeededAgain(kind);
 
     const runId = await killedMidApply(kind);
     const left = await runs().findOne({ _id: runId });
@@ -233,11 +238,7 @@ async function archiveKilledBeforeSourceDelete(nth: number): Promise<string> {
 
 describe('an archive killed between a batch\'s copy and its delete from the source', () => {
   it('leaves that batch in both collections, none in neither; resume ends as one whole run, restore as before it', async () => {
-    const whole = await cli(['run', ARCHIVE_KIND.task, '--batch-size', '2', '--json']);
-    expect(whole.code, whole.stderr).toBe(0);
-    const expected = await snapshot(database.db());
-    await seedSessions(database.db(), GOING, STAYING);
-    const pristine = await snapshot(database.db());
+    const { expected, pristine } = await wholeRunThenSeededAgain(ARCHIVE_KIND);
 
     const runId = await archiveKilledBeforeSourceDelete(3);
     const inSource = new Set((await database.db().collection<{ _id: string }>(COLLECTION).find().toArray()).map((document) => document._id));

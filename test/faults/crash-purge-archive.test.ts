@@ -401,8 +401,8 @@ describe('a purge, an archive or both as two steps, killed at any moment', () =>
 });
 
 describe('an archive continued after a kill', () => {
-  it('keeps the archived copy of a document it moved before its checkpoint, when the source has a new one with that _id since', async () => {
-    const db = database.db();
+  /** 30 documents, 25 marked, archived two at a time; killed once its record's checkpoint holds `entries`. */
+  async function archiveKilledPastCheckpoint(entries: number): Promise<{ seeded: Document[]; runId: string }> {
     const seeded = Array.from({ length: 30 }, (_, n): Document => ({ _id: `item-${String(n).padStart(4, '0')}`, marked: n % 6 !== 5, value: new Int32(n) }));
     await reset(seeded);
     let child: ChildProcess | undefined;
@@ -413,15 +413,24 @@ describe('an archive continued after a kill', () => {
     });
     let runId: string | undefined;
     await until('the archive has moved past its first checkpoints', async () => {
-      const record = await db.collection<RunRecord>('maintenance_runs').findOne({ status: 'running', 'progress.checkpoint.entries': { $gte: 6 } });
+      const record = await database
+        .db()
+        .collection<RunRecord>('maintenance_runs')
+        .findOne({ status: 'running', 'progress.checkpoint.entries': { $gte: entries } });
       runId = record?._id;
       return runId !== undefined;
     });
     child!.kill('SIGKILL');
     expect((await killed).signal).toBe('SIGKILL');
+    return { seeded, runId: runId! };
+  }
+
+  it('keeps the archived copy of a document it moved before its checkpoint, when the source has a new one with that _id since', async () => {
+    const db = database.db();
+    const { seeded, runId } = await archiveKilledPastCheckpoint(6);
 
     // The first document of the backup was moved in a batch the killed run settled; then one with its _id came back.
-    const manifest = await openBackup(backupDir, runId!);
+    const manifest = await openBackup(backupDir, runId);
     const batches = readBackupBatches(backupDir, manifest, 1)[Symbol.asyncIterator]();
     const firstId = (await batches.next()).value![0]!._id as string;
     await batches.return?.(undefined);
@@ -432,7 +441,7 @@ describe('an archive continued after a kill', () => {
     await db.collection(SOURCE).insertOne(cameBack as Document);
 
     await lockExpired(db);
-    const resumed = await runCli(['resume', runId!, '--json', '--uri', database.uri(), '--tasks-dir', FIXTURES, '--batch-size', '2'], { env, timeoutMs: 120_000 });
+    const resumed = await runCli(['resume', runId, '--json', '--uri', database.uri(), '--tasks-dir', FIXTURES, '--batch-size', '2'], { env, timeoutMs: 120_000 });
     expect(resumed.code, resumed.stdout + resumed.stderr).toBe(0);
 
     const marked = seeded.filter((document) => document.marked === true);
@@ -445,25 +454,10 @@ describe('an archive continued after a kill', () => {
 
   it('keeps, and reports, a copy past the checkpoint whose source changed since: a stale copy or the only one, it cannot tell', async () => {
     const db = database.db();
-    const seeded = Array.from({ length: 30 }, (_, n): Document => ({ _id: `item-${String(n).padStart(4, '0')}`, marked: n % 6 !== 5, value: new Int32(n) }));
-    await reset(seeded);
-    let child: ChildProcess | undefined;
-    const killed = runCli(['run', 'crash-archive', '--tasks-dir', FIXTURES, '--uri', database.uri(), '--batch-size', '2', '--rate', '4'], {
-      env,
-      timeoutMs: 120_000,
-      onStdout: (_text, process) => (child = process),
-    });
-    let runId: string | undefined;
-    await until('the archive has moved past its first checkpoints', async () => {
-      const record = await db.collection<RunRecord>('maintenance_runs').findOne({ status: 'running', 'progress.checkpoint.entries': { $gte: 4 } });
-      runId = record?._id;
-      return runId !== undefined;
-    });
-    child!.kill('SIGKILL');
-    expect((await killed).signal).toBe('SIGKILL');
+    const { seeded, runId } = await archiveKilledPastCheckpoint(4);
 
     // The last document of the backup, far past the checkpoint: as if the stopped run had copied it, then it changed.
-    const manifest = await openBackup(backupDir, runId!);
+    const manifest = await openBackup(backupDir, runId);
     let last: Document | undefined;
     for await (const batch of readBackupBatches(backupDir, manifest, 50)) last = batch.at(-1);
     const copied = seeded.find((document) => document._id === last!._id)!;
@@ -472,7 +466,7 @@ describe('an archive continued after a kill', () => {
     const changed = (await db.collection(SOURCE).findOne({ _id: copied._id as never }, { promoteValues: false }))!;
 
     await lockExpired(db);
-    const resumed = await runCli(['resume', runId!, '--json', '--uri', database.uri(), '--tasks-dir', FIXTURES, '--batch-size', '2'], { env, timeoutMs: 120_000 });
+    const resumed = await runCli(['resume', runId, '--json', '--uri', database.uri(), '--tasks-dir', FIXTURES, '--batch-size', '2'], { env, timeoutMs: 120_000 });
     expect(resumed.code, resumed.stdout + resumed.stderr).toBe(0);
     const continuation = parseJson<TaskRunRecord>(resumed.stdout);
     expect(continuation.notices.join('\n')).toMatch(/1 document\(s\) copied to \S+ by the stopped run and changed in the source since: both kept/);

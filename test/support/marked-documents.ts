@@ -53,7 +53,12 @@ export async function seedSessions(db: Db, going: number, staying: number): Prom
 }
 
 /** Both collections' content, canonical EJSON in `_id` order: equal iff byte-identical. */
-export async function snapshot(db: Db): Promise<{ source: string; archive: string }> {
+export interface Snapshot {
+  source: string;
+  archive: string;
+}
+
+export async function snapshot(db: Db): Promise<Snapshot> {
   return { source: await collectionChecksum(db, COLLECTION), archive: await collectionChecksum(db, ARCHIVE) };
 }
 
